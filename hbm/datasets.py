@@ -1,0 +1,54 @@
+"""Bundled datasets: ``load(name)`` returns a tidy pandas table."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+__all__ = ["DATASETS", "describe", "load"]
+
+#: name -> (file, group column, value column, se column or None, description)
+DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
+    "schools": (
+        "schools.csv",
+        "school",
+        "score",
+        None,
+        "Synthetic student scores in 30 schools of 2 to 300 students (data/make_schools.py).",
+    ),
+    "eight_schools": (
+        "eight_schools.csv",
+        "school",
+        "effect",
+        "stderr",
+        "Rubin (1981): estimated coaching effects and standard errors in 8 schools.",
+    ),
+}
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a bundled dataset by name.
+
+    Examples
+    --------
+    >>> load("eight_schools").columns.tolist()
+    ['school', 'effect', 'stderr']
+    """
+    if name not in DATASETS:
+        raise ValueError(
+            f"Unknown dataset {name!r}; the bundled datasets are {', '.join(map(repr, DATASETS))}."
+        )
+    filename, group = DATASETS[name][0], DATASETS[name][1]
+    with resources.files("hbm").joinpath("_data", filename).open("rb") as handle:
+        return pd.read_csv(handle, dtype={group: str})
+
+
+def describe() -> pd.DataFrame:
+    """The bundled datasets with their columns and a one-line description."""
+    return pd.DataFrame(
+        [
+            {"name": name, "group": g, "value": v, "se": se or "", "description": text}
+            for name, (_, g, v, se, text) in DATASETS.items()
+        ]
+    )

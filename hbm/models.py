@@ -1,0 +1,279 @@
+"""Model builders: ``GroupedData`` + priors -> ``pm.Model``, one per parametrization.
+
+Every builder names its variables the same way, so everything downstream works on any of them:
+``mu``, ``tau``, ``sigma`` (rows form only) and ``theta``, with a dimension named after the group
+column whose coordinates are the group labels.
+
+Likelihoods (``likelihood="sufficient"``, the default, is exact for the normal model):
+
+- rows form, sufficient statistics: ``ybar_j ~ Normal(theta_j, sigma / sqrt(n_j))`` for every group,
+  and the pooled within-group sum of squares ``SS = sum_j SS_j ~ Gamma((N - J) / 2, rate =
+  1 / (2 sigma^2))`` (that is, ``SS / sigma^2 ~ chi^2_{N-J}``). Its log density differs from the
+  row-by-row normal log likelihood by a constant that does not depend on any parameter.
+- rows form, ``likelihood="rows"``: ``y_i ~ Normal(theta[group_i], sigma)``, one term per row (for
+  checking and teaching; needs ``GroupedData`` made with ``keep_rows=True``).
+- summaries form: ``y_j ~ Normal(theta_j, se_j)``.
+
+Parametrizations:
+
+- ``centered``: ``theta ~ Normal(mu, tau)``.
+- ``noncentered``: ``theta = mu + tau * theta_z``, ``theta_z ~ Normal(0, 1)``.
+- ``marginal``: ``theta`` integrated out, ``ybar_j ~ Normal(mu, sqrt(tau^2 + sigma^2 / n_j))`` (or
+  ``sqrt(tau^2 + se_j^2)``) plus the within-group term in ``sigma``. NUTS samples only ``mu, tau,
+  sigma``; :func:`hbm.conditional.draw_theta` then draws ``theta`` exactly from its normal
+  conditional posterior for every draw.
+- ``auto``: :func:`choose_parametrization` picks one and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+import numpy as np
+
+from hbm.data import GroupedData
+from hbm.priors import Prior, resolve_priors
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+__all__ = [
+    "PARAMETRIZATIONS",
+    "BuiltModel",
+    "build_model",
+    "centered",
+    "choose_parametrization",
+    "marginal",
+    "noncentered",
+]
+
+Parametrization = Literal["auto", "centered", "noncentered", "marginal"]
+Likelihood = Literal["sufficient", "rows"]
+PARAMETRIZATIONS: tuple[str, ...] = ("auto", "centered", "noncentered", "marginal")
+LIKELIHOODS: tuple[str, ...] = ("sufficient", "rows")
+PriorsLike = Mapping[str, "str | float | Prior"] | str | None
+
+
+class BuiltModel(NamedTuple):
+    """A built model with the parametrization that was used and the reason it was chosen."""
+
+    model: pm.Model
+    parametrization: str
+    reason: str
+
+
+def centered(
+    data: GroupedData, priors: PriorsLike = None, *, likelihood: Likelihood = "sufficient"
+) -> pm.Model:
+    """The centered model: ``theta ~ Normal(mu, tau)``.
+
+    Examples
+    --------
+    >>> import hbm
+    >>> from hbm.data import grouped_data
+    >>> data = grouped_data(hbm.datasets.load("eight_schools"), group="school", value="effect",
+    ...                     se="stderr")
+    >>> sorted(centered(data).named_vars)
+    ['mu', 'tau', 'theta', 'y']
+    """
+    return _build(data, priors, likelihood, _centered_theta)
+
+
+def noncentered(
+    data: GroupedData, priors: PriorsLike = None, *, likelihood: Likelihood = "sufficient"
+) -> pm.Model:
+    """The non-centered model: ``theta = mu + tau * theta_z``, ``theta_z ~ Normal(0, 1)``."""
+    return _build(data, priors, likelihood, _noncentered_theta)
+
+
+def marginal(
+    data: GroupedData, priors: PriorsLike = None, *, likelihood: Likelihood = "sufficient"
+) -> pm.Model:
+    """The marginal model: ``theta`` integrated out; only ``mu``, ``tau``, ``sigma`` are sampled.
+
+    ``theta`` is not a variable of this model: draw it afterwards with
+    :func:`hbm.conditional.draw_theta` (``hbm.fit`` does this for you).
+    """
+    check_likelihood(likelihood)
+    if likelihood == "rows":
+        raise ValueError(
+            "The 'likelihood' option 'rows' is available for the centered and noncentered "
+            "parametrizations; the marginal one is always written with the sufficient statistics, "
+            "which is exact for the normal model."
+        )
+    import pymc as pm
+
+    resolved = _resolved(data, priors)
+    with pm.Model(coords={data.group: list(data.labels)}) as model:
+        mu, tau, sigma = _hyperparameters(resolved)
+        if data.kind == "summaries":
+            assert data.stderr is not None
+            sd = pm.math.sqrt(tau**2 + data.stderr**2)
+            pm.Normal("y", mu=mu, sigma=sd, observed=data.mean, dims=data.group)
+        else:
+            sd = pm.math.sqrt(tau**2 + sigma**2 / data.n)
+            pm.Normal("ybar", mu=mu, sigma=sd, observed=data.mean, dims=data.group)
+            _within_group_term(data, sigma)
+    if not model.free_RVs:
+        raise ValueError(
+            "With mu and tau both fixed the marginal model has nothing to sample; "
+            "use parametrization='centered' (theta's posterior is then independent normals)."
+        )
+    return model
+
+
+BUILDERS: dict[str, Callable[..., pm.Model]] = {
+    "centered": centered,
+    "noncentered": noncentered,
+    "marginal": marginal,
+}
+
+
+def choose_parametrization(
+    data: GroupedData, priors: Mapping[str, Prior], *, likelihood: Likelihood = "sufficient"
+) -> tuple[str, str]:
+    """The parametrization ``auto`` uses for these data and priors, and why.
+
+    Returns
+    -------
+    tuple of str
+        ``(name, reason)``.
+    """
+    free = [name for name in ("mu", "tau") if not priors[name].is_fixed]
+    if likelihood == "rows":
+        return (
+            "noncentered",
+            "likelihood='rows' was asked for, which the marginal form does not use; the "
+            "non-centered form has no funnel between tau and theta when groups are small.",
+        )
+    if not free:
+        return (
+            "centered",
+            "mu and tau are fixed, so theta's posterior has no funnel and the centered form "
+            "samples it directly.",
+        )
+    return (
+        "marginal",
+        "for a normal model theta can be integrated out exactly, so NUTS samples only "
+        f"{', '.join(free + (['sigma'] if data.kind == 'rows' else []))} (no funnel between tau "
+        "and theta, near-independent draws) and theta is then drawn exactly from its normal "
+        "conditional posterior.",
+    )
+
+
+def build_model(
+    data: GroupedData,
+    priors: PriorsLike = None,
+    *,
+    parametrization: Parametrization = "auto",
+    likelihood: Likelihood = "sufficient",
+) -> BuiltModel:
+    """Build the model in the given parametrization (``auto`` chooses one and says why).
+
+    Examples
+    --------
+    >>> import hbm
+    >>> from hbm.data import grouped_data
+    >>> data = grouped_data(hbm.datasets.load("schools"), group="school", value="score")
+    >>> built = build_model(data)
+    >>> built.parametrization, sorted(v.name for v in built.model.free_RVs)
+    ('marginal', ['mu', 'sigma', 'tau'])
+    """
+    check_parametrization(parametrization)
+    check_likelihood(likelihood)
+    resolved = _resolved(data, priors)
+    if parametrization == "auto":
+        name, reason = choose_parametrization(data, resolved, likelihood=likelihood)
+    else:
+        name, reason = parametrization, "asked for"
+    return BuiltModel(BUILDERS[name](data, resolved, likelihood=likelihood), name, reason)
+
+
+def _build(
+    data: GroupedData,
+    priors: PriorsLike,
+    likelihood: Likelihood,
+    make_theta: Callable[..., object],
+) -> pm.Model:
+    import pymc as pm
+
+    check_likelihood(likelihood)
+    resolved = _resolved(data, priors)
+    with pm.Model(coords={data.group: list(data.labels)}) as model:
+        mu, tau, sigma = _hyperparameters(resolved)
+        theta = make_theta(data, mu, tau)
+        if data.kind == "summaries":
+            if likelihood == "rows":
+                raise ValueError(
+                    "The 'likelihood' option 'rows' needs the rows form; summaries data "
+                    "(se=...) have one estimate per group."
+                )
+            pm.Normal("y", mu=theta, sigma=data.stderr, observed=data.mean, dims=data.group)
+        elif likelihood == "rows":
+            if data.codes is None or data.values is None:
+                raise ValueError(
+                    "likelihood='rows' needs the rows: make the GroupedData with keep_rows=True."
+                )
+            pm.Normal("y", mu=theta[data.codes], sigma=sigma, observed=data.values)
+        else:
+            pm.Normal(
+                "ybar", mu=theta, sigma=sigma / np.sqrt(data.n), observed=data.mean, dims=data.group
+            )
+            _within_group_term(data, sigma)
+    return model
+
+
+def _centered_theta(data: GroupedData, mu, tau):  # noqa: ANN001, ANN202
+    import pymc as pm
+
+    return pm.Normal("theta", mu=mu, sigma=tau, dims=data.group)
+
+
+def _noncentered_theta(data: GroupedData, mu, tau):  # noqa: ANN001, ANN202
+    import pymc as pm
+
+    theta_z = pm.Normal("theta_z", mu=0.0, sigma=1.0, dims=data.group)
+    return pm.Deterministic("theta", mu + tau * theta_z, dims=data.group)
+
+
+def _hyperparameters(priors: Mapping[str, Prior]):  # noqa: ANN202
+    mu = priors["mu"].to_pymc("mu")
+    tau = priors["tau"].to_pymc("tau")
+    sigma = priors["sigma"].to_pymc("sigma") if "sigma" in priors else None
+    return mu, tau, sigma
+
+
+def _within_group_term(data: GroupedData, sigma) -> None:  # noqa: ANN001
+    """``SS ~ Gamma((N - J) / 2, rate = 1 / (2 sigma^2))``, when any group has two or more rows."""
+    import pymc as pm
+
+    dof = data.n_rows - data.n_groups
+    if dof > 0:
+        pm.Gamma("ss_within", alpha=dof / 2.0, beta=1.0 / (2.0 * sigma**2), observed=data.ss_within)
+
+
+def _resolved(data: GroupedData, priors: PriorsLike) -> dict[str, Prior]:
+    if not isinstance(data, GroupedData):
+        raise TypeError(
+            f"Builders take a GroupedData (see hbm.grouped_data); got {type(data).__name__}."
+        )
+    return resolve_priors(data, priors)
+
+
+def check_parametrization(parametrization: str) -> None:
+    """Raise a ValueError naming the choices if ``parametrization`` is not one of them."""
+    if parametrization not in PARAMETRIZATIONS:
+        raise ValueError(
+            "The 'parametrization' option must be one of "
+            f"{', '.join(map(repr, PARAMETRIZATIONS))}; got {parametrization!r}."
+        )
+
+
+def check_likelihood(likelihood: str) -> None:
+    """Raise a ValueError naming the choices if ``likelihood`` is not one of them."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(
+            f"The 'likelihood' option must be one of {', '.join(map(repr, LIKELIHOODS))}; "
+            f"got {likelihood!r}."
+        )

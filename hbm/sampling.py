@@ -1,0 +1,145 @@
+"""NUTS sampling with a frozen configuration, reproducible from the seed.
+
+Reproducibility note (why :func:`sample` turns numba's ``fastmath`` off)
+------------------------------------------------------------------------
+With PyTensor's numba backend (what nutpie uses, and PyMC's default), the log density and its
+gradient are JIT-compiled with LLVM "fast-math" flags by default. Those flags let LLVM reassociate
+and contract floating-point operations, and the machine code it produces for a *fresh* compile is
+not the same as the code loaded back from numba's on-disk cache in later runs: the log density and
+gradient differ in the last bits. NUTS trajectories are chaotic, so one-ulp differences in the
+gradient grow into different draws. That is why the first run of a freshly compiled model differed
+from later runs under the same seed. With ``numba__fastmath=False`` both paths compute with strict
+IEEE semantics and agree bit for bit (``tests/test_reproducibility.py`` checks it with an empty
+compile cache in a subprocess). The models here are small after the sufficient-statistics reduction,
+so the cost is negligible.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pymc as pm
+    import xarray as xr
+
+__all__ = ["SAMPLERS", "SampleConfig", "new_seed", "sample", "versions"]
+
+Sampler = Literal["nutpie", "pymc"]
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleConfig:
+    """How to run NUTS.
+
+    Parameters
+    ----------
+    draws, tune : int
+        Draws kept per chain, and tuning (warm-up) steps per chain.
+    chains : int
+        Independent chains (4 lets R-hat and ESS be estimated well).
+    target_accept : float
+        NUTS's target acceptance rate; higher means smaller steps and fewer divergences.
+    random_seed : int or None
+        Seed of every random choice; ``None`` draws a fresh one that the result records.
+    sampler : {"nutpie", "pymc"}
+        ``nutpie`` (default, fast Rust NUTS) or PyMC's own NUTS.
+    progressbar : bool
+        Show sampling progress.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> config = SampleConfig(draws=500, random_seed=1)
+    >>> replace(config, target_accept=0.95).target_accept
+    0.95
+    """
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    random_seed: int | None = None
+    sampler: Sampler = "nutpie"
+    progressbar: bool = True
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("draws", 1), ("tune", 0), ("chains", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+                what = "a positive integer" if minimum else "an integer >= 0"
+                raise ValueError(f"The '{name}' option must be {what}; got {value!r}.")
+        if not isinstance(self.target_accept, float | int) or not 0 < self.target_accept < 1:
+            raise ValueError(
+                f"The 'target_accept' option must be a number between 0 and 1 (exclusive); "
+                f"got {self.target_accept!r}."
+            )
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"The 'sampler' option must be one of {', '.join(map(repr, SAMPLERS))}; "
+                f"got {self.sampler!r}."
+            )
+        seed = self.random_seed
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+        ):
+            raise ValueError(f"The 'random_seed' option must be an integer >= 0; got {seed!r}.")
+
+
+def new_seed() -> int:
+    """A fresh random seed (recorded in the result so the fit can be repeated)."""
+    return int(np.random.SeedSequence().generate_state(1)[0])
+
+
+def sample(model: pm.Model, config: SampleConfig) -> tuple[xr.DataTree, float]:
+    """Run NUTS on ``model`` as ``config`` says.
+
+    ``config.random_seed`` must be set (``hbm.fit`` fills in :func:`new_seed` when it is ``None``).
+
+    Returns
+    -------
+    idata : xarray.DataTree
+        PyMC's result (``posterior``, ``sample_stats``, ``observed_data``, ...).
+    seconds : float
+        Wall time of compiling and sampling.
+    """
+    import pymc as pm
+    import pytensor
+
+    if config.random_seed is None:
+        raise ValueError("sample() needs config.random_seed; use hbm.sampling.new_seed().")
+    start = time.perf_counter()
+    with pytensor.config.change_flags(numba__fastmath=False):
+        idata = pm.sample(
+            draws=config.draws,
+            tune=config.tune,
+            chains=config.chains,
+            random_seed=int(config.random_seed),
+            nuts_sampler=config.sampler,
+            nuts={"target_accept": float(config.target_accept)},
+            progressbar=config.progressbar,
+            quiet=not config.progressbar,
+            compute_convergence_checks=False,
+            model=model,
+        )
+    return idata, time.perf_counter() - start
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape a result."""
+    out = {"python": platform.python_version()}
+    for package in (
+        "hbm", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats",
+        "numpy", "numba", "xarray", "pandas",
+    ):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
