@@ -23,22 +23,75 @@ import pandas as pd
 
 SEED = 20261123
 SCHOOLS = [
-    "Ashford", "Brookside", "Cedar Hill", "Dunmore", "Eastgate", "Fairview", "Glenwood",
-    "Harbour View", "Ivy Lane", "Juniper", "Kingsley", "Lakeside", "Maple Grove", "Northfield",
-    "Oakridge", "Pinecrest", "Queensway", "Riverside", "St. Anne's", "Thornbury", "Upton",
-    "Valley Road", "Westbrook", "Yarrow", "Zion Park", "Abbey Mead", "Bellmont", "Castleton",
-    "Dovecote", "Elmstead",
+    "Ashford",
+    "Brookside",
+    "Cedar Hill",
+    "Dunmore",
+    "Eastgate",
+    "Fairview",
+    "Glenwood",
+    "Harbour View",
+    "Ivy Lane",
+    "Juniper",
+    "Kingsley",
+    "Lakeside",
+    "Maple Grove",
+    "Northfield",
+    "Oakridge",
+    "Pinecrest",
+    "Queensway",
+    "Riverside",
+    "St. Anne's",
+    "Thornbury",
+    "Upton",
+    "Valley Road",
+    "Westbrook",
+    "Yarrow",
+    "Zion Park",
+    "Abbey Mead",
+    "Bellmont",
+    "Castleton",
+    "Dovecote",
+    "Elmstead",
 ]
 SIZES = [
-    2, 3, 4, 5, 6, 8, 9, 11, 13, 15, 18, 20, 24, 28, 32, 37, 42, 48, 55, 63,
-    72, 84, 96, 110, 128, 150, 175, 205, 245, 300,
+    2,
+    3,
+    4,
+    5,
+    6,
+    8,
+    9,
+    11,
+    13,
+    15,
+    18,
+    20,
+    24,
+    28,
+    32,
+    37,
+    42,
+    48,
+    55,
+    63,
+    72,
+    84,
+    96,
+    110,
+    128,
+    150,
+    175,
+    205,
+    245,
+    300,
 ]
 TAU = 4.0
 SIGMA = 12.0
 
 
 def make_schools(seed: int = SEED) -> pd.DataFrame:
-    """Return the synthetic schools table (columns ``school``, ``score``), students in school order."""
+    """The synthetic schools table (columns ``school``, ``score``), students in school order."""
     rng = np.random.default_rng(seed)
     mu = rng.normal(60.0, 5.0)
     sizes = rng.permutation(SIZES)

@@ -33,7 +33,8 @@ def read_table(path: str | Path, *, group: str | None = None) -> pd.DataFrame:
             return pd.read_parquet(path)
         except Exception as error:  # noqa: BLE001 - any reader failure is reported the same way
             raise ValueError(f"{str(path)!r} could not be read as Parquet: {error}.") from None
-    head = path.open("rb").read(65536)
+    with path.open("rb") as handle:
+        head = handle.read(65536)
     if not head.strip():
         raise ValueError(f"The data file {str(path)!r} is empty.")
     if b"\x00" in head:

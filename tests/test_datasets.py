@@ -1,0 +1,38 @@
+"""Bundled data: the packaged copies equal data/, and data/schools.csv is reproducible."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import hbm
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", ["schools", "eight_schools"])
+def test_packaged_copy_equals_data_folder(name):
+    packaged = ROOT / "hbm" / "_data" / f"{name}.csv"
+    assert packaged.read_bytes() == (ROOT / "data" / f"{name}.csv").read_bytes()
+
+
+def test_make_schools_reproduces_the_file():
+    spec = importlib.util.spec_from_file_location("make_schools", ROOT / "data" / "make_schools.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = module.make_schools()
+    assert table.equals(pd.read_csv(ROOT / "data" / "schools.csv", dtype={"school": str}))
+    sizes = table.groupby("school").size()
+    assert 20 <= len(sizes) <= 40 and sizes.min() == 2 and sizes.max() >= 200
+
+
+def test_load():
+    eight = hbm.datasets.load("eight_schools")
+    assert eight["effect"].tolist() == [28, 8, -3, 7, -1, 1, 18, 12]
+    assert eight["stderr"].tolist() == [15, 10, 16, 11, 9, 11, 10, 18]
+    assert list(hbm.datasets.load("schools").columns) == ["school", "score"]
+    with pytest.raises(ValueError, match="Unknown dataset 'nope'.*'schools', 'eight_schools'"):
+        hbm.datasets.load("nope")
