@@ -101,6 +101,8 @@ def test_seed_preset_fixes_tau(schools_fit):
     )
     assert fit.prior_summary().set_index("parameter").loc["tau", "prior"] == "1"
     assert np.all(fit.idata.posterior["tau"].values == 1.0)
+    tau = fit.summary().set_index("param").loc["tau"]  # no RuntimeWarning for a constant
+    assert (tau["mean"], tau["sd"]) == (1.0, 0.0) and np.isnan(tau["r_hat"])
     assert fit.prior_summary().set_index("parameter").loc["mu", "prior"] == "normal(60, 2.236)"
 
 
