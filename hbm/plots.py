@@ -102,10 +102,10 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
     if data.kind == "summaries":
         right.invert_xaxis()  # precise (small se) on the right, like large groups
     else:
-        from matplotlib.ticker import ScalarFormatter
+        from matplotlib.ticker import StrMethodFormatter
 
         right.set_xscale("log")
-        right.xaxis.set_major_formatter(ScalarFormatter())
+        right.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
     for axes in (left, right):
         axes.axhline(
             mu,
@@ -113,7 +113,7 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
             linestyle="--",
             linewidth=1,
             zorder=0,
-            label=f"mu = {mu:.3g} (posterior mean)" if axes is left else None,
+            label=f"mu = {mu:.4g} (posterior mean)" if axes is left else None,
         )
         axes.axhline(
             complete,
@@ -121,7 +121,7 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
             linestyle=":",
             linewidth=1.4,
             zorder=0,
-            label=f"complete pooling = {complete:.3g}" if axes is left else None,
+            label=f"complete pooling = {complete:.4g}" if axes is left else None,
         )
     figure.suptitle(
         f"Shrinkage of {data.n_groups} {text(data.group)} means towards mu "
