@@ -18,7 +18,6 @@ from scipy import stats
 
 import hbm
 from hbm.data import grouped_data
-from hbm.fit import fit as fit_table  # not hbm.fit: once hbm.fit is imported it is the module
 from hbm.ppc import posterior_predictive
 from hbm.shrinkage import (
     fit_parts,
@@ -27,7 +26,7 @@ from hbm.shrinkage import (
     quarter_size,
     shrinkage_table,
 )
-from tests._fit_trees import fit_tree
+from tests._fit_trees import fit_tree, hbm_fit
 
 LABELS = ["Ashford", "Brook", "Cedar", "Dale", "Eden", "Fern", "Glen"]
 
@@ -241,7 +240,7 @@ def test_eight_schools_with_tau_fixed_matches_the_closed_form():
     """
     table = hbm.datasets.load("eight_schools")
     tau, m0, s0 = 6.0, 0.0, 20.0
-    fit = fit_table(
+    fit = hbm_fit()(
         table,
         group="school",
         value="effect",
