@@ -79,8 +79,44 @@ class Fit:
 
         return plot_shrinkage(self)
 
+    def shrinkage(self, *, higher_is_better: bool = True) -> pd.DataFrame:
+        """Per-group shrinkage and league table (see :func:`hbm.shrinkage.shrinkage_table`)."""
+        from hbm.shrinkage import shrinkage_table
+
+        return shrinkage_table(self, higher_is_better=higher_is_better)
+
+    def icc(self) -> pd.Series:
+        """Intraclass correlation tau² / (tau² + sigma²), rows form (:func:`hbm.shrinkage.icc`)."""
+        from hbm.shrinkage import icc
+
+        return icc(self)
+
+    def plot_league(self) -> Figure:
+        """League table / caterpillar plot (see :func:`hbm.plots.plot_league`)."""
+        from hbm.plots import plot_league
+
+        return plot_league(self)
+
+    def plot_pooling(self) -> Figure:
+        """Complete vs no vs partial pooling (see :func:`hbm.plots.plot_pooling`)."""
+        from hbm.plots import plot_pooling
+
+        return plot_pooling(self)
+
+    def plot_ppc(self) -> Figure:
+        """Posterior predictive check of the group means (see :func:`hbm.plots.plot_ppc`)."""
+        from hbm.plots import plot_ppc
+
+        return plot_ppc(self)
+
+    def plot_trace(self, kind: str = "trace") -> Figure:
+        """Trace or rank plots of mu, tau, sigma (see :func:`hbm.plots.plot_trace`)."""
+        from hbm.plots import plot_trace
+
+        return plot_trace(self, kind=kind)
+
     def report(self, path: str | Path) -> Path:
-        """Write the HTML report to ``path`` and return the path."""
+        """Write the report to ``path`` (HTML, or Markdown for ``.md``); return the path."""
         from hbm.report import write_report
 
         return write_report(self, Path(path))

@@ -1,8 +1,9 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
 ``DIR`` receives ``summary.csv``, ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
-``report.html`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``; an existing
-``DIR`` is replaced only if it is empty or was written by hbm (it holds ``diagnostics.json``).
+``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
+an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
+``diagnostics.json``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def write_outputs(fit: Fit, out: str | Path) -> Path:
         (staging / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
         (staging / "shrinkage.png").write_bytes(figure_png(fit.plot_shrinkage()))
         fit.report(staging / "report.html")
+        fit.report(staging / "report.md")  # links shrinkage.png (rewritten beside it, same bytes)
         fit.save(staging / "fit.nc")
         _replace(staging, out)
     except BaseException:

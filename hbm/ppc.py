@@ -1,0 +1,167 @@
+"""Posterior predictive checks of the group means (and, in the rows form, the within-group sds).
+
+Draws are made with numpy from the posterior, one replicate per posterior draw, seeded from the
+fit's seed (a stream of their own), so the same fit gives the same check bit for bit.
+
+Replicates are made from the sufficient statistics, which is exact for the normal model: if the
+``n_j`` rows of group ``j`` are ``Normal(theta_j, sigma)``, their mean is ``Normal(theta_j, sigma /
+sqrt(n_j))`` and, independently, their within-group sum of squares is ``sigma^2 chi^2_{n_j - 1}``.
+So the replicated group means and within-group sds are distributed exactly as those of replicated
+rows, without making the rows.
+
+Two kinds of replicate:
+
+- **same groups** (``rep_mean``): ``ybar_rep_j ~ Normal(theta_j, s_j)`` with ``theta_j`` from the
+  posterior, ``s_j = sigma / sqrt(n_j)`` or ``se_j``. Each group's observed mean should look like a
+  draw from its own predictive interval.
+- **new groups** (``new_mean``): ``theta_new_j ~ Normal(mu, tau)`` first, then ``ybar_rep_j`` as
+  above. The spread of the group means is then a check of level 2 (is ``Normal(mu, tau)`` a fair
+  description of how the groups differ?) that does not reuse each group's own mean; the
+  same-groups replicate would reproduce the spread almost by construction.
+
+Test statistics (``T``) and posterior predictive p-values ``P(T_rep >= T_obs)``: the sd of the
+group means (new groups), and in the rows form the sd of the within-group sds over groups with
+at least two rows (does every group share one ``sigma``?). p-values near 0 or 1 flag a misfit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hbm.shrinkage import draws, fit_parts, sampling_variance
+from hbm.summary import CI_PROB
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from hbm.fit import Fit
+
+__all__ = ["GroupCheck", "posterior_predictive"]
+
+#: Mixed into the fit's seed so the replicates use a stream of their own.
+PPC_STREAM = 0x99C
+
+
+@dataclass(frozen=True, eq=False)
+class GroupCheck:
+    """Replicated and observed group statistics, shape ``(S, J)`` for ``S`` posterior draws.
+
+    Attributes
+    ----------
+    labels : tuple of str
+    observed_mean : ndarray (J,)
+        Observed group means (or estimates).
+    rep_mean, new_mean : ndarray (S, J)
+        Replicated group means: same groups, and new groups (see the module docstring).
+    observed_sd, rep_sd : ndarray or None
+        Within-group sds, observed ``(J,)`` and replicated ``(S, J)``; NaN for groups of one row.
+        ``None`` in the summaries form.
+    """
+
+    labels: tuple[str, ...]
+    observed_mean: np.ndarray
+    rep_mean: np.ndarray
+    new_mean: np.ndarray
+    observed_sd: np.ndarray | None
+    rep_sd: np.ndarray | None
+
+    def intervals(self, what: str = "mean", ci_prob: float = CI_PROB) -> np.ndarray:
+        """Equal-tailed predictive intervals per group, shape ``(2, J)``: ``"mean"`` or ``"sd"``."""
+        values = self.rep_mean if what == "mean" else self.rep_sd
+        if values is None:
+            raise ValueError("Within-group sds are checked in the rows form only.")
+        tail = (1.0 - ci_prob) / 2.0
+        if what == "sd":
+            several = ~np.isnan(self.observed_sd)  # type: ignore[arg-type]
+            out = np.full((2, values.shape[1]), np.nan)
+            out[:, several] = np.quantile(values[:, several], [tail, 1 - tail], axis=0)
+            return out
+        return np.quantile(values, [tail, 1 - tail], axis=0)
+
+    def outside(self, what: str = "mean", ci_prob: float = CI_PROB) -> list[str]:
+        """Labels of the groups whose observed statistic lies outside its predictive interval."""
+        lb, ub = self.intervals(what, ci_prob)
+        observed = self.observed_mean if what == "mean" else self.observed_sd
+        assert observed is not None
+        flag = (observed < lb) | (observed > ub)
+        return [label for label, out in zip(self.labels, flag, strict=True) if out]
+
+    def statistic_draws(self) -> dict[str, tuple[float, np.ndarray]]:
+        """Each test statistic's observed value and its ``S`` replicated values."""
+        out = {"sd of group means": _sd_stat(self.observed_mean, self.new_mean)}
+        if self.observed_sd is not None and self.rep_sd is not None:
+            several = ~np.isnan(self.observed_sd)
+            if several.sum() >= 2:
+                out["sd of within-group sds"] = _sd_stat(
+                    self.observed_sd[several], self.rep_sd[:, several]
+                )
+        return out
+
+    def statistics(self) -> dict[str, dict[str, float]]:
+        """Test statistics: observed value, replicated mean and p-value ``P(T_rep >= T_obs)``."""
+        return {
+            name: {
+                "observed": t_obs,
+                "replicated_mean": float(t_rep.mean()),
+                "p_value": float(np.mean(t_rep >= t_obs)),
+            }
+            for name, (t_obs, t_rep) in self.statistic_draws().items()
+        }
+
+
+def posterior_predictive(
+    source: Fit | xr.DataTree, *, random_seed: int | None = None
+) -> GroupCheck:
+    """Replicate the group statistics once per posterior draw.
+
+    Parameters
+    ----------
+    source : Fit or xarray.DataTree
+    random_seed : int, optional
+        Defaults to the fit's seed (the draws use their own stream derived from it).
+
+    Examples
+    --------
+    >>> import hbm
+    >>> df = hbm.datasets.load("eight_schools")
+    >>> f = hbm.fit(df, group="school", value="effect", se="stderr", random_seed=1,
+    ...             draws=200, tune=200, chains=2, progressbar=False)
+    >>> check = posterior_predictive(f)
+    >>> check.rep_mean.shape
+    (400, 8)
+    """
+    data, idata, seed = fit_parts(source)
+    rng = np.random.default_rng([seed if random_seed is None else random_seed, PPC_STREAM])
+    theta = draws(idata, "theta", data)
+    mu, tau = draws(idata, "mu"), draws(idata, "tau")
+    sigma = draws(idata, "sigma") if data.kind == "rows" else None
+    s = np.sqrt(sampling_variance(data, sigma))
+    shape = theta.shape
+    rep_mean = theta + s * rng.standard_normal(shape)
+    theta_new = mu[:, None] + tau[:, None] * rng.standard_normal(shape)
+    new_mean = theta_new + s * rng.standard_normal(shape)
+    observed_sd = rep_sd = None
+    if data.kind == "rows":
+        assert sigma is not None
+        dof = data.n - 1
+        several = dof > 0
+        observed_sd = np.full(data.n_groups, np.nan)
+        observed_sd[several] = np.sqrt(data.ss[several] / dof[several])
+        rep_sd = np.full(shape, np.nan)
+        chi2 = rng.chisquare(dof[several], size=(shape[0], int(several.sum())))
+        rep_sd[:, several] = sigma[:, None] * np.sqrt(chi2 / dof[several])
+    return GroupCheck(
+        labels=data.labels,
+        observed_mean=data.mean,
+        rep_mean=rep_mean,
+        new_mean=new_mean,
+        observed_sd=observed_sd,
+        rep_sd=rep_sd,
+    )
+
+
+def _sd_stat(observed: np.ndarray, replicated: np.ndarray) -> tuple[float, np.ndarray]:
+    return float(np.std(observed, ddof=1)), np.std(replicated, axis=1, ddof=1)
