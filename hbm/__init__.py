@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from hbm import datasets
     from hbm.data import GroupedData, grouped_data
     from hbm.diagnostics import Diagnosis, diagnose
-    from hbm.fit import Fit, fit, fit_grouped
+    from hbm.fitting import Fit, fit, fit_grouped
     from hbm.io import load_fit as load
     from hbm.models import build_model, centered, marginal, noncentered
     from hbm.priors import Prior, parse_prior, resolve_priors
@@ -65,9 +65,9 @@ __all__ = [
 _LAZY = {
     "Diagnosis": ("hbm.diagnostics", "Diagnosis"),
     "diagnose": ("hbm.diagnostics", "diagnose"),
-    "Fit": ("hbm.fit", "Fit"),
-    "fit": ("hbm.fit", "fit"),
-    "fit_grouped": ("hbm.fit", "fit_grouped"),
+    "Fit": ("hbm.fitting", "Fit"),
+    "fit": ("hbm.fitting", "fit"),
+    "fit_grouped": ("hbm.fitting", "fit_grouped"),
     "FitSpec": ("hbm.spec", "FitSpec"),
     "GroupedData": ("hbm.data", "GroupedData"),
     "grouped_data": ("hbm.data", "grouped_data"),

@@ -158,7 +158,7 @@ def _datasets() -> int:
 
 def _fit(args: argparse.Namespace) -> int:
     from hbm.data import grouped_data
-    from hbm.fit import fit_grouped
+    from hbm.fitting import fit_grouped
     from hbm.models import check_likelihood, check_parametrization
     from hbm.outputs import check_output_dir, write_outputs
     from hbm.sampling import SampleConfig
@@ -215,7 +215,10 @@ def _fit(args: argparse.Namespace) -> int:
         print(summary[columns].round(3).to_string(index=False))
         d = result.diagnosis
         print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
-        print(f"hbm: wrote {out}/ (summary.csv, diagnostics.json, fit.nc, report.html, shrinkage.png)")
+        print(
+            f"hbm: wrote {out}/ (summary.csv, diagnostics.json, priors.csv, fit.nc, report.html, "
+            "report.md, shrinkage.png)"
+        )
     return 0
 
 

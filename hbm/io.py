@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from hbm.fit import Fit
+    from hbm.fitting import Fit
 
 __all__ = ["load_fit", "save_fit"]
 
@@ -54,7 +54,7 @@ def load_fit(path: str | Path) -> Fit:
 
     from hbm.data import GroupedData
     from hbm.diagnostics import Diagnosis
-    from hbm.fit import Fit
+    from hbm.fitting import Fit
     from hbm.priors import parse_prior
     from hbm.spec import FitSpec
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hbm.fit import Fit
+    from hbm.fitting import Fit
 
 __all__ = ["check_output_dir", "write_outputs"]
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from hbm.data import GroupedData
-    from hbm.fit import Fit
+    from hbm.fitting import Fit
 
 __all__ = ["plot_league", "plot_pooling", "plot_ppc", "plot_shrinkage", "plot_trace"]
 

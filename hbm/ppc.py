@@ -37,7 +37,7 @@ from hbm.summary import CI_PROB
 if TYPE_CHECKING:
     import xarray as xr
 
-    from hbm.fit import Fit
+    from hbm.fitting import Fit
 
 __all__ = ["GroupCheck", "posterior_predictive"]
 

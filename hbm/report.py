@@ -41,7 +41,7 @@ from hbm.summary import CI_PROB
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
-    from hbm.fit import Fit
+    from hbm.fitting import Fit
     from hbm.ppc import GroupCheck
 
 __all__ = [

@@ -14,7 +14,7 @@ Ranks are taken within every posterior draw (rank 1 = the largest ``theta`` when
 hides. "Top quarter" means a rank of at most ``k = ceil(J / 4)`` (``J`` groups), "bottom quarter"
 a rank above ``J - k``.
 
-Every function takes a :class:`hbm.fit.Fit` or a fit's DataTree (as :func:`hbm.fit` makes it and
+Every function takes a :class:`hbm.fitting.Fit` or a fit's DataTree (as :func:`hbm.fit` makes it and
 :func:`hbm.load` reads it back: with the ``group_data`` group and the ``hbm_spec`` attribute).
 """
 
@@ -34,7 +34,7 @@ from hbm.summary import CI_PROB
 if TYPE_CHECKING:
     import xarray as xr
 
-    from hbm.fit import Fit
+    from hbm.fitting import Fit
 
 __all__ = [
     "FitParts",

@@ -6,27 +6,10 @@ groups and its ``hbm_spec`` attribute; these trees have exactly that, and no sam
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 import xarray as xr
 
 from hbm.spec import FitSpec
-
-
-def hbm_fit() -> Callable[..., Any]:
-    """``hbm.fit``, the function, resolved through the package's lazy attribute.
-
-    Importing the submodule first (``from hbm.fit import fit``, or code that does so, such as the
-    CLI or ``hbm.load``) binds the package attribute ``hbm.fit`` to the submodule, and every later
-    ``hbm.fit(...)`` in the session fails. Resolving the attribute first caches the function;
-    should another test have shadowed it already, the function is taken from the submodule.
-    """
-    import hbm
-
-    function = hbm.fit
-    return function if callable(function) else function.fit
 
 
 def fit_tree(

@@ -16,7 +16,15 @@ from hbm.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
-FILES = {"summary.csv", "diagnostics.json", "priors.csv", "fit.nc", "report.html", "shrinkage.png"}
+FILES = {
+    "summary.csv",
+    "diagnostics.json",
+    "priors.csv",
+    "fit.nc",
+    "report.html",
+    "report.md",
+    "shrinkage.png",
+}
 
 
 def test_fit_schools_writes_the_contract(tmp_path):
@@ -45,7 +53,8 @@ def test_fit_schools_writes_the_contract(tmp_path):
     assert tree["posterior"]["theta"].dims == ("chain", "draw", "school")
     assert json.loads(tree.attrs["hbm_spec"])["random_seed"] == 1
     html = (out / "report.html").read_text()
-    assert "Verdict" in html and "data:image/png;base64," in html and "http" not in html
+    assert "Verdict" in html and "data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html  # nothing loaded from a network
     assert (out / "shrinkage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
 

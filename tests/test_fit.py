@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -139,6 +141,17 @@ def test_progress_and_prior_table_are_printed(eight_schools, capsys):
 def test_bad_options(eight_schools, kwargs, message):
     with pytest.raises(ValueError, match=message):
         hbm.fit(eight_schools, group="school", value="effect", se="stderr", **kwargs)
+
+
+def test_fit_stays_a_function_after_submodules_are_imported():
+    # A submodule named like a package attribute would replace it on import (hbm.fit the function
+    # vs a module hbm/fit.py): the modules are named so that this cannot happen.
+    code = (
+        "import hbm, hbm.fitting, hbm.cli, hbm.io, hbm.outputs, hbm.report\n"
+        "assert callable(hbm.fit) and callable(hbm.load), (hbm.fit, hbm.load)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
 
 
 def test_repr_and_lazy_import():

@@ -15,7 +15,6 @@ import pytest
 import hbm
 from hbm.cli import main
 from hbm.report import render_markdown, render_report
-from tests._fit_trees import hbm_fit
 
 BOLD, QUOTED = "<b>North</b>", 'O\'Brien & "Sons"'
 CHROMIUM_FLAGS = [
@@ -53,7 +52,7 @@ def _rows_table() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def rows_fit():
-    return hbm_fit()(
+    return hbm.fit(
         _rows_table(),
         group="school",
         value="score",
@@ -69,7 +68,7 @@ def rows_fit():
 def summaries_fit():
     table = hbm.datasets.load("eight_schools")
     table["school"] = [BOLD, QUOTED, *table["school"][2:]]
-    return hbm_fit()(
+    return hbm.fit(
         table,
         group="school",
         value="effect",
@@ -139,7 +138,7 @@ def test_summaries_report_says_why_there_is_no_icc(summaries_fit):
 
 def test_fixed_tau_report_has_no_warnings_and_no_tau_trace():
     table = _rows_table()
-    fixed = hbm_fit()(
+    fixed = hbm.fit(
         table,
         group="school",
         value="score",
@@ -170,7 +169,6 @@ def test_cli_writes_report_md_beside_report_html(tmp_path):
     out = tmp_path / "eight"
     data = tmp_path / "eight.parquet"
     hbm.datasets.load("eight_schools").to_parquet(data)
-    hbm_fit()  # resolve hbm.fit before the CLI imports its submodule (see tests/_fit_trees.py)
     status = main(
         [
             "fit",

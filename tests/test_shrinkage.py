@@ -26,7 +26,7 @@ from hbm.shrinkage import (
     quarter_size,
     shrinkage_table,
 )
-from tests._fit_trees import fit_tree, hbm_fit
+from tests._fit_trees import fit_tree
 
 LABELS = ["Ashford", "Brook", "Cedar", "Dale", "Eden", "Fern", "Glen"]
 
@@ -240,7 +240,7 @@ def test_eight_schools_with_tau_fixed_matches_the_closed_form():
     """
     table = hbm.datasets.load("eight_schools")
     tau, m0, s0 = 6.0, 0.0, 20.0
-    fit = hbm_fit()(
+    fit = hbm.fit(
         table,
         group="school",
         value="effect",
