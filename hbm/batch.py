@@ -141,6 +141,7 @@ def run_batch(
             write_index(out, [r for r in rows if r is not None])
             raise
         write_index(out, [r for r in rows if r is not None])
+        _remove_leftovers(out)  # staging folders of worker processes that died
     return [r for r in rows if r is not None]
 
 
@@ -263,7 +264,12 @@ def _read_record(folder: Path) -> dict[str, Any] | None:
 
 
 def _execute(tasks: list[tuple[int, dict[str, str]]], jobs: int) -> Iterator[tuple[int, Row]]:
-    """Run the fitting tasks, yielding ``(index, row)`` as each finishes."""
+    """Run the fitting tasks, yielding ``(index, row)`` as each finishes.
+
+    With ``jobs > 1`` the tasks run in a pool of spawned processes. If a worker process dies
+    (killed, crashed, out of memory) the pool breaks and every task it left unfinished is retried
+    once in a fresh pool; a task unfinished when a pool breaks a second time is recorded as failed.
+    """
     if jobs == 1 or len(tasks) <= 1:
         for i, task in tasks:
             yield i, fit_task(task)
@@ -272,26 +278,34 @@ def _execute(tasks: list[tuple[int, dict[str, str]]], jobs: int) -> Iterator[tup
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")
-    )
-    try:
-        futures = {pool.submit(fit_task, task): (i, task) for i, task in tasks}
-        for future in as_completed(futures):
-            i, task = futures[future]
-            try:
-                row = future.result()
-            except BrokenProcessPool:
-                row = _row(
-                    task["spec"],
-                    "failed",
-                    error="its worker process died (killed or out of memory) before it finished",
-                )
-            yield i, row
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    pending, attempt = tasks, 1
+    while pending:
+        pool = ProcessPoolExecutor(
+            max_workers=min(jobs, len(pending)), mp_context=multiprocessing.get_context("spawn")
+        )
+        broken: list[tuple[int, dict[str, str]]] = []
+        try:
+            futures = {pool.submit(fit_task, task): (i, task) for i, task in pending}
+            for future in as_completed(futures):
+                i, task = futures[future]
+                try:
+                    row = future.result()
+                except BrokenProcessPool:
+                    if attempt == 1:
+                        broken.append((i, task))
+                        continue
+                    row = _row(
+                        task["spec"],
+                        "failed",
+                        error="a worker process died (killed, crashed or out of memory) twice "
+                        "while it was unfinished",
+                    )
+                yield i, row
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        pending, attempt = sorted(broken, key=lambda item: item[0]), attempt + 1
 
 
 def fit_task(task: dict[str, str]) -> Row:

@@ -92,7 +92,7 @@ class Fit:
         return save_fit(self, Path(path))
 
     def predict(self, groups: str | list[str] | None = None, **options: object) -> object:
-        """Posterior predictive draws for existing and/or new groups (see :func:`hbm.predict.predict`).
+        """Posterior predictive draws for existing and/or new groups (:func:`hbm.predict.predict`).
 
         >>> fit.predict(["Ashford"], new_groups=["new school"], random_seed=1)  # doctest: +SKIP
         """

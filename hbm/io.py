@@ -139,7 +139,7 @@ def load_fit(path: str | Path) -> Fit:
     except (KeyError, ValueError, TypeError) as error:
         raise ValueError(
             f"{where!r} is marked as a saved hbm fit but is damaged or incomplete "
-            f"({type(error).__name__}: {error})."
+            f"({type(error).__name__}: {str(error).rstrip('.')})."
         ) from None
 
 
@@ -172,6 +172,11 @@ def _fit_from_tree(tree: xr.DataTree) -> Fit:
     if missing:
         raise KeyError(f"missing attribute(s) {', '.join(missing)}")
     spec = FitSpec.from_json(tree.attrs["hbm_spec"])
+    posterior = tree["posterior"].to_dataset()
+    for name in ("mu", "tau", "theta"):
+        # A zarr store with missing chunk files reads back as fill values (NaN): not a fit.
+        if name not in posterior or not np.isfinite(posterior[name].values).all():
+            raise ValueError(f"the posterior draws of {name!r} are missing or not finite")
     described = _json(tree, "hbm_data")
     groups = tree["group_data"].to_dataset()
     data = GroupedData(
