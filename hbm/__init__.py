@@ -31,6 +31,7 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
 
 if TYPE_CHECKING:
     from hbm import datasets
+    from hbm.batch import run_batch
     from hbm.data import GroupedData, grouped_data
     from hbm.diagnostics import Diagnosis, diagnose
     from hbm.fitting import Fit, fit, fit_grouped
@@ -38,13 +39,14 @@ if TYPE_CHECKING:
     from hbm.models import build_model, centered, marginal, noncentered
     from hbm.priors import Prior, parse_prior, resolve_priors
     from hbm.sampling import SampleConfig
-    from hbm.spec import FitSpec
+    from hbm.spec import FitSpec, ModelSpec, fit_spec, read_spec
 
 __all__ = [
     "Diagnosis",
     "Fit",
     "FitSpec",
     "GroupedData",
+    "ModelSpec",
     "Prior",
     "SampleConfig",
     "__version__",
@@ -54,12 +56,15 @@ __all__ = [
     "diagnose",
     "fit",
     "fit_grouped",
+    "fit_spec",
     "grouped_data",
     "load",
     "marginal",
     "noncentered",
     "parse_prior",
+    "read_spec",
     "resolve_priors",
+    "run_batch",
 ]
 
 _LAZY = {
@@ -81,6 +86,10 @@ _LAZY = {
     "marginal": ("hbm.models", "marginal"),
     "load": ("hbm.io", "load_fit"),
     "datasets": ("hbm.datasets", None),
+    "ModelSpec": ("hbm.spec", "ModelSpec"),
+    "fit_spec": ("hbm.spec", "fit_spec"),
+    "read_spec": ("hbm.spec", "read_spec"),
+    "run_batch": ("hbm.batch", "run_batch"),
 }
 
 

@@ -3,6 +3,10 @@
     hbm fit DATA --group COL --value COL [--se COL] [--parametrization auto|centered|noncentered|marginal]
             [--prior NAME=SPEC ...] [--draws N] [--tune N] [--chains N] [--seed N]
             [--sampler nutpie|pymc] --out DIR
+    hbm fit SPEC.toml --out DIR
+    hbm batch SPEC... --out DIR [--jobs N]
+    hbm report FIT.nc --out DIR
+    hbm predict FIT.nc --group LABEL [--new] [--rows N] [--se X] [--draws N] [--seed N] [--out FILE]
     hbm datasets
 
 Bad input ends in one line ``hbm: error: ...`` naming the culprit, exit status 2, and no output
@@ -69,9 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         "shrinkage.png",
         description="Fit the three-level hierarchical normal model to a CSV or Parquet table.",
     )
-    fit.add_argument("data", metavar="DATA", help="CSV (comma, semicolon or tab) or Parquet file")
-    fit.add_argument("--group", required=True, metavar="COL", help="column of group labels")
-    fit.add_argument("--value", required=True, metavar="COL", help="column of numeric values")
+    fit.add_argument(
+        "data",
+        metavar="DATA",
+        help="CSV (comma, semicolon or tab) or Parquet file, or a model spec (.toml) that says "
+        "everything else",
+    )
+    fit.add_argument("--group", metavar="COL", help="column of group labels (needed for a table)")
+    fit.add_argument("--value", metavar="COL", help="column of numeric values (needed for a table)")
     fit.add_argument(
         "--se", metavar="COL", help="column of known standard errors (one row per group)"
     )
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
 
     commands.add_parser("datasets", help="list the bundled datasets")
+    _add_batch_commands(commands)
     return parser
 
 
@@ -131,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "datasets":
             return _datasets()
+        if args.command in _MORE_COMMANDS:
+            return _MORE_COMMANDS[args.command](args)
+        if _is_spec_file(args.data):
+            return _fit_spec(args, sys.argv[1:] if argv is None else list(argv))
         return _fit(args)
     except UsageError as error:
         return _fail(str(error))
@@ -164,6 +178,9 @@ def _fit(args: argparse.Namespace) -> int:
     from hbm.sampling import SampleConfig
     from hbm.tables import read_table
 
+    missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
+    if missing:
+        raise UsageError(f"the following arguments are required: {', '.join(missing)}")
     out = check_output_dir(args.out)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
@@ -220,6 +237,160 @@ def _fit(args: argparse.Namespace) -> int:
             "report.md, shrinkage.png)"
         )
     return 0
+
+
+# ---- model specs, batches, saved fits and predictions (issue 5) -------------------------------
+
+
+def _add_batch_commands(commands: argparse._SubParsersAction) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="fit many model specs (.toml) into DIR/<name>/ with DIR/index.csv and index.html",
+        description="Fit every spec into DIR/<spec file stem>/; list them in DIR/index.csv and "
+        "DIR/index.html. Specs unchanged since their finished result (spec, data file, hbm "
+        "version) are skipped; a failing spec is recorded and the others go on. Exit status 1 "
+        "if any spec failed.",
+    )
+    batch.add_argument("specs", nargs="+", metavar="SPEC", help="model spec files (.toml)")
+    batch.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+    batch.add_argument(
+        "--jobs", type=_positive_int("--jobs"), default=1, metavar="N",
+        help="specs fitted at the same time, each in its own process (default 1)",
+    )
+    batch.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    report = commands.add_parser(
+        "report",
+        help="rebuild the result files (report.html, summary.csv, ...) from a saved fit",
+        description="Read a saved fit (fit.nc or .zarr) and write summary.csv, diagnostics.json, "
+        "priors.csv, fit.nc, report.html and shrinkage.png into DIR.",
+    )
+    report.add_argument("fit", metavar="FIT", help="a fit saved by hbm (.nc or .zarr)")
+    report.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+
+    predict = commands.add_parser(
+        "predict",
+        help="posterior predictive draws for existing or new groups of a saved fit",
+        description="Predict new values in existing groups (--group LABEL) or in groups never "
+        "seen (--group LABEL --new: theta_new ~ Normal(mu, tau) per draw). Without --out, print "
+        "a summary per group; --out FILE.csv writes every draw, FILE.nc a DataTree.",
+    )
+    predict.add_argument("fit", metavar="FIT", help="a fit saved by hbm (.nc or .zarr)")
+    predict.add_argument(
+        "--group", action="append", required=True, metavar="LABEL",
+        help="group label (repeat for several)",
+    )
+    predict.add_argument("--new", action="store_true", help="the labels are new groups")
+    predict.add_argument("--rows", type=_positive_int("--rows"), default=1, metavar="N",
+                         help="predicted values per group and draw (default 1)")
+    predict.add_argument("--se", type=float, metavar="X",
+                         help="standard error of a new estimate (summaries-form fits only)")
+    predict.add_argument("--draws", type=_positive_int("--draws"), metavar="N",
+                         help="use N posterior draws picked at random (default: all)")
+    predict.add_argument("--seed", type=_positive_int("--seed", 0), metavar="N",
+                         help="random seed (default: a fresh one, printed)")
+    predict.add_argument("--out", metavar="FILE", help="write the draws to FILE (.csv or .nc)")
+
+
+def _is_spec_file(data: str) -> bool:
+    return str(data).lower().endswith(".toml")
+
+
+def _fit_spec(args: argparse.Namespace, argv: list[str]) -> int:
+    """``hbm fit SPEC.toml --out DIR``: the spec says everything but where the results go."""
+    from hbm.outputs import check_output_dir, write_outputs
+    from hbm.spec import fit_spec, read_spec
+
+    allowed = ("--out", "--quiet")
+    options = [a.split("=")[0] for a in argv[1:] if a.startswith("--")]
+    given = sorted({o for o in options if not any(name.startswith(o) for name in allowed)})
+    if given:
+        raise UsageError(
+            f"with a model spec ({args.data}) the spec file says the columns, priors and "
+            f"sampling; {', '.join(given)} cannot be given too (edit the spec instead)"
+        )
+    out = check_output_dir(args.out)
+    spec = read_spec(args.data)
+    result = fit_spec(spec, progressbar=not args.quiet)
+    write_outputs(result, out)
+    if not args.quiet:
+        d = result.diagnosis
+        print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
+        print(f"hbm: wrote {out}/ (summary.csv, diagnostics.json, fit.nc, report.html, ...)")
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from hbm.batch import run_batch
+
+    try:
+        rows = run_batch(
+            args.specs, args.out, jobs=args.jobs, progress=None if args.quiet else _say
+        )
+    except KeyboardInterrupt:
+        print(
+            f"hbm: interrupted; finished specs are in {args.out}/, the others are marked failed "
+            "in index.csv and no unfinished result was left.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    failed = sum(row["status"] == "failed" for row in rows)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "failed")}
+    if not args.quiet:
+        print(
+            "hbm: batch " + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"; wrote {args.out}/index.csv and index.html"
+        )
+    return 1 if failed else 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hbm.io import load_fit
+    from hbm.outputs import check_output_dir, write_outputs
+
+    out = check_output_dir(args.out)
+    write_outputs(load_fit(args.fit), out)
+    print(f"hbm: wrote {out}/ (summary.csv, diagnostics.json, fit.nc, report.html, shrinkage.png)")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hbm.io import load_fit
+    from hbm.predict import predict, prediction_summary, write_predictions
+    from hbm.sampling import new_seed
+
+    target = Path(args.out) if args.out else None
+    if target is not None and target.suffix.lower() not in (".csv", ".nc"):
+        raise UsageError(f"--out must name a .csv or .nc file; got {args.out!r}")
+    if target is not None and not target.parent.is_dir():
+        raise UsageError(f"--out {args.out!r}: the folder {str(target.parent)!r} does not exist")
+    fit = load_fit(args.fit)
+    seed = new_seed() if args.seed is None else args.seed
+    tree = predict(
+        fit,
+        **{"new_groups" if args.new else "groups": args.group},
+        rows=args.rows,
+        se=args.se,
+        draws=args.draws,
+        random_seed=seed,
+    )
+    if target is None:
+        print(prediction_summary(tree).round(3).to_string())
+        print(f"hbm: seed {seed}")
+    else:
+        write_predictions(tree, target)
+        size = tree["predictions"]["y"].size
+        print(f"hbm: wrote {target} ({size} predicted values, seed {seed})")
+    return 0
+
+
+_MORE_COMMANDS = {"batch": _batch, "report": _report, "predict": _predict}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -127,6 +127,15 @@ class Fit:
 
         return save_fit(self, Path(path))
 
+    def predict(self, groups: str | list[str] | None = None, **options: object) -> object:
+        """Posterior predictive draws for existing and/or new groups (:func:`hbm.predict.predict`).
+
+        >>> fit.predict(["Ashford"], new_groups=["new school"], random_seed=1)  # doctest: +SKIP
+        """
+        from hbm.predict import predict
+
+        return predict(self, groups, **options)  # type: ignore[arg-type]
+
     @property
     def run_info(self) -> dict[str, object]:
         """Sampler, seed, versions, parametrization and timing that actually ran."""

@@ -1,98 +1,207 @@
-"""Saving and loading fits as netCDF DataTrees; nothing is ever pickled.
+"""Saving and loading fits as netCDF (or zarr) DataTrees; nothing is ever pickled.
 
 A saved fit is the fit's DataTree (``posterior``, ``sample_stats``, ``observed_data``,
 ``group_data``) with JSON attributes at its root: ``hbm_spec`` (what was asked), ``hbm_run``
-(sampler, seed, versions, parametrization), ``hbm_data`` (data description) and ``hbm_diagnosis``.
-``xarray.open_datatree(path)`` reads it too.
+(sampler, seed, versions, parametrization), ``hbm_data`` (data description), ``hbm_diagnosis``
+and ``hbm_priors``, and ``hbm_format`` naming the layout. ``xarray.open_datatree(path)`` reads it
+too. A path ending in ``.zarr`` is written as a zarr store (a folder), anything else as netCDF4.
+
+Writes are atomic: the file (or store) is written under a temporary name next to ``path`` and
+renamed into place, so an interrupted save never leaves a file that looks complete.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import xarray as xr
+
     from hbm.fitting import Fit
 
-__all__ = ["load_fit", "save_fit"]
+__all__ = ["FORMAT", "load_fit", "save_fit"]
 
 FORMAT = "hbm-fit/1"
+_REQUIRED_ATTRS = ("hbm_spec", "hbm_run", "hbm_data", "hbm_diagnosis", "hbm_priors")
 
 
-def save_fit(fit: Fit, path: Path) -> Path:
-    """Write ``fit`` to ``path`` (netCDF4 via h5netcdf) and return the path."""
+def save_fit(fit: Fit, path: str | Path) -> Path:
+    """Write ``fit`` to ``path`` and return the path.
+
+    Parameters
+    ----------
+    fit : Fit
+    path : str or Path
+        ``*.zarr``: a zarr store (a folder); anything else: a netCDF4 file (via h5netcdf). An
+        existing file (or a zarr store written by hbm) at ``path`` is replaced.
+
+    Examples
+    --------
+    >>> fit.save("schools.nc")  # doctest: +SKIP
+    >>> import xarray as xr; xr.open_datatree("schools.nc")["posterior"]["mu"]  # doctest: +SKIP
+    """
+    path = Path(path)
+    is_zarr = _is_zarr(path)
+    if path.is_dir() and not (is_zarr and _is_hbm_store(path)):
+        raise ValueError(
+            f"Cannot save to {str(path)!r}: it is a folder"
+            + (" that is not a fit saved by hbm." if is_zarr else "; expected a file name.")
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"Cannot save to {str(path)!r}: the folder {str(path.parent)!r} does not exist."
+        )
+    tree = _portable_tree(fit)
+    if is_zarr:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        try:
+            target = staging / path.name
+            with warnings.catch_warnings():
+                # zarr 3 warns that consolidated metadata is not yet in the format-3 spec; it is
+                # what lets a plain ``xarray.open_datatree(path)`` read the store quietly.
+                warnings.filterwarnings("ignore", message="Consolidated metadata")
+                tree.to_zarr(target, mode="w-")
+            if path.exists():  # an older hbm store: move it aside, swap, then remove it
+                os.replace(path, staging / "old")
+            os.replace(target, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return path
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    os.close(handle)
+    try:
+        tree.to_netcdf(name, engine="h5netcdf")
+        os.chmod(name, 0o644)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _portable_tree(fit: Fit) -> xr.DataTree:
+    """The fit's DataTree with what a portable file needs and nothing it cannot hold."""
     tree = fit.idata.copy()
-    stats = tree["sample_stats"].to_dataset()
-    # Free-text per-draw messages (object arrays) do not belong in a portable file.
-    text = [n for n, v in stats.data_vars.items() if v.dtype == object]
-    if text:
-        tree["sample_stats"] = stats.drop_vars(text)
+    if "sample_stats" in tree.children:
+        stats = tree["sample_stats"].to_dataset()
+        # Free-text per-draw messages (object arrays) do not belong in a portable file.
+        text = [n for n, v in stats.data_vars.items() if v.dtype == object]
+        if text:
+            tree["sample_stats"] = stats.drop_vars(text)
     tree.attrs["hbm_format"] = FORMAT
     tree.attrs["hbm_priors"] = json.dumps(
         {k: {"text": p.text(), "source": p.source} for k, p in fit.priors.items()}
     )
     tree.attrs["hbm_parametrization_reason"] = fit.reason
-    tree.to_netcdf(path, engine="h5netcdf")
-    return path
+    return tree
 
 
 def load_fit(path: str | Path) -> Fit:
-    """Read a fit written by :func:`save_fit`.
+    """Read a fit written by :func:`save_fit` (netCDF file or ``*.zarr`` store).
 
     Raises
     ------
     FileNotFoundError
         If there is no such file.
     ValueError
-        If the file is not a netCDF file or not a saved hbm fit.
+        If the file cannot be read, is not a saved hbm fit, or was saved in a newer layout.
+
+    Examples
+    --------
+    >>> import hbm
+    >>> fit = hbm.load("out/schools/fit.nc")  # doctest: +SKIP
+    >>> fit.summary()  # doctest: +SKIP
     """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No saved fit at {str(path)!r}.")
+    tree = _open(path)
+    where = str(path)
+    fmt = tree.attrs.get("hbm_format")
+    if fmt is None or "posterior" not in tree.children or "group_data" not in tree.children:
+        raise ValueError(f"{where!r} is readable but is not a fit saved by hbm.")
+    if fmt != FORMAT:
+        raise ValueError(
+            f"{where!r} was saved in the layout {fmt!r}; this hbm reads {FORMAT!r} "
+            "(was it saved by a newer hbm?)."
+        )
+    try:
+        return _fit_from_tree(tree)
+    except (KeyError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"{where!r} is marked as a saved hbm fit but is damaged or incomplete "
+            f"({type(error).__name__}: {str(error).rstrip('.')})."
+        ) from None
+
+
+def _open(path: Path) -> xr.DataTree:
     import xarray as xr
 
+    zarr = path.is_dir()
+    if zarr and not (path / "zarr.json").exists() and not (path / ".zgroup").exists():
+        raise ValueError(f"{str(path)!r} is a folder but not a zarr store.")
+    try:
+        if zarr:
+            return xr.open_datatree(path, engine="zarr", consolidated=None).load()
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            return tree.load()
+    except Exception as error:  # any reader failure means "not a readable file"
+        kind = "zarr store" if zarr else "netCDF file"
+        raise ValueError(
+            f"{str(path)!r} is not a readable {kind} ({type(error).__name__}: {error})."
+        ) from None
+
+
+def _fit_from_tree(tree: xr.DataTree) -> Fit:
     from hbm.data import GroupedData
     from hbm.diagnostics import Diagnosis
     from hbm.fitting import Fit
     from hbm.priors import parse_prior
     from hbm.spec import FitSpec
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No saved fit at {str(path)!r}.")
-    try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
-    except Exception as error:  # noqa: BLE001 - any reader failure means "not a fit file"
-        raise ValueError(
-            f"{str(path)!r} is not a readable netCDF file ({type(error).__name__})."
-        ) from None
-    if tree.attrs.get("hbm_format") != FORMAT or "group_data" not in tree.children:
-        raise ValueError(f"{str(path)!r} is a netCDF file but not a fit saved by hbm.")
+    missing = [name for name in _REQUIRED_ATTRS if name not in tree.attrs]
+    if missing:
+        raise KeyError(f"missing attribute(s) {', '.join(missing)}")
     spec = FitSpec.from_json(tree.attrs["hbm_spec"])
+    posterior = tree["posterior"].to_dataset()
+    for name in ("mu", "tau", "theta"):
+        # A zarr store with missing chunk files reads back as fill values (NaN): not a fit.
+        if name not in posterior or not np.isfinite(posterior[name].values).all():
+            raise ValueError(f"the posterior draws of {name!r} are missing or not finite")
+    described = _json(tree, "hbm_data")
     groups = tree["group_data"].to_dataset()
-    dim = spec.group
     data = GroupedData(
         group=spec.group,
         value=spec.value,
         se=spec.se,
-        labels=tuple(str(v) for v in groups[dim].values),
+        labels=tuple(str(v) for v in groups[spec.group].values),
         order=spec.order,  # type: ignore[arg-type]
         n=groups["n"].values.astype(np.int64),
-        mean=groups["mean"].values,
-        ss=groups["ss"].values,
-        stderr=groups["se"].values if "se" in groups else None,
+        mean=groups["mean"].values.astype(float),
+        ss=groups["ss"].values.astype(float),
+        stderr=groups["se"].values.astype(float) if spec.se is not None else None,
+        dropped=int(described.get("dropped_missing", 0)),
     )
     priors = {
         name: replace(parse_prior(entry["text"], name), source=entry["source"])
-        for name, entry in json.loads(tree.attrs["hbm_priors"]).items()
+        for name, entry in _json(tree, "hbm_priors").items()
     }
-    diagnosis_raw = json.loads(tree.attrs["hbm_diagnosis"])
+    diagnosis_raw = _json(tree, "hbm_diagnosis")
     known = set(Diagnosis.__dataclass_fields__) - {"extra"}
     diagnosis = Diagnosis(
         **{k: v for k, v in diagnosis_raw.items() if k in known},
         extra={k: v for k, v in diagnosis_raw.items() if k not in known},
     )
+    _json(tree, "hbm_run")
     reason = tree.attrs.get("hbm_parametrization_reason", "")
     for name in ("hbm_format", "hbm_priors", "hbm_parametrization_reason"):
         tree.attrs.pop(name, None)
@@ -105,3 +214,29 @@ def load_fit(path: str | Path) -> Fit:
         parametrization=str(tree.attrs["parametrization"]),
         reason=str(reason),
     )
+
+
+def _json(tree: xr.DataTree, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(tree.attrs[name])
+    except (json.JSONDecodeError, TypeError):
+        raise ValueError(f"the attribute {name} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"the attribute {name} is not a JSON object")
+    return value
+
+
+def _is_zarr(path: Path) -> bool:
+    return path.suffix.lower() == ".zarr"
+
+
+def _is_hbm_store(path: Path) -> bool:
+    """True for a zarr store that hbm wrote (its root metadata names the hbm format)."""
+    for meta in ("zarr.json", ".zattrs"):
+        try:
+            text = (path / meta).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if FORMAT in text:
+            return True
+    return False
