@@ -207,15 +207,22 @@ def diagnose(idata: xr.DataTree, *, parametrization: str, sampler: str) -> Diagn
                 f"draws={2 * draws}), or use parametrization='marginal'.",
             )
         )
+    # A centered fit that diverges is stuck in its funnel: more draws would not help.
+    funnel_first = divergences > 0 and parametrization == "centered"
     for label, value, worst in (("bulk", min_bulk, worst_bulk), ("tail", min_tail, worst_tail)):
         needed = ESS_PER_CHAIN_OK * chains
         if value < needed:
             more = int(math.ceil(draws * 1.2 * needed / max(value, 1.0) / 100.0) * 100)
+            fix = (
+                "the funnel is the cause, so change the parametrization rather than add draws"
+                if funnel_first
+                else f"increase draws (e.g. draws={more})"
+            )
             problems.append(
                 (
                     "fail" if value < ESS_PER_CHAIN_FAIL * chains else "warn",
                     f"{label} ESS of {worst} is {value:.0f} (should be >= {needed}, "
-                    f"{ESS_PER_CHAIN_OK} per chain): increase draws (e.g. draws={more}).",
+                    f"{ESS_PER_CHAIN_OK} per chain): {fix}.",
                 )
             )
     low = [(c, v) for c, v in enumerate(e_bfmi) if v < EBFMI_OK]

@@ -199,6 +199,8 @@ def test_eight_schools_centered_diverges_and_the_advice_names_the_funnel():
     assert d.funnel["where"] == "small tau"
     assert "the funnel between tau and theta" in d.advice[0]
     assert "parametrization='marginal'" in d.advice[0]
+    ess = [a for a in d.advice if " ESS of " in a]
+    assert ess and all("change the parametrization rather than add draws" in a for a in ess)
     assert len(d.attempts) == 1  # an explicit parametrization is never refitted
 
 
