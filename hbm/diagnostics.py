@@ -305,7 +305,7 @@ def _divergence_advice(
     head = (
         f"{divergences} divergent transitions ({fraction:.1%} of draws; per chain "
         f"{', '.join(map(str, per_chain))}): the sampler could not follow the posterior's shape "
-        "there, and the estimates are biased."
+        "there, and the estimates may be biased."
     )
     where = funnel.get("where", "none")
     below = funnel.get("below_median_tau", 0)
