@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--draws", type=_positive_int("--draws"), default=1000, metavar="N")
     fit.add_argument("--tune", type=_positive_int("--tune", 0), default=1000, metavar="N")
     fit.add_argument("--chains", type=_positive_int("--chains"), default=4, metavar="N")
-    fit.add_argument("--target-accept", type=float, default=0.9, metavar="P")
+    fit.add_argument("--target-accept", type=float, default=0.95, metavar="P")
     fit.add_argument(
         "--seed", type=_positive_int("--seed", 0), default=None, metavar="N",
         help="random seed (default: a fresh one, recorded in the results)",

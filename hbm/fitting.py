@@ -19,6 +19,7 @@ from hbm.data import GroupedData, grouped_data
 from hbm.diagnostics import Diagnosis, diagnose
 from hbm.models import build_model, check_likelihood, check_parametrization
 from hbm.priors import Prior, prior_table, resolve_priors
+from hbm.refit import MAX_ATTEMPTS, attempt_record, refit_reason, safer_config
 from hbm.sampling import SampleConfig, new_seed, sample, versions
 from hbm.spec import FitSpec
 
@@ -115,6 +116,12 @@ class Fit:
 
         return plot_trace(self, kind=kind)
 
+    def plot_funnel(self, **kwargs: object) -> Figure:
+        """Draws of ``theta[j]`` against ``log tau``, divergent ones in red (:mod:`hbm.funnel`)."""
+        from hbm.funnel import plot_funnel
+
+        return plot_funnel(self, **kwargs)  # type: ignore[arg-type]
+
     def report(self, path: str | Path) -> Path:
         """Write the report to ``path`` (HTML, or Markdown for ``.md``); return the path."""
         from hbm.report import write_report
@@ -167,7 +174,7 @@ def fit(
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
-    target_accept: float = 0.9,
+    target_accept: float = 0.95,
     random_seed: int | None = None,
     sampler: str = "nutpie",
     progressbar: bool = True,
@@ -189,7 +196,8 @@ def fit(
         Prior text per parameter, e.g. ``{"mu": "normal(0, 5)", "tau": "halfcauchy(5)"}``;
         parameters not named get the data-scaled defaults (see :mod:`hbm.priors`).
     parametrization : {"auto", "centered", "noncentered", "marginal"}
-        ``auto`` (default) chooses and records why.
+        ``auto`` (default) chooses and records why, and refits once with safer settings if
+        the first run shows divergences or low ESS (see :func:`fit_grouped`).
     likelihood : {"sufficient", "rows"}
         Exact sufficient statistics (default) or one term per row (checking, teaching).
     draws, tune, chains, target_accept, random_seed, sampler
@@ -251,6 +259,10 @@ def fit_grouped(
     """Fit already-reduced data (what :func:`fit` does after checking the table).
 
     ``source`` is recorded in the spec as where the data came from (a path, say).
+
+    With ``parametrization="auto"``, a run that still shows divergences, R-hat above 1.01 or low
+    ESS is repeated once with safer settings (:mod:`hbm.refit`); ``diagnosis.attempts`` (and
+    ``diagnostics.json["attempts"]``) records every run.
     """
     config = config or SampleConfig()
     resolved = resolve_priors(data, priors)
@@ -281,10 +293,35 @@ def fit_grouped(
     if config.progressbar:
         _announce(data, resolved, built.parametrization, built.reason, config)
 
-    idata, seconds = sample(built.model, config)
-    if built.parametrization == "marginal":
-        _add_theta(idata, data, int(config.random_seed))  # type: ignore[arg-type]
-    _add_group_data(idata, data)
+    attempts: list[dict[str, object]] = []
+    run_config = config
+    while True:
+        idata, seconds = sample(built.model, run_config)
+        if built.parametrization == "marginal":
+            _add_theta(idata, data, int(run_config.random_seed))  # type: ignore[arg-type]
+        _add_group_data(idata, data)
+        diagnosis = diagnose(idata, parametrization=built.parametrization, sampler=config.sampler)
+        retry = refit_reason(diagnosis) if parametrization == "auto" else None
+        if len(attempts) + 1 >= MAX_ATTEMPTS:
+            retry = None
+        attempts.append(
+            attempt_record(
+                run_config,
+                diagnosis,
+                parametrization=built.parametrization,
+                seconds=seconds,
+                refit_because=retry,
+            )
+        )
+        if retry is None:
+            break
+        run_config = safer_config(run_config, diagnosis)
+        if config.progressbar:
+            print(
+                f"hbm: {retry}; refitting once with target_accept {run_config.target_accept}, "
+                f"tune {run_config.tune}, draws {run_config.draws} (parametrization='auto')"
+            )
+    diagnosis = replace(diagnosis, attempts=attempts)
     run = {
         "sampler": config.sampler,
         "random_seed": config.random_seed,
@@ -296,6 +333,10 @@ def fit_grouped(
             else "sampled by NUTS"
         ),
         "sampling_seconds": round(seconds, 3),
+        "attempts": len(attempts),
+        "draws": run_config.draws,
+        "tune": run_config.tune,
+        "target_accept": float(run_config.target_accept),
         "versions": versions(),
     }
     idata.attrs.update(
@@ -306,7 +347,6 @@ def fit_grouped(
         random_seed=int(config.random_seed),  # type: ignore[arg-type]
         parametrization=built.parametrization,
     )
-    diagnosis = diagnose(idata, parametrization=built.parametrization, sampler=config.sampler)
     idata.attrs["hbm_diagnosis"] = json.dumps(diagnosis.to_dict(), sort_keys=True)
     return Fit(
         spec=spec,

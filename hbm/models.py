@@ -135,30 +135,93 @@ def choose_parametrization(
 ) -> tuple[str, str]:
     """The parametrization ``auto`` uses for these data and priors, and why.
 
+    The reason quotes the data: how precisely each group mean is measured (``s_j``: ``se_j``, or
+    the pooled within-group sd over ``sqrt(n_j)``) against a method-of-moments estimate of the
+    between-group sd ``tau``. Groups with ``s_j > tau`` are pooled more than halfway towards
+    ``mu``: the data say little about them, and the centered form has a funnel there.
+
+    - ``marginal`` whenever it applies (the sufficient-statistics likelihood): exact for the
+      normal model, and with ``theta`` integrated out there is no funnel whatever the data.
+    - ``likelihood="rows"``: ``centered`` if ``tau`` is fixed or every group's data dominate
+      (``s_j < tau / 2``, pooling below 20%), where the centered form samples best; otherwise
+      ``noncentered``.
+    - ``centered`` if ``mu`` and ``tau`` are both fixed (``theta``'s posterior is then
+      independent normals).
+
     Returns
     -------
     tuple of str
         ``(name, reason)``.
+
+    Examples
+    --------
+    >>> import hbm
+    >>> from hbm.data import grouped_data
+    >>> from hbm.priors import resolve_priors
+    >>> data = grouped_data(hbm.datasets.load("eight_schools"), group="school", value="effect",
+    ...                     se="stderr")
+    >>> name, reason = choose_parametrization(data, resolve_priors(data, None))
+    >>> name
+    'marginal'
     """
     free = [name for name in ("mu", "tau") if not priors[name].is_fixed]
-    if likelihood == "rows":
-        return (
-            "noncentered",
-            "likelihood='rows' was asked for, which the marginal form does not use; the "
-            "non-centered form has no funnel between tau and theta when groups are small.",
-        )
     if not free:
         return (
             "centered",
             "mu and tau are fixed, so theta's posterior has no funnel and the centered form "
             "samples it directly.",
         )
+    evidence, weak = _pooling_evidence(data)
+    if likelihood == "rows":
+        if priors["tau"].is_fixed:
+            return (
+                "centered",
+                "likelihood='rows' was asked for, which the marginal form does not use; tau is "
+                "fixed, so theta has no funnel and the centered form samples it directly.",
+            )
+        if weak == 0:
+            return (
+                "centered",
+                "likelihood='rows' was asked for, which the marginal form does not use. "
+                f"{evidence} The data dominate every group, where the centered form samples "
+                "best (the non-centered one would have an inverted funnel).",
+            )
+        return (
+            "noncentered",
+            f"likelihood='rows' was asked for, which the marginal form does not use. {evidence} "
+            "The non-centered form has no funnel between tau and theta for such groups.",
+        )
+    sampled = ", ".join(free + (["sigma"] if data.kind == "rows" else []))
     return (
         "marginal",
-        "for a normal model theta can be integrated out exactly, so NUTS samples only "
-        f"{', '.join(free + (['sigma'] if data.kind == 'rows' else []))} (no funnel between tau "
-        "and theta, near-independent draws) and theta is then drawn exactly from its normal "
-        "conditional posterior.",
+        f"{evidence} For a normal model theta can be integrated out exactly, so NUTS samples "
+        f"only {sampled} (no funnel between tau and theta, near-independent draws) and theta "
+        "is then drawn exactly from its normal conditional posterior.",
+    )
+
+
+def _pooling_evidence(data: GroupedData) -> tuple[str, int]:
+    """A sentence on how well the data measure each group, and how many groups are weak.
+
+    ``weak`` counts the groups with ``s_j > tau_hat / 2`` (pooling above 20%). GroupedData has
+    at least 2 groups, so the moment estimate ``tau_hat`` exists.
+    """
+    if data.kind == "summaries":
+        assert data.stderr is not None
+        s = np.asarray(data.stderr, dtype=float)
+    else:  # GroupedData guarantees within-group variation, so n_rows > n_groups
+        s = np.sqrt(data.ss_within / (data.n_rows - data.n_groups) / data.n)
+    tau_hat = float(np.sqrt(max(0.0, float(np.var(data.mean, ddof=1) - np.mean(s**2)))))
+    weak = int(np.sum(s > tau_hat / 2))
+    halfway = int(np.sum(s > tau_hat))
+    spread = f"{s.min():.3g}" if np.ptp(s) < 1e-12 * max(1.0, s.max()) else (
+        f"{s.min():.3g} to {s.max():.3g}"
+    )
+    return (
+        f"The {data.n_groups} group means are measured with sd {spread}, against a "
+        f"between-group sd tau of about {tau_hat:.3g} (method of moments): {halfway} of "
+        f"{data.n_groups} groups are pooled more than halfway towards mu.",
+        weak,
     )
 
 
@@ -224,27 +287,27 @@ def _build(
     return model
 
 
-def _centered_theta(data: GroupedData, mu, tau):  # noqa: ANN001, ANN202
+def _centered_theta(data: GroupedData, mu, tau):
     import pymc as pm
 
     return pm.Normal("theta", mu=mu, sigma=tau, dims=data.group)
 
 
-def _noncentered_theta(data: GroupedData, mu, tau):  # noqa: ANN001, ANN202
+def _noncentered_theta(data: GroupedData, mu, tau):
     import pymc as pm
 
     theta_z = pm.Normal("theta_z", mu=0.0, sigma=1.0, dims=data.group)
     return pm.Deterministic("theta", mu + tau * theta_z, dims=data.group)
 
 
-def _hyperparameters(priors: Mapping[str, Prior]):  # noqa: ANN202
+def _hyperparameters(priors: Mapping[str, Prior]):
     mu = priors["mu"].to_pymc("mu")
     tau = priors["tau"].to_pymc("tau")
     sigma = priors["sigma"].to_pymc("sigma") if "sigma" in priors else None
     return mu, tau, sigma
 
 
-def _within_group_term(data: GroupedData, sigma) -> None:  # noqa: ANN001
+def _within_group_term(data: GroupedData, sigma) -> None:
     """``SS ~ Gamma((N - J) / 2, rate = 1 / (2 sigma^2))``, when any group has two or more rows."""
     import pymc as pm
 

@@ -64,7 +64,7 @@ class SampleConfig:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     random_seed: int | None = None
     sampler: Sampler = "nutpie"
     progressbar: bool = True

@@ -35,7 +35,7 @@ class FitSpec:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     random_seed: int | None = None
     sampler: str = "nutpie"
     order: str = "first-seen"
@@ -117,7 +117,7 @@ class ModelSpec:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     seed: int | None = None
     sampler: str = "nutpie"
 

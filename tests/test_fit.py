@@ -30,7 +30,9 @@ def test_summary_and_idata(schools_fit):
     posterior = schools_fit.idata["posterior"]
     assert posterior["theta"].dims == ("chain", "draw", "school")
     assert list(posterior["school"].values) == labels
-    assert posterior.sizes["chain"] == 2 and posterior.sizes["draw"] == 200
+    assert posterior.sizes["chain"] == 2
+    # auto may refit once with more draws (see hbm/refit.py); the diagnosis says what ran.
+    assert posterior.sizes["draw"] == schools_fit.diagnosis.draws >= 200
     assert "group_data" in schools_fit.idata.children
 
 
@@ -39,7 +41,7 @@ def test_what_ran_is_recorded(schools_fit):
     assert attrs["sampler"] == "nutpie" and attrs["random_seed"] == 1
     assert attrs["parametrization"] == "marginal"
     run = json.loads(attrs["hbm_run"])
-    assert run["parametrization_reason"].startswith("for a normal model theta can be integrated")
+    assert "theta can be integrated out exactly" in run["parametrization_reason"]
     assert {"pymc", "nutpie", "arviz", "hbm", "python"} <= set(run["versions"])
     spec = hbm.FitSpec.from_json(attrs["hbm_spec"])
     assert spec.random_seed == 1 and spec.priors["tau"].startswith("halfnormal(")

@@ -1,0 +1,297 @@
+"""Simulation-based calibration (Talts et al. 2018) of hbm's three parametrizations.
+
+For each simulation: draw ``mu``, ``tau``, ``sigma`` from their priors and ``theta[j] ~ Normal(mu,
+tau)``, then rows ``y ~ Normal(theta[group], sigma)`` for a fixed design of 8 groups of 2 to 40
+rows (small groups put the centered form in its funnel); fit with hbm's model; record the rank
+of each true value among ``L = 99`` thinned posterior draws. If the model and the sampler are
+right, every rank is uniform on ``0..L``. Uniformity is tested twice: a chi-square test on equal
+bins of ranks, and an ECDF test, ArviZ's ``uniformity_test`` (method ``pot_c``: a pointwise
+test of every order statistic of the randomized PIT values ``(rank + U) / (L + 1)``, combined
+with a Cauchy combination; Tesso and Vehtari), which is sensitive to the pile-up at one end of
+the ranks that a funnel causes and that coarse bins dilute. A parametrization passes when every
+one of its 10 p-values (5 parameters x 2 tests) is at least ``0.01 / 10`` (Bonferroni: a 1%
+chance that a correct one fails).
+
+The truth is simulated with numpy from the model as DESIGN.md states it, independently of PyMC,
+so SBC checks that hbm's builders (priors, likelihood from sufficient statistics) and its exact
+``theta`` draws for the marginal form implement that model. To be fast, each parametrization's
+model is built by hbm once and compiled once by nutpie with its observed statistics as shared
+data; each simulation swaps in new statistics (``with_data``) and samples with the settings
+hbm's ``sample`` uses (numba fastmath off).
+
+    python bench/sbc.py --sims 500
+
+writes ``bench/results/sbc_ranks.csv`` (one row per simulation and parameter),
+``bench/results/sbc_summary.csv`` (chi-square, p-value, divergences per parametrization and
+parameter) and ``bench/results/sbc_ranks_<parametrization>.png`` (rank histograms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from hbm.conditional import draw_theta
+from hbm.data import GroupedData, grouped_data
+from hbm.models import build_model
+from hbm.priors import Prior, resolve_priors
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SIZES = (2, 2, 3, 3, 5, 8, 15, 40)
+LABELS = tuple(f"g{j + 1}" for j in range(len(SIZES)))
+PRIORS = {"mu": "normal(0, 3)", "tau": "halfnormal(1)", "sigma": "halfnormal(2)"}
+#: The weakest (2 rows) and the strongest (40 rows) group.
+PARAMETERS = ("mu", "tau", "sigma", f"theta[{LABELS[0]}]", f"theta[{LABELS[-1]}]")
+PARAMETRIZATIONS = ("centered", "noncentered", "marginal")
+ALPHA = 0.01
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How many simulations and how each is sampled."""
+
+    sims: int = 500
+    chains: int = 2
+    draws: int = 500
+    tune: int = 500
+    thin: int = 10
+    ranks_of: int = 99
+    bins: int = 20
+    target_accept: float = 0.9
+    seed: int = 20261125
+
+    def __post_init__(self) -> None:
+        if self.chains * (self.draws // self.thin) < self.ranks_of:
+            raise ValueError("chains * draws / thin must be at least ranks_of.")
+        if (self.ranks_of + 1) % self.bins:
+            raise ValueError("bins must divide ranks_of + 1 (equal bins of ranks).")
+
+
+def simulate(rng: np.random.Generator, priors: dict[str, Prior]) -> tuple[dict, pd.DataFrame]:
+    """True parameters from the priors and a rows-form table from the model."""
+    truth = {name: _draw(priors[name], rng) for name in ("mu", "tau", "sigma")}
+    theta = rng.normal(truth["mu"], truth["tau"], len(SIZES))
+    values = np.repeat(theta, SIZES) + rng.normal(0.0, truth["sigma"], sum(SIZES))
+    truth.update({f"theta[{label}]": t for label, t in zip(LABELS, theta, strict=True)})
+    return truth, pd.DataFrame({"group": np.repeat(LABELS, SIZES), "value": values})
+
+
+def _draw(prior: Prior, rng: np.random.Generator) -> float:
+    if prior.family == "normal":
+        return float(rng.normal(prior.params[0], prior.params[1]))
+    if prior.family == "halfnormal":
+        return float(abs(rng.normal(0.0, prior.params[0])))
+    raise ValueError(f"SBC simulates normal and halfnormal priors only; got {prior.text()}.")
+
+
+class Compiled:
+    """hbm's model for one parametrization, compiled once, with swappable data."""
+
+    def __init__(self, parametrization: str, data: GroupedData, priors: dict[str, Prior]):
+        import nutpie
+        import pytensor
+
+        self.parametrization = parametrization
+        model = _with_shared_observations(
+            build_model(data, priors, parametrization=parametrization).model
+        )
+        with pytensor.config.change_flags(numba__fastmath=False):
+            self.compiled = nutpie.compile_pymc_model(model)
+
+    def draws(
+        self, data: GroupedData, seed: int, settings: Settings
+    ) -> tuple[dict[str, np.ndarray], int]:
+        """Posterior draws ``(chain, draw)`` of every parameter, and the divergences."""
+        import nutpie
+        import pytensor
+
+        compiled = self.compiled.with_data(
+            ybar_observed=data.mean, ss_within_observed=np.asarray(data.ss_within)
+        )
+        with pytensor.config.change_flags(numba__fastmath=False):
+            trace = nutpie.sample(
+                compiled,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                seed=seed,
+                target_accept=settings.target_accept,
+                progress_bar=False,
+            )
+        posterior = trace["posterior"].to_dataset()
+        if self.parametrization == "marginal":
+            theta = draw_theta(posterior, data, seed).values
+        else:
+            theta = posterior["theta"].values
+        out = {name: posterior[name].values for name in ("mu", "tau", "sigma")}
+        for j, label in enumerate(LABELS):
+            out[f"theta[{label}]"] = theta[..., j]
+        return out, int(trace["sample_stats"]["diverging"].values.sum())
+
+
+def _with_shared_observations(model):
+    """The same model with each observed value a named shared variable ``<name>_observed``."""
+    import pytensor
+    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph
+
+    graph, _ = fgraph_from_model(model)
+    for output in list(graph.outputs):
+        if isinstance(output.owner.op, ModelObservedRV):
+            value = output.owner.inputs[1]
+            shared = pytensor.shared(
+                np.asarray(value.data), name=f"{output.owner.op.name}_observed"
+            )
+            graph.replace(value, shared, import_missing=True)
+    return model_from_fgraph(graph, mutate_fgraph=True)
+
+
+def run_sbc(
+    parametrizations: tuple[str, ...] | list[str],
+    settings: Settings,
+    *,
+    truth_priors: dict[str, str] | None = None,
+    verbose: bool = False,
+) -> pd.DataFrame:
+    """Ranks of the true values: one row per parametrization, simulation and parameter.
+
+    ``truth_priors`` simulates the truth from other priors than the model's (a negative
+    control: the ranks must then fail the uniformity test).
+    """
+    rows = []
+    design = _design()
+    priors = resolve_priors(design, PRIORS)
+    simulated = resolve_priors(design, {**PRIORS, **(truth_priors or {})})
+    for parametrization in parametrizations:
+        start = time.perf_counter()
+        model = Compiled(parametrization, design, priors)
+        # The same simulated datasets for every parametrization.
+        for sim, child in enumerate(np.random.SeedSequence(settings.seed).spawn(settings.sims)):
+            rng = np.random.default_rng(child)
+            truth, table = simulate(rng, simulated)
+            data = grouped_data(table, group="group", value="value")
+            draws, divergences = model.draws(data, int(rng.integers(2**31)), settings)
+            for name in PARAMETERS:
+                kept = draws[name][:, :: settings.thin].ravel()[: settings.ranks_of]
+                rows.append(
+                    {
+                        "parametrization": parametrization,
+                        "sim": sim,
+                        "parameter": name,
+                        "truth": truth[name],
+                        "rank": int(np.sum(kept < truth[name])),
+                        "divergences": divergences,
+                    }
+                )
+        if verbose:
+            print(
+                f"sbc: {parametrization}: {settings.sims} fits in "
+                f"{time.perf_counter() - start:.0f} s",
+                flush=True,
+            )
+    return pd.DataFrame(rows)
+
+
+def _design() -> GroupedData:
+    """The fixed design, with placeholder values that every simulation replaces."""
+    values = np.arange(sum(SIZES), dtype=float)
+    table = pd.DataFrame({"group": np.repeat(LABELS, SIZES), "value": values})
+    return grouped_data(table, group="group", value="value")
+
+
+def uniformity(ranks: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Chi-square and ECDF (``pot_c``) tests of uniform ranks per parametrization and parameter."""
+    from arviz_stats.base import array_stats
+    from scipy import stats
+
+    rows = []
+    # Randomized PIT values for the ECDF test (ranks are discrete), reproducible from the seed.
+    jitter = np.random.default_rng([settings.seed, 2]).uniform(size=len(ranks))
+    ranks = ranks.assign(pit=(ranks["rank"] + jitter) / (settings.ranks_of + 1))
+    for (parametrization, name), group in ranks.groupby(
+        ["parametrization", "parameter"], sort=False
+    ):
+        counts = bin_counts(group["rank"].to_numpy(), settings)
+        chi2, p = stats.chisquare(counts)
+        ecdf_p = float(array_stats.uniformity_test(group["pit"].to_numpy(), method="pot_c")[0])
+        per_sim = group.drop_duplicates("sim")["divergences"]
+        rows.append(
+            {
+                "parametrization": parametrization,
+                "parameter": name,
+                "sims": len(group),
+                "bins": settings.bins,
+                "chi2": round(float(chi2), 3),
+                "p_value": float(p),
+                "ecdf_p_value": ecdf_p,
+                "passes": bool(min(p, ecdf_p) >= ALPHA / (2 * len(PARAMETERS))),
+                "sims_with_divergences": int((per_sim > 0).sum()),
+                "divergences": int(per_sim.sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def bin_counts(ranks: np.ndarray, settings: Settings) -> np.ndarray:
+    """Counts of ranks ``0..L`` in ``bins`` equal bins."""
+    width = (settings.ranks_of + 1) // settings.bins
+    return np.bincount(np.asarray(ranks) // width, minlength=settings.bins)
+
+
+def plot_ranks(ranks: pd.DataFrame, parametrization: str, settings: Settings) -> Figure:
+    """Rank histograms of one parametrization, with the 99% band of each bin's count."""
+    from matplotlib.figure import Figure
+    from scipy import stats
+
+    subset = ranks[ranks["parametrization"] == parametrization]
+    sims = subset["sim"].nunique()
+    low, high = stats.binom.interval(0.99, sims, 1.0 / settings.bins)
+    figure = Figure(figsize=(3.0 * len(PARAMETERS), 2.8), layout="constrained")
+    axes = figure.subplots(1, len(PARAMETERS), sharey=True)
+    for ax, name in zip(axes, PARAMETERS, strict=True):
+        counts = bin_counts(subset.loc[subset["parameter"] == name, "rank"].to_numpy(), settings)
+        ax.axhspan(low, high, color="0.85", label="99% band per bin")
+        ax.axhline(sims / settings.bins, color="0.4", linewidth=0.8)
+        ax.bar(np.arange(settings.bins), counts, width=0.9, color="tab:blue")
+        ax.set_title(name, fontsize="medium")
+        ax.set_xlabel(f"rank bin ({settings.ranks_of + 1} ranks)")
+    axes[0].set_ylabel("simulations")
+    axes[0].legend(loc="lower left", fontsize="x-small")
+    figure.suptitle(f"SBC rank histograms, {parametrization} ({sims} simulations)")
+    return figure
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sims", type=int, default=Settings.sims)
+    parser.add_argument("--parametrizations", nargs="+", default=list(PARAMETRIZATIONS))
+    parser.add_argument("--seed", type=int, default=Settings.seed)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    settings = Settings(sims=args.sims, seed=args.seed)
+    ranks = run_sbc(args.parametrizations, settings, verbose=True)
+    summary = uniformity(ranks, settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    ranks.to_csv(args.out / "sbc_ranks.csv", index=False)
+    summary.to_csv(args.out / "sbc_summary.csv", index=False)
+    for parametrization in args.parametrizations:
+        plot_ranks(ranks, parametrization, settings).savefig(
+            args.out / f"sbc_ranks_{parametrization}.png", dpi=100
+        )
+    print(summary.to_string(index=False))
+    for parametrization, passes in summary.groupby("parametrization", sort=False)["passes"]:
+        print(f"sbc: {parametrization}: {'passes' if passes.all() else 'FAILS'}")
+    print(f"sbc: wrote {args.out}/ (sbc_ranks.csv, sbc_summary.csv, sbc_ranks_*.png)")
+
+
+if __name__ == "__main__":
+    main()
