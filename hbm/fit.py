@@ -21,6 +21,7 @@ from hbm.models import build_model, check_likelihood, check_parametrization
 from hbm.priors import Prior, prior_table, resolve_priors
 from hbm.sampling import SampleConfig, new_seed, sample, versions
 from hbm.spec import FitSpec
+from hbm.standardize import Standardization
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -211,9 +212,12 @@ def fit_grouped(
     resolved = resolve_priors(data, priors)
     if config.random_seed is None:
         config = replace(config, random_seed=new_seed())
+    # Sample in standard units, so that values in billions or millionths sample as well as values
+    # near 1; the draws are mapped back to the user's units (see hbm.standardize).
+    standard = Standardization.of(data)
     built = build_model(
-        data,
-        resolved,
+        standard.data(data),
+        standard.priors(resolved),
         parametrization=parametrization,  # type: ignore[arg-type]
         likelihood=likelihood,  # type: ignore[arg-type]
     )
@@ -237,6 +241,7 @@ def fit_grouped(
         _announce(data, resolved, built.parametrization, built.reason, config)
 
     idata, seconds = sample(built.model, config)
+    standard.restore(idata, data, resolved)
     if built.parametrization == "marginal":
         _add_theta(idata, data, int(config.random_seed))  # type: ignore[arg-type]
     _add_group_data(idata, data)
