@@ -128,6 +128,13 @@ def sample(model: pm.Model, config: SampleConfig) -> tuple[xr.DataTree, float]:
             compute_convergence_checks=False,
             model=model,
         )
+    got = idata["posterior"].sizes
+    if got.get("draw", 0) < config.draws or got.get("chain", 0) < config.chains:
+        # nutpie and PyMC catch Ctrl-C themselves and return the draws made so far. A result that
+        # looks complete but is not must never be written: re-raise the interrupt.
+        raise KeyboardInterrupt(
+            f"sampling was interrupted after {got.get('draw', 0)} of {config.draws} draws"
+        )
     return idata, time.perf_counter() - start
 
 
