@@ -194,11 +194,14 @@ def _looks_like_decimal_comma(text: str) -> bool:
 
 
 def check_range(name: str, values: np.ndarray) -> None:
-    """Values whose spread or squares leave float64's range cannot be modelled; say so."""
+    """Values whose spread or squares leave float64's range cannot be modelled; say so.
+
+    Values that do not vary at all pass (the callers say what that means for their form).
+    """
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         spread = float(np.std(values))
-        fine = np.isfinite(spread) and spread > 0 and np.isfinite(float(np.sum(values**2)))
-    if not fine or spread < 1e-150 or np.max(np.abs(values)) > 1e150:
+        fine = np.isfinite(spread) and np.isfinite(float(np.sum(values**2)))
+    if not fine or 0 < spread < 1e-150 or np.max(np.abs(values)) > 1e150:
         raise ValueError(
             f"The {name!r} values (from {number(np.min(values))} to {number(np.max(values))}) are "
             "too extreme to model in double precision; expected magnitudes between about "

@@ -273,6 +273,7 @@ def grouped_data(
         )
 
     y = numbers[value]
+    check_range(value, y)
     if se is not None:
         return _summaries(group, value, se, codes, unique_labels, y, numbers[se], order, dropped)
 
@@ -296,7 +297,6 @@ def grouped_data(
             "standard deviation 'sigma' would be estimated as zero. Give one row per group with a "
             "standard error (se=...) instead."
         )
-    check_range(value, y)
     return GroupedData(
         group=group,
         value=value,
@@ -334,9 +334,8 @@ def _summaries(
     if bad.size:
         more = f" ({bad.size} groups in all)" if bad.size > 1 else ""
         raise ValueError(
-            f"The standard-error column {se!r} must hold numbers > 0 (standard deviations of "
-            f"the estimates); got {number(stderr[bad[0]])} for group {labels[codes[bad[0]]]!r}"
-            f"{more}."
+            f"The standard-error column {se!r} must be > 0 (it holds standard deviations of the "
+            f"estimates); got {number(stderr[bad[0]])} for group {labels[codes[bad[0]]]!r}{more}."
         )
     check_range(value, estimate)
     check_range(se, stderr)
