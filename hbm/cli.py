@@ -30,7 +30,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # "argument --draws: the '--draws' option must be ..." says the option's name twice.
-        named = re.match(r"argument (\S+): (.*'\1' option.*)$", message, flags=re.DOTALL)
+        named = re.match(r"argument (\S+): (.*\1.*)$", message, flags=re.DOTALL)
         raise UsageError(named.group(2) if named else message)
 
 

@@ -231,13 +231,14 @@ def _line_index(path: Path, rows: int, encoding: str) -> pd.Index:
     """Line numbers of the data rows when they can be told for sure, else 1, 2, ... ."""
     if encoding != "utf-16":
         lines: list[int] = []
-        quoted = False
+        spans = False
         with path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
-                quoted = quoted or b'"' in line or b"\r" in line.rstrip(b"\r\n")
+                # An odd number of quotes opens a field that goes on to the next line (a doubled
+                # quote inside a field counts twice); then only the count of rows is certain.
+                spans = spans or line.count(b'"') % 2 == 1 or b"\r" in line.rstrip(b"\r\n")
                 if line.strip():
                     lines.append(number)
-        # Quotes may hide line breaks inside a field; then only the count of rows is certain.
-        if not quoted and len(lines) == rows + 1:
+        if not spans and len(lines) == rows + 1:
             return pd.Index(lines[1:], name="line")
     return pd.RangeIndex(1, rows + 1, name="data row")
