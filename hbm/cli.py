@@ -154,8 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     except OSError as error:
         return _fail(_os_error(error))
-    except KeyboardInterrupt:
-        print("hbm: interrupted; no result folder was written.", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        why = f" ({interrupt})" if str(interrupt) else ""
+        print(f"hbm: interrupted{why}; no result folder was written.", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

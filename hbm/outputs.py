@@ -78,7 +78,11 @@ def _existing_parent(out: Path) -> Path:
 
 def _probe_writable(folder: Path) -> None:
     """Create and remove a hidden folder in ``folder``, so that a permission error shows now."""
-    probe = Path(tempfile.mkdtemp(prefix=".hbm-probe-", dir=folder))
+    try:
+        probe = Path(tempfile.mkdtemp(prefix=".hbm-probe-", dir=folder))
+    except OSError as error:
+        reason = f"cannot write in this folder ({error.strerror or error})"
+        raise OSError(error.errno or errno.EACCES, reason, str(folder)) from None
     probe.rmdir()
 
 
@@ -119,6 +123,10 @@ def _alive(pid: int) -> bool:
 def _named(error: OSError, staging: Path, out: Path) -> OSError:
     """The same error, naming the result's path (``DIR/fit.nc``) rather than the hidden one."""
     filename = str(error.filename) if error.filename else ""
+    if not filename:  # a failed write() names no file: the newest one is the one being written
+        written = [p for p in staging.rglob("*") if p.is_file()] if staging.is_dir() else []
+        if written:
+            filename = str(max(written, key=lambda p: p.stat().st_mtime_ns))
     if filename.startswith(str(staging)):
         filename = str(out) + filename[len(str(staging)) :]
     code = error.errno if error.errno is not None else errno.EIO
@@ -146,9 +154,10 @@ def write_outputs(fit: Fit, out: str | Path) -> Path:
         fit.save(staging / "fit.nc")
         _replace(staging, out)
     except BaseException as error:
+        named = _named(error, staging, out) if isinstance(error, OSError) else None
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(error, OSError):
-            raise _named(error, staging, out) from error
+        if named is not None:
+            raise named from error
         raise
     return out
 
