@@ -16,6 +16,7 @@ import pandas as pd
 
 __all__ = [
     "check_columns",
+    "check_labels",
     "check_range",
     "labels_as_strings",
     "number",
@@ -207,3 +208,30 @@ def check_range(name: str, values: np.ndarray) -> None:
             "too extreme to model in double precision; expected magnitudes between about "
             "1e-150 and 1e150. Rescale the column (e.g. to thousands or millionths)."
         )
+
+
+def check_labels(labels: pd.Series, group: str) -> None:
+    """Labels are saved as text in netCDF: no NUL characters, and encodable as UTF-8."""
+    for name in (group,):
+        if not _storable(name):
+            raise ValueError(
+                f"The group column's name {name!r} holds a character that cannot be saved."
+            )
+    bad = labels.map(lambda v: isinstance(v, str) and not _storable(v)).to_numpy(dtype=bool)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"The group column {group!r} holds a label that cannot be saved as text "
+            f"(a NUL character or an undecodable byte): {position(labels.index, first)} holds "
+            f"{labels.iloc[first]!r}."
+        )
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -25,6 +25,7 @@ import pandas as pd
 
 from hbm.columns import (
     check_columns,
+    check_labels,
     check_range,
     labels_as_strings,
     number,
@@ -232,9 +233,15 @@ def grouped_data(
         )
     if len(set(columns)) != len(columns):
         raise ValueError(f"The group, value and se columns must differ; got {columns}.")
+    if "/" in group or not group.strip():
+        raise ValueError(
+            f"The group column's name {group!r} becomes the name of theta's dimension in the "
+            "results, which must be non-empty and may not contain '/'; rename the column."
+        )
 
     frame = table[columns]
     labels = labels_as_strings(frame[group])
+    check_labels(labels, group)
     roles = {value: "value column", se: "standard-error column"}
     numbers = {name: numeric_column(frame[name], name, roles[name]) for name in columns[1:]}
 
@@ -363,8 +370,10 @@ def _check_fields(data: GroupedData) -> None:
             raise TypeError(
                 f"GroupedData.{name} must be a column name (str); got {getattr(data, name)!r}."
             )
-    if data.group in RESERVED_NAMES:
-        raise ValueError(f"GroupedData.group may not be {data.group!r}: hbm uses that name itself.")
+    if data.group in RESERVED_NAMES or "/" in data.group or not data.group.strip():
+        raise ValueError(
+            f"GroupedData.group may not be {data.group!r} (reserved, empty or has '/')."
+        )
     labels = data.labels
     if not isinstance(labels, tuple) or not all(isinstance(label, str) for label in labels):
         raise TypeError("GroupedData.labels must be a tuple of str.")
