@@ -204,19 +204,39 @@ def test_out_under_a_file_and_out_with_foreign_files(tmp_path, capsys):
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
 
 
-def test_drop_missing_says_how_many_and_fits(tmp_path, capsys):
-    data = _data(tmp_path, "missing")
+MESSY = "Schule;Wert\n007;1,5\n007;2,5\n007;\nZürich;4\nZürich;6,25\n;3\nGenève;5\n1224;2\n1224;3\n"
+
+
+@pytest.mark.parametrize("form", ["latin-1 semicolons", "parquet"])
+def test_messy_but_valid_files_fit_end_to_end(tmp_path, capsys, form):
+    """Latin-1, semicolons, decimal commas, ids with leading zeros, a one-row group, missing cells
+    (dropped and counted); and the same table as Parquet."""
+    if form == "parquet":
+        import pandas as pd
+
+        data = tmp_path / "data.parquet"
+        pd.DataFrame(
+            {"Schule": ["007", "007", "Zürich", "Zürich", "Genève", "1224", "1224"]}
+            | {"Wert": [1.5, 2.5, 4.0, 6.25, 5.0, 2.0, 3.0]}
+        ).to_parquet(data)
+        extra: list[str] = []
+    else:
+        data = tmp_path / "data.csv"
+        data.write_bytes(MESSY.encode("latin-1"))
+        extra = ["--drop-missing"]
     out = tmp_path / "results"
     status = main(
-        [
-            *("fit", str(data), *ROWS, "--drop-missing", "--draws", "100", "--tune", "100"),
-            *("--chains", "2", "--seed", "1", "--out", str(out)),
-        ]
-    )
+        [*("fit", str(data), "--group", "Schule", "--value", "Wert", *extra, "--draws", "200"),
+         *("--tune", "200", "--chains", "2", "--seed", "1", "--out", str(out))]
+    )  # fmt: skip
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    assert "hbm: dropped 2 row(s) with missing values (--drop-missing)" in captured.err
-    assert (out / "summary.csv").exists() and (out / "fit.nc").exists()
+    dropped = "hbm: dropped 2 row(s) with missing values (--drop-missing)"
+    assert (dropped in captured.err) == (form != "parquet")
+    summary = (out / "summary.csv").read_text(encoding="utf-8")
+    for label in ("007", "Zürich", "Genève", "1224"):
+        assert f"theta[{label}]" in summary
+    assert (out / "fit.nc").exists() and (out / "report.html").exists()
 
 
 def test_a_real_process_prints_one_line_and_no_traceback(tmp_path):
