@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def number(value: object) -> str:
     return f"{x:.10g}"
 
 
-def check_columns(table: pd.DataFrame, columns: list[str | None]) -> None:
+def check_columns(table: pd.DataFrame, columns: Sequence[str | None]) -> None:
     """Each of ``columns`` is a string naming exactly one column of ``table``."""
     existing = [str(c) for c in table.columns]
     for name in columns:

@@ -128,7 +128,7 @@ class Standardization:
             observed = idata["observed_data"].to_dataset()
             user = {"ybar": data.mean, "ss_within": data.ss_within}
             user["y"] = data.values if data.values is not None else data.mean
-            for name in list(observed.data_vars):
+            for name in [str(n) for n in observed.data_vars]:
                 if name in user:
                     values = np.asarray(user[name], dtype=float).reshape(observed[name].shape)
                     observed[name] = observed[name].copy(data=values)
