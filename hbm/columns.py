@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -97,28 +97,31 @@ def _did_you_mean(name: str, existing: list[str]) -> str:
 
 
 def labels_as_strings(column: pd.Series) -> pd.Series:
-    """Group labels as strings (object dtype, missing as ``None``).
+    """Group labels as strings (missing as ``None`` or NaN).
 
     Integral numbers print without a decimal point (``1224``, not ``1224.0``); text is kept as it
-    is (``"007"`` stays ``"007"``).
+    is (``"007"`` stays ``"007"``). Each distinct value is converted once, not each row.
     """
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        column = column.astype(object)
-    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_object_dtype(column):
-        return column.map(lambda v: None if _is_missing(v) else _label(v)).astype(object)
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_complex_dtype(column):
-        values = column.to_numpy(dtype=float, na_value=np.nan)
-        integral = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
-        out = column.astype(object).map(str)
-        out[integral] = [str(int(v)) for v in values[integral]]
-        out[np.isnan(values)] = None
-        return out.astype(object)
-    return column.map(lambda v: None if _is_missing(v) else str(v)).astype(object)
+    if pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column):
+        return column  # pandas' str dtype is text already: no per-row conversion (1M rows: 1.3 s)
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    except TypeError:  # unhashable cells, such as lists
+        first = next(i for i, v in enumerate(column) if not isinstance(v, Hashable))
+        raise ValueError(
+            f"The group column {column.name!r} must hold labels (text or numbers); "
+            f"{position(column.index, first)} holds {column.iloc[first]!r}."
+        ) from None
+    text = np.array([None, *(_label(u) for u in np.asarray(uniques, dtype=object))], dtype=object)
+    return pd.Series(text[codes + 1], index=column.index, dtype=object)
 
 
 def _label(value: object) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if number.is_integer() and abs(number) < 2**53:
+            return str(int(number))
+        return str(number)
     return str(value)
 
 
@@ -195,15 +198,19 @@ def _looks_like_decimal_comma(text: str) -> bool:
     return len(parts) == 2 and all(p.isdigit() for p in parts)
 
 
-def check_range(name: str, values: np.ndarray) -> None:
-    """Values whose spread or squares leave float64's range cannot be modelled; say so.
+def check_range(name: str, values: np.ndarray, *, spread: bool = True) -> None:
+    """Values too large (or, with ``spread``, varying too little) for float64 arithmetic; say so.
 
-    Values that do not vary at all pass (the callers say what that means for their form).
+    ``spread=True`` (rows, standard errors): the values' spread or size sets the model's scale, so
+    it must lie between about 1e-150 and 1e150. ``spread=False`` (summary estimates, whose scale
+    comes from the standard errors): only their size is bounded. Values that do not vary at all
+    pass (the callers say what that means for their form).
     """
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        spread = float(np.std(values))
-        fine = np.isfinite(spread) and np.isfinite(float(np.sum(values**2)))
-    if not fine or 0 < spread < 1e-150 or np.max(np.abs(values)) > 1e150:
+        size = float(np.max(np.abs(values)))
+        typical = float(np.std(values)) if spread else 1.0
+        fine = np.isfinite(typical) and np.isfinite(float(np.sum(values**2)))
+    if not fine or 0 < typical < 1e-150 or size > 1e150:
         raise ValueError(
             f"The {name!r} values (from {number(np.min(values))} to {number(np.max(values))}) are "
             "too extreme to model in double precision; expected magnitudes between about "
@@ -213,18 +220,18 @@ def check_range(name: str, values: np.ndarray) -> None:
 
 def check_labels(labels: pd.Series, group: str) -> None:
     """Labels are saved as text in netCDF: no NUL characters, and encodable as UTF-8."""
-    for name in (group,):
-        if not _storable(name):
-            raise ValueError(
-                f"The group column's name {name!r} holds a character that cannot be saved."
-            )
-    bad = labels.map(lambda v: isinstance(v, str) and not _storable(v)).to_numpy(dtype=bool)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+    if not _storable(group):
+        raise ValueError(
+            f"The group column's name {group!r} holds a character that cannot be saved."
+        )
+    unique = pd.unique(labels.dropna())  # each distinct label checked once, not each row
+    bad = [label for label in unique if isinstance(label, str) and not _storable(label)]
+    if bad:
+        first = int(np.flatnonzero((labels == bad[0]).to_numpy(dtype=bool))[0])
         raise ValueError(
             f"The group column {group!r} holds a label that cannot be saved as text "
             f"(a NUL character or an undecodable byte): {position(labels.index, first)} holds "
-            f"{labels.iloc[first]!r}."
+            f"{bad[0]!r}."
         )
 
 

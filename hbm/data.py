@@ -280,9 +280,9 @@ def grouped_data(
         )
 
     y = numbers[value]
-    check_range(value, y)
     if se is not None:
         return _summaries(group, value, se, codes, unique_labels, y, numbers[se], order, dropped)
+    check_range(value, y)
 
     n = np.bincount(codes, minlength=n_groups)
     mean = np.bincount(codes, weights=y, minlength=n_groups) / n
@@ -344,8 +344,13 @@ def _summaries(
             f"The standard-error column {se!r} must be > 0 (it holds standard deviations of the "
             f"estimates); got {number(stderr[bad[0]])} for group {labels[codes[bad[0]]]!r}{more}."
         )
-    check_range(value, estimate)
-    check_range(se, stderr)
+    check_range(value, estimate, spread=False)
+    check_range(se, stderr, spread=False)
+    if np.min(stderr) < 1e-150:
+        raise ValueError(
+            f"The standard-error column {se!r} holds {number(np.min(stderr))}, too small to model "
+            "in double precision (expected > 1e-150). Rescale the columns."
+        )
     inverse = np.empty_like(codes)
     inverse[codes] = np.arange(len(codes))
     estimates = estimate[inverse]

@@ -14,6 +14,10 @@ from hbm.data import GroupedData, grouped_data
 from hbm.models import build_model
 from hbm.priors import parse_prior, resolve_priors
 
+# ``hbm.fit`` is the function until something imports the submodule ``hbm.fit`` before the
+# attribute was first read (hbm.load and the CLI do): then it is the module. Either way:
+fit_table = getattr(hbm.fit, "fit", hbm.fit)
+
 
 def rows(**columns) -> pd.DataFrame:
     base = {"g": ["a", "a", "b", "b"], "y": [1.0, 2.0, 4.0, 6.0]}
@@ -148,6 +152,19 @@ ROWS_CASES = [
 def test_bad_rows_tables(table, kwargs, kind, message):
     with pytest.raises(kind, match=message):
         grouped_data(table, **{"group": "g", "value": "y"} | kwargs)
+
+
+def test_summary_estimates_may_be_tiny_but_standard_errors_may_not():
+    tiny = grouped_data(summaries(y=[0.0, 1e-152, 2e-152]), group="g", value="y", se="s")
+    np.testing.assert_array_equal(tiny.mean, [0.0, 1e-152, 2e-152])  # the se set the scale
+    with pytest.raises(ValueError, match=r"'s' holds 1e-200, too small to model .* > 1e-150"):
+        grouped_data(summaries(s=[1.0, 1e-200, 1.0]), group="g", value="y", se="s")
+
+
+def test_unhashable_labels_are_named():
+    table = rows(g=["a", ["b"], "a", "c"])
+    with pytest.raises(ValueError, match=r"group column 'g' must hold labels .* row index 1 holds"):
+        grouped_data(table, group="g", value="y")
 
 
 SUMMARY_CASES = [
@@ -301,4 +318,4 @@ OPTION_CASES = [
 @pytest.mark.parametrize(("kwargs", "message"), OPTION_CASES)
 def test_bad_options_fail_before_sampling(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        hbm.fit(rows(), group="g", value="y", progressbar=False, **kwargs)
+        fit_table(rows(), group="g", value="y", progressbar=False, **kwargs)
