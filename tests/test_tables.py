@@ -78,11 +78,20 @@ def test_the_group_label_na_is_a_label_but_na_values_are_missing(tmp_path):
     assert pd.isna(table["region"].iloc[4]) and pd.isna(table["y"].iloc[2])
 
 
-def test_rows_are_numbered_by_file_line(tmp_path):
-    path = _write(tmp_path / "t.csv", "g,y\na,1\n\nb,x\n")
-    table = read_table(path, group="g")
-    assert table.index.name == "line" and table.index.tolist() == [2, 4]
-    with pytest.raises(ValueError, match=r"value column 'y' must hold numbers; line 4 holds 'x'"):
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("g,y\na,1\n\nb,x\n", "line 4"),  # a blank line is skipped but counted
+        ("g,y\na,1\n   \nb,x\n", "line 4"),  # so is a line of spaces
+        ("g,y\r\na,1\r\n\r\nb,x\r\n", "line 4"),  # Windows line ends
+        ("g,y\ra,1\rb,x\r", "data row 2"),  # old Mac line ends: only the row count is sure
+        ('g,y\na,"1"\n"b",x\n', "line 3"),  # quotes without line breaks inside
+    ],
+)
+def test_rows_are_numbered_by_file_line(tmp_path, text, where):
+    table = read_table(_write(tmp_path / "t.csv", text), group="g")
+    assert table["g"].tolist() == ["a", "b"]
+    with pytest.raises(ValueError, match=rf"value column 'y' must hold numbers; {where} holds 'x'"):
         grouped_data(table, group="g", value="y")
 
 
