@@ -16,6 +16,7 @@ written. Heavy libraries are imported only once a command runs, so ``hbm --help`
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -32,7 +33,9 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        # "argument --draws: the '--draws' option must be ..." says the option's name twice.
+        named = re.match(r"argument (\S+): (.*\1.*)$", message, flags=re.DOTALL)
+        raise UsageError(named.group(2) if named else message)
 
 
 def _positive_int(option: str, minimum: int = 1):  # noqa: ANN202
@@ -47,6 +50,19 @@ def _positive_int(option: str, minimum: int = 1):  # noqa: ANN202
         return value
 
     return convert
+
+
+def _target_accept(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"the '--target-accept' option must be a number between 0 and 1 (exclusive); "
+            f"got {text!r}"
+        )
+    return value
 
 
 def _prior_assignment(text: str) -> tuple[str, str]:
@@ -106,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--draws", type=_positive_int("--draws"), default=1000, metavar="N")
     fit.add_argument("--tune", type=_positive_int("--tune", 0), default=1000, metavar="N")
     fit.add_argument("--chains", type=_positive_int("--chains"), default=4, metavar="N")
-    fit.add_argument("--target-accept", type=float, default=0.95, metavar="P")
+    fit.add_argument("--target-accept", type=_target_accept, default=0.95, metavar="P")
     fit.add_argument(
         "--seed", type=_positive_int("--seed", 0), default=None, metavar="N",
         help="random seed (default: a fresh one, recorded in the results)",
@@ -148,19 +164,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fit(args)
     except UsageError as error:
         return _fail(str(error))
-    except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+    except (ValueError, TypeError) as error:
         return _fail(str(error))
     except OSError as error:
-        where = f" ({error.filename})" if error.filename else ""
-        return _fail(f"{error.strerror or error}{where}")
-    except KeyboardInterrupt:
-        print("hbm: interrupted; no result folder was written.", file=sys.stderr)
+        return _fail(_os_error(error))
+    except KeyboardInterrupt as interrupt:
+        why = f" ({interrupt})" if str(interrupt) else ""
+        print(f"hbm: interrupted{why}; no result folder was written.", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
 def _fail(message: str) -> int:
-    print(f"hbm: error: {message}", file=sys.stderr)
+    line = " ".join(message.split())  # one line, whatever the message held
+    print(f"hbm: error: {line}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _os_error(error: OSError) -> str:
+    """An operating-system error (no space, no permission, ...) as a sentence naming the path."""
+    if not error.filename:
+        return str(error)
+    reason = error.strerror or type(error).__name__
+    target = f"{str(error.filename)!r}"
+    if error.filename2:
+        target += f" -> {str(error.filename2)!r}"
+    return f"{reason}: {target} (nothing was written)."
 
 
 def _datasets() -> int:
@@ -209,7 +237,10 @@ def _fit(args: argparse.Namespace) -> int:
     )
     del table
     if data.dropped and not args.quiet:
-        print(f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)")
+        print(
+            f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)",
+            file=sys.stderr,
+        )
     priors = None
     if args.priors_preset or args.prior:
         from hbm.priors import resolve_priors

@@ -3,9 +3,9 @@
 ``GroupedData`` is the only thing the model builders see. It is made once from a pandas table by
 :func:`grouped_data`, which checks the table and reduces it:
 
-- **rows** form (one row per unit, columns ``group`` and ``value``): per group the count ``n_j``, the
-  mean ``ybar_j`` and the within-group sum of squares ``SS_j = sum_i (y_ij - ybar_j)^2``. For the
-  normal model these are exact sufficient statistics: the likelihood of all rows equals the
+- **rows** form (one row per unit, columns ``group`` and ``value``): per group the count ``n_j``,
+  the mean ``ybar_j`` and the within-group sum of squares ``SS_j = sum_i (y_ij - ybar_j)^2``. For
+  the normal model these are exact sufficient statistics: the likelihood of all rows equals the
   likelihood written with them, so a million rows cost what their groups cost.
 - **summaries** form (one row per group, columns ``group``, ``value`` and ``se``): per group an
   estimate and its known standard error, as in the eight-schools data.
@@ -22,6 +22,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from hbm.columns import (
+    check_columns,
+    check_labels,
+    check_range,
+    labels_as_strings,
+    number,
+    numeric_column,
+    positions,
+)
 
 __all__ = ["RESERVED_NAMES", "GroupedData", "grouped_data"]
 
@@ -76,6 +86,10 @@ class GroupedData:
     codes: np.ndarray | None = field(default=None, repr=False)
     values: np.ndarray | None = field(default=None, repr=False)
     dropped: int = 0
+
+    def __post_init__(self) -> None:
+        """Check the fields agree with each other (they may come from a file or a user)."""
+        _check_fields(self)
 
     @property
     def kind(self) -> Literal["rows", "summaries"]:
@@ -204,11 +218,13 @@ def grouped_data(
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"The table must be a pandas DataFrame; got {type(table).__name__}.")
     if order not in ("first-seen", "sorted"):
-        raise ValueError(f"The 'order' option must be one of 'first-seen', 'sorted'; got {order!r}.")
+        raise ValueError(
+            f"The 'order' option must be one of 'first-seen', 'sorted'; got {order!r}."
+        )
     if missing not in ("error", "drop"):
         raise ValueError(f"The 'missing' option must be one of 'error', 'drop'; got {missing!r}.")
     columns = [group, value] + ([se] if se is not None else [])
-    _check_columns(table, columns)
+    check_columns(table, columns)
     if group in RESERVED_NAMES:
         raise ValueError(
             f"The group column may not be called {group!r}: hbm uses that name for "
@@ -217,28 +233,35 @@ def grouped_data(
         )
     if len(set(columns)) != len(columns):
         raise ValueError(f"The group, value and se columns must differ; got {columns}.")
+    if "/" in group or not group.strip():
+        raise ValueError(
+            f"The group column's name {group!r} becomes the name of theta's dimension in the "
+            "results, which must be non-empty and may not contain '/'; rename the column."
+        )
 
     frame = table[columns]
-    labels = _labels_as_strings(frame[group])
-    numbers = {name: _numeric_column(frame[name], name) for name in columns[1:]}
+    labels = labels_as_strings(frame[group])
+    check_labels(labels, group)
+    roles = {value: "value column", se: "standard-error column"}
+    numbers = {name: numeric_column(frame[name], name, roles[name]) for name in columns[1:]}
 
-    is_missing = labels.isna().to_numpy() | np.logical_or.reduce(
-        [np.isnan(numbers[name]) for name in numbers]
-    )
+    gaps = {group: labels.isna().to_numpy()} | {n: np.isnan(v) for n, v in numbers.items()}
+    is_missing = np.logical_or.reduce(list(gaps.values()))
     dropped = int(is_missing.sum())
+    if dropped and missing == "error":
+        counts = ", ".join(f"{name!r}: {int(gap.sum())}" for name, gap in gaps.items() if gap.any())
+        raise ValueError(
+            f"{dropped} row(s) have missing values (by column: {counts}); the first at "
+            f"{positions(table.index, is_missing)}. Drop them with missing='drop' "
+            "(CLI: --drop-missing) or fill them in."
+        )
     if dropped:
-        if missing == "error":
-            first = ", ".join(str(i) for i in table.index[is_missing][:5])
-            raise ValueError(
-                f"{dropped} row(s) have a missing {' / '.join(repr(c) for c in columns)} value "
-                f"(first at row index {first}); drop them with missing='drop' "
-                "(CLI: --drop-missing) or fill them in."
-            )
         keep = ~is_missing
         labels = labels[keep]
         numbers = {name: values[keep] for name, values in numbers.items()}
+    after = f" after dropping {dropped} row(s) with missing values" if dropped else ""
     if len(labels) == 0:
-        raise ValueError("The table has no rows with data" + (" after dropping" if dropped else "") + ".")
+        raise ValueError(f"The table has no rows with data{after}.")
 
     codes, uniques = pd.factorize(labels, sort=False)
     unique_labels = [str(label) for label in uniques]
@@ -252,20 +275,28 @@ def grouped_data(
     if n_groups < 2:
         raise ValueError(
             f"The group column {group!r} has {n_groups} distinct value(s) "
-            f"({', '.join(map(repr, unique_labels))}); a hierarchical model needs at least 2 groups."
+            f"({', '.join(map(repr, unique_labels))}){after}; a hierarchical model needs at "
+            "least 2 groups."
         )
 
     y = numbers[value]
     if se is not None:
         return _summaries(group, value, se, codes, unique_labels, y, numbers[se], order, dropped)
+    check_range(value, y)
 
     n = np.bincount(codes, minlength=n_groups)
     mean = np.bincount(codes, weights=y, minlength=n_groups) / n
     ss = np.bincount(codes, weights=(y - mean[codes]) ** 2, minlength=n_groups)
     if np.ptp(y) == 0:
         raise ValueError(
-            f"The value column {value!r} has no variation: every row is {y[0]!r}. "
+            f"The value column {value!r} has no variation: every row is {number(y[0])}. "
             "There is nothing to estimate."
+        )
+    if n.max() == 1:
+        raise ValueError(
+            f"Every group in {group!r} has a single row, so the spread within groups (sigma) "
+            "cannot be told apart from the spread between them (tau). Give each group's "
+            "standard error in a column (se=...), or more rows per group."
         )
     if ss.sum() == 0:
         raise ValueError(
@@ -308,9 +339,17 @@ def _summaries(
         )
     bad = np.flatnonzero(stderr <= 0)
     if bad.size:
+        more = f" ({bad.size} groups in all)" if bad.size > 1 else ""
         raise ValueError(
-            f"The standard-error column {se!r} must be > 0; got {stderr[bad[0]]!r} "
-            f"for group {labels[codes[bad[0]]]!r}."
+            f"The standard-error column {se!r} must be > 0 (it holds standard deviations of the "
+            f"estimates); got {number(stderr[bad[0]])} for group {labels[codes[bad[0]]]!r}{more}."
+        )
+    check_range(value, estimate, spread=False)
+    check_range(se, stderr, spread=False)
+    if np.min(stderr) < 1e-150:
+        raise ValueError(
+            f"The standard-error column {se!r} holds {number(np.min(stderr))}, too small to model "
+            "in double precision (expected > 1e-150). Rescale the columns."
         )
     inverse = np.empty_like(codes)
     inverse[codes] = np.arange(len(codes))
@@ -329,66 +368,49 @@ def _summaries(
     )
 
 
-def _check_columns(table: pd.DataFrame, columns: list[str | None]) -> None:
-    existing = [str(c) for c in table.columns]
-    duplicated = sorted({c for c in existing if existing.count(c) > 1})
-    for name in columns:
-        if not isinstance(name, str):
-            raise TypeError(f"Column names must be strings; got {name!r}.")
-        if name not in table.columns:
-            raise ValueError(
-                f"The table has no column {name!r}; its columns are "
-                f"{', '.join(map(repr, existing)) or '(none)'}."
+def _check_fields(data: GroupedData) -> None:
+    """Raise a ValueError/TypeError if a GroupedData's fields are not a consistent reduction."""
+    for name in ("group", "value"):
+        if not isinstance(getattr(data, name), str):
+            raise TypeError(
+                f"GroupedData.{name} must be a column name (str); got {getattr(data, name)!r}."
             )
-        if name in duplicated:
-            raise ValueError(f"The table has more than one column named {name!r}.")
-
-
-def _labels_as_strings(column: pd.Series) -> pd.Series:
-    """Group labels as strings; integral numbers print without a decimal point (1224, not 1224.0)."""
-    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_object_dtype(column):
-        return column.map(lambda v: v if _is_missing(v) else _label(v)).astype(object)
-    if pd.api.types.is_numeric_dtype(column):
-        values = column.to_numpy(dtype=float, na_value=np.nan)
-        integral = np.isfinite(values) & (values == np.round(values))
-        out = column.astype(object).map(str)
-        out[integral] = [str(int(v)) for v in values[integral]]
-        out[np.isnan(values)] = None
-        return out
-    return column.map(lambda v: v if _is_missing(v) else str(v)).astype(object)
-
-
-def _label(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _is_missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
-
-
-def _numeric_column(column: pd.Series, name: str) -> np.ndarray:
-    """The column as float64, or a ValueError naming the first value that is not a number."""
-    if pd.api.types.is_bool_dtype(column):
-        raise ValueError(f"The column {name!r} holds true/false values; expected numbers.")
-    if pd.api.types.is_numeric_dtype(column):
-        values = column.to_numpy(dtype=float, na_value=np.nan)
-    else:
-        converted = pd.to_numeric(column, errors="coerce")
-        bad = converted.isna() & column.notna()
-        if bad.any():
-            first = bad.to_numpy().nonzero()[0][0]
-            raise ValueError(
-                f"The column {name!r} must hold numbers; row index {column.index[first]!r} "
-                f"holds {column.iloc[first]!r}."
-            )
-        values = converted.to_numpy(dtype=float, na_value=np.nan)
-    infinite = np.isinf(values)
-    if infinite.any():
-        first = infinite.nonzero()[0][0]
+    if data.group in RESERVED_NAMES or "/" in data.group or not data.group.strip():
         raise ValueError(
-            f"The column {name!r} must hold finite numbers; row index {column.index[first]!r} "
-            f"holds {values[first]!r}."
+            f"GroupedData.group may not be {data.group!r} (reserved, empty or has '/')."
         )
-    return values
+    labels = data.labels
+    if not isinstance(labels, tuple) or not all(isinstance(label, str) for label in labels):
+        raise TypeError("GroupedData.labels must be a tuple of str.")
+    if len(set(labels)) != len(labels) or len(labels) < 2:
+        raise ValueError(f"GroupedData.labels must be at least 2 distinct labels; got {labels!r}.")
+    if data.order not in ("first-seen", "sorted"):
+        raise ValueError(f"GroupedData.order must be 'first-seen' or 'sorted'; got {data.order!r}.")
+    if (data.se is None) != (data.stderr is None):
+        raise ValueError("GroupedData.se and GroupedData.stderr must be given together.")
+    size = len(labels)
+    arrays = {"n": data.n, "mean": data.mean, "ss": data.ss}
+    if data.stderr is not None:
+        arrays["stderr"] = data.stderr
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.shape != (size,) or not np.issubdtype(array.dtype, np.number):
+            raise ValueError(
+                f"GroupedData.{name} must be {size} numbers (one per label); got {array.shape}."
+            )
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"GroupedData.{name} must be finite.")
+    if np.any(np.asarray(data.n) < 1) or np.any(np.asarray(data.n) != np.round(data.n)):
+        raise ValueError("GroupedData.n must hold whole numbers >= 1.")
+    if np.any(np.asarray(data.ss) < 0):
+        raise ValueError("GroupedData.ss must hold sums of squares >= 0.")
+    if data.stderr is not None and np.any(np.asarray(data.stderr) <= 0):
+        raise ValueError("GroupedData.stderr must hold standard errors > 0.")
+    if (data.codes is None) != (data.values is None):
+        raise ValueError("GroupedData.codes and GroupedData.values must be given together.")
+    if data.codes is not None and data.values is not None:
+        codes = np.asarray(data.codes)
+        if codes.shape != np.shape(data.values) or codes.size != int(np.sum(data.n)):
+            raise ValueError("GroupedData.codes and .values must hold one entry per row.")
+        if codes.size and (codes.min() < 0 or codes.max() >= size):
+            raise ValueError(f"GroupedData.codes must lie in 0..{size - 1}.")

@@ -17,11 +17,17 @@ import pandas as pd
 
 from hbm.data import GroupedData, grouped_data
 from hbm.diagnostics import Diagnosis, diagnose
-from hbm.models import build_model, check_likelihood, check_parametrization
+from hbm.models import (
+    build_model,
+    check_likelihood,
+    check_parametrization,
+    choose_parametrization,
+)
 from hbm.priors import Prior, prior_table, resolve_priors
 from hbm.refit import MAX_ATTEMPTS, attempt_record, refit_reason, safer_config
 from hbm.sampling import SampleConfig, new_seed, sample, versions
 from hbm.spec import FitSpec
+from hbm.standardize import Standardization
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -268,12 +274,21 @@ def fit_grouped(
     resolved = resolve_priors(data, priors)
     if config.random_seed is None:
         config = replace(config, random_seed=new_seed())
+    # Sample in standard units, so that values in billions or millionths sample as well as values
+    # near 1; the draws are mapped back to the user's units (see hbm.standardize).
+    standard = Standardization.of(data)
+    check_parametrization(parametrization)
+    if parametrization == "auto":
+        # Chosen from the data in the user's units, so the reason quotes numbers they recognise.
+        chosen, reason = choose_parametrization(data, resolved, likelihood=likelihood)  # type: ignore[arg-type]
+    else:
+        chosen, reason = parametrization, "asked for"
     built = build_model(
-        data,
-        resolved,
-        parametrization=parametrization,  # type: ignore[arg-type]
+        standard.data(data),
+        standard.priors(resolved),
+        parametrization=chosen,  # type: ignore[arg-type]
         likelihood=likelihood,  # type: ignore[arg-type]
-    )
+    )._replace(reason=reason)
     spec = FitSpec(
         group=data.group,
         value=data.value,
@@ -297,6 +312,7 @@ def fit_grouped(
     run_config = config
     while True:
         idata, seconds = sample(built.model, run_config)
+        standard.restore(idata, data, resolved)
         if built.parametrization == "marginal":
             _add_theta(idata, data, int(run_config.random_seed))  # type: ignore[arg-type]
         _add_group_data(idata, data)

@@ -8,9 +8,13 @@ an existing ``DIR`` is replaced only if it is empty or was written by hbm (it ho
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,16 +28,111 @@ MARKER = "diagnostics.json"
 
 
 def check_output_dir(out: str | Path) -> Path:
-    """Check that ``out`` can receive results (before any work is done); return it as a Path."""
+    """Check that ``out`` can receive results (before any work is done); return it as a Path.
+
+    Also removes the hidden leftovers of earlier runs that were killed, and checks that the
+    nearest existing parent folder is a folder hbm can write in.
+
+    Faults: the files are written into a hidden sibling ``.DIR.tmp-<host>-<pid>-<random>`` and
+    renamed to ``DIR`` only when all of them are complete, so a process killed at any moment
+    (Ctrl-C, SIGKILL, power loss) leaves either no ``DIR`` or the previous one, never a partial
+    one. An older ``DIR`` being replaced is first renamed to ``.DIR.old-<host>-<pid>``. Such hidden
+    leftovers of a process that no longer runs are removed by the next write to the same ``DIR``
+    (an orphaned ``.old`` is renamed back to ``DIR`` when ``DIR`` is missing, so a previous result
+    is not lost). A write error (no space, no permission) names the path and leaves nothing behind.
+
+    Raises
+    ------
+    ValueError
+        If ``out`` is an existing file, a folder of files hbm did not write, or lies under a file.
+    PermissionError, OSError
+        If the folder that would hold ``out`` cannot be written (the error names it).
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is an existing file; expected a folder to write into.")
+        raise ValueError(
+            f"--out {str(out)!r} is an existing file; expected a folder to write into."
+        )
+    parent = _existing_parent(out)
+    if not parent.is_dir():
+        raise ValueError(
+            f"--out {str(out)!r} cannot be created: {str(parent)!r} is a file, not a folder."
+        )
+    if parent == out.absolute().parent:
+        _clean_leftovers(out)
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise ValueError(
             f"--out {str(out)!r} is a folder that holds files hbm did not write; "
             "choose a new or empty folder (nothing was changed)."
         )
+    _probe_writable(parent)
     return out
+
+
+def _existing_parent(out: Path) -> Path:
+    """The nearest ancestor of ``out`` (or ``out``'s parent itself) that exists."""
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create and remove a hidden folder in ``folder``, so that a permission error shows now."""
+    try:
+        probe = Path(tempfile.mkdtemp(prefix=".hbm-probe-", dir=folder))
+    except OSError as error:
+        reason = f"cannot write in this folder ({error.strerror or error})"
+        raise OSError(error.errno or errno.EACCES, reason, str(folder)) from None
+    probe.rmdir()
+
+
+def _tag() -> str:
+    """``<host>-<pid>``: whose leftovers a hidden temporary folder is."""
+    host = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+    return f"{host}-{os.getpid()}"
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Remove ``.DIR.tmp-*`` / ``.DIR.old-*`` of dead processes of this host; restore an orphan."""
+    if not out.parent.is_dir():
+        return
+    host = _tag().split("-")[0]
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.(tmp|old)-([0-9a-f]{{8}})-(\d+)(?:-.*)?$")
+    for entry in out.parent.iterdir():
+        found = pattern.match(entry.name)
+        if not found or found.group(2) != host or _alive(int(found.group(3))):
+            continue
+        if found.group(1) == "old" and not out.exists() and (entry / MARKER).exists():
+            os.replace(entry, out)  # killed between the two renames: the old result comes back
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _named(error: OSError, staging: Path, out: Path) -> OSError:
+    """The same error, naming the result's path (``DIR/fit.nc``) rather than the hidden one."""
+    filename = str(error.filename) if error.filename else ""
+    if not filename:  # a failed write() names no file: the newest one is the one being written
+        written = [p for p in staging.rglob("*") if p.is_file()] if staging.is_dir() else []
+        if written:
+            filename = str(max(written, key=lambda p: p.stat().st_mtime_ns))
+    if filename.startswith(str(staging)):
+        filename = str(out) + filename[len(str(staging)) :]
+    code = error.errno if error.errno is not None else errno.EIO
+    reason = error.strerror or str(error)
+    return OSError(code, f"could not write the results ({reason})", filename or str(out))
 
 
 def write_outputs(fit: Fit, out: str | Path) -> Path:
@@ -42,7 +141,7 @@ def write_outputs(fit: Fit, out: str | Path) -> Path:
 
     out = check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{_tag()}-", dir=out.parent))
     staging.chmod(0o755)
     try:
         fit.summary().to_csv(staging / "summary.csv", index=False)
@@ -56,8 +155,11 @@ def write_outputs(fit: Fit, out: str | Path) -> Path:
         fit.report(staging / "report.md")  # links shrinkage.png (rewritten beside it, same bytes)
         fit.save(staging / "fit.nc")
         _replace(staging, out)
-    except BaseException:
+    except BaseException as error:
+        named = _named(error, staging, out) if isinstance(error, OSError) else None
         shutil.rmtree(staging, ignore_errors=True)
+        if named is not None:
+            raise named from error
         raise
     return out
 
@@ -67,7 +169,7 @@ def _replace(staging: Path, out: Path) -> None:
     if not out.exists():
         os.replace(staging, out)
         return
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    old = out.with_name(f".{out.name}.old-{_tag()}")
     os.replace(out, old)
     try:
         os.replace(staging, out)

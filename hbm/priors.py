@@ -158,10 +158,12 @@ def parse_prior(text: str | float | int, parameter: str) -> Prior:
         return _fixed(float(raw), parameter, where)
     call = _CALL.match(raw)
     if call is None:
+        brackets = " (its brackets do not match)" if raw.count("(") != raw.count(")") else ""
         raise ValueError(
-            f"{where} could not be read: {text!r}. Expected a family with numbers in brackets, "
-            "such as 'normal(0, 5)', 'halfnormal(5)', 'halfcauchy(5)', 'halfstudentt(3, 5)', "
-            "'studentt(3, 0, 5)', 'exponential(1)', or a bare number meaning fixed."
+            f"{where} could not be read: {text!r}{brackets}. Expected a family with numbers in "
+            "brackets, such as 'normal(0, 5)', 'halfnormal(5)', 'halfcauchy(5)', "
+            "'halfstudentt(3, 5)', 'studentt(3, 0, 5)', 'exponential(1)', or a bare number "
+            "meaning fixed."
         )
     family, inside = call.group(1).lower(), call.group(2)
     if family not in FAMILY_PARAMETERS:
@@ -176,6 +178,11 @@ def parse_prior(text: str | float | int, parameter: str) -> Prior:
             f"{where}: {family} takes {len(names)} number(s) ({', '.join(names)}); got {text!r}."
         )
     params = tuple(float(p) for p in pieces)
+    for label, number in zip(names, params, strict=True):
+        if not math.isfinite(number):
+            raise ValueError(
+                f"{where}: the {label} of {family} must be a finite number; got {text!r}."
+            )
     for label, number in zip(names, params, strict=True):
         if label in ("s", "nu", "rate") and not number > 0:
             what = {"s": "scale (a standard deviation)", "nu": "degrees of freedom nu", "rate": "rate"}
