@@ -1,7 +1,8 @@
 """The ``hbm`` command line.
 
-    hbm fit DATA --group COL --value COL [--se COL] [--parametrization auto|centered|noncentered|marginal]
-            [--prior NAME=SPEC ...] [--draws N] [--tune N] [--chains N] [--seed N]
+    hbm fit DATA --group COL --value COL [--se COL]
+            [--parametrization auto|centered|noncentered|marginal] [--prior NAME=SPEC ...]
+            [--draws N] [--tune N] [--chains N] [--seed N]
             [--sampler nutpie|pymc] --out DIR
     hbm fit SPEC.toml --out DIR
     hbm batch SPEC... --out DIR [--jobs N]
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(named.group(2) if named else message)
 
 
-def _positive_int(option: str, minimum: int = 1):  # noqa: ANN202
+def _positive_int(option: str, minimum: int = 1):
     def convert(text: str) -> int:
         try:
             value = int(text)
@@ -69,7 +70,7 @@ def _prior_assignment(text: str) -> tuple[str, str]:
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():
         raise argparse.ArgumentTypeError(
-            f"--prior takes NAME=SPEC, e.g. --prior \"tau=halfcauchy(5)\"; got {text!r}"
+            f'--prior takes NAME=SPEC, e.g. --prior "tau=halfcauchy(5)"; got {text!r}'
         )
     return name.strip(), spec.strip()
 
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=_prior_assignment,
         metavar="NAME=SPEC",
-        help="e.g. \"mu=normal(0, 5)\", \"tau=halfcauchy(5)\", \"tau=1\" (fixed); scales are sds",
+        help='e.g. "mu=normal(0, 5)", "tau=halfcauchy(5)", "tau=1" (fixed); scales are sds',
     )
     fit.add_argument(
         "--priors-preset",
@@ -124,12 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--chains", type=_positive_int("--chains"), default=4, metavar="N")
     fit.add_argument("--target-accept", type=_target_accept, default=0.95, metavar="P")
     fit.add_argument(
-        "--seed", type=_positive_int("--seed", 0), default=None, metavar="N",
+        "--seed",
+        type=_positive_int("--seed", 0),
+        default=None,
+        metavar="N",
         help="random seed (default: a fresh one, recorded in the results)",
     )
     fit.add_argument("--sampler", default="nutpie", metavar="{nutpie,pymc}")
     fit.add_argument(
-        "--likelihood", default="sufficient", metavar="{sufficient,rows}",
+        "--likelihood",
+        default="sufficient",
+        metavar="{sufficient,rows}",
         help="exact sufficient statistics (default) or one term per row",
     )
     fit.add_argument("--order", default="first-seen", metavar="{first-seen,sorted}")
@@ -285,7 +291,10 @@ def _add_batch_commands(commands: argparse._SubParsersAction) -> None:
     batch.add_argument("specs", nargs="+", metavar="SPEC", help="model spec files (.toml)")
     batch.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
     batch.add_argument(
-        "--jobs", type=_positive_int("--jobs"), default=1, metavar="N",
+        "--jobs",
+        type=_positive_int("--jobs"),
+        default=1,
+        metavar="N",
         help="specs fitted at the same time, each in its own process (default 1)",
     )
     batch.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -308,18 +317,38 @@ def _add_batch_commands(commands: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("fit", metavar="FIT", help="a fit saved by hbm (.nc or .zarr)")
     predict.add_argument(
-        "--group", action="append", required=True, metavar="LABEL",
+        "--group",
+        action="append",
+        required=True,
+        metavar="LABEL",
         help="group label (repeat for several)",
     )
     predict.add_argument("--new", action="store_true", help="the labels are new groups")
-    predict.add_argument("--rows", type=_positive_int("--rows"), default=1, metavar="N",
-                         help="predicted values per group and draw (default 1)")
-    predict.add_argument("--se", type=float, metavar="X",
-                         help="standard error of a new estimate (summaries-form fits only)")
-    predict.add_argument("--draws", type=_positive_int("--draws"), metavar="N",
-                         help="use N posterior draws picked at random (default: all)")
-    predict.add_argument("--seed", type=_positive_int("--seed", 0), metavar="N",
-                         help="random seed (default: a fresh one, printed)")
+    predict.add_argument(
+        "--rows",
+        type=_positive_int("--rows"),
+        default=1,
+        metavar="N",
+        help="predicted values per group and draw (default 1)",
+    )
+    predict.add_argument(
+        "--se",
+        type=float,
+        metavar="X",
+        help="standard error of a new estimate (summaries-form fits only)",
+    )
+    predict.add_argument(
+        "--draws",
+        type=_positive_int("--draws"),
+        metavar="N",
+        help="use N posterior draws picked at random (default: all)",
+    )
+    predict.add_argument(
+        "--seed",
+        type=_positive_int("--seed", 0),
+        metavar="N",
+        help="random seed (default: a fresh one, printed)",
+    )
     predict.add_argument("--out", metavar="FILE", help="write the draws to FILE (.csv or .nc)")
 
 
@@ -369,7 +398,8 @@ def _batch(args: argparse.Namespace) -> int:
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "failed")}
     if not args.quiet:
         print(
-            "hbm: batch " + ", ".join(f"{n} {s}" for s, n in counts.items())
+            "hbm: batch "
+            + ", ".join(f"{n} {s}" for s, n in counts.items())
             + f"; wrote {args.out}/index.csv and index.html"
         )
     return 1 if failed else 0

@@ -28,7 +28,7 @@ Parametrizations:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -214,8 +214,10 @@ def _pooling_evidence(data: GroupedData) -> tuple[str, int]:
     tau_hat = float(np.sqrt(max(0.0, float(np.var(data.mean, ddof=1) - np.mean(s**2)))))
     weak = int(np.sum(s > tau_hat / 2))
     halfway = int(np.sum(s > tau_hat))
-    spread = f"{s.min():.3g}" if np.ptp(s) < 1e-12 * max(1.0, s.max()) else (
-        f"{s.min():.3g} to {s.max():.3g}"
+    spread = (
+        f"{s.min():.3g}"
+        if np.ptp(s) < 1e-12 * max(1.0, s.max())
+        else (f"{s.min():.3g} to {s.max():.3g}")
     )
     return (
         f"The {data.n_groups} group means are measured with sd {spread}, against a "
@@ -257,7 +259,7 @@ def _build(
     data: GroupedData,
     priors: PriorsLike,
     likelihood: Likelihood,
-    make_theta: Callable[..., object],
+    make_theta: Callable[..., Any],
 ) -> pm.Model:
     import pymc as pm
 

@@ -88,7 +88,7 @@ class Prior:
         return self.family == "fixed"
 
     def text(self, digits: int | None = None) -> str:
-        """The prior as text that :func:`parse_prior` reads back exactly (or rounded to ``digits``)."""
+        """The prior as text that :func:`parse_prior` reads back exactly (or rounded)."""
         numbers = [_format(p, digits) for p in self.params]
         if self.is_fixed:
             return numbers[0]
@@ -103,11 +103,13 @@ class Prior:
             "halfnormal": lambda: f"Half-Normal(sd {p[0]})",
             "halfcauchy": lambda: f"Half-Cauchy(scale {p[0]})",
             "halfstudentt": lambda: f"Half-Student-t(nu {p[0]}, scale {p[1]})",
-            "exponential": lambda: f"Exponential(rate {p[0]}, mean {_format(1 / self.params[0], 4)})",
+            "exponential": lambda: (
+                f"Exponential(rate {p[0]}, mean {_format(1 / self.params[0], 4)})"
+            ),
             "fixed": lambda: f"fixed at {p[0]}",
         }[self.family]()
 
-    def to_pymc(self, name: str):  # noqa: ANN201 - returns a PyTensor variable
+    def to_pymc(self, name: str):
         """Create the PyMC variable for this prior (call inside a ``pm.Model`` context)."""
         import pymc as pm
 
@@ -185,7 +187,11 @@ def parse_prior(text: str | float | int, parameter: str) -> Prior:
             )
     for label, number in zip(names, params, strict=True):
         if label in ("s", "nu", "rate") and not number > 0:
-            what = {"s": "scale (a standard deviation)", "nu": "degrees of freedom nu", "rate": "rate"}
+            what = {
+                "s": "scale (a standard deviation)",
+                "nu": "degrees of freedom nu",
+                "rate": "rate",
+            }
             raise ValueError(f"{where}: the {what[label]} of {family} must be > 0; got {number:g}.")
     if parameter in ("tau", "sigma") and family in _REAL_LINE:
         raise ValueError(
@@ -235,7 +241,8 @@ def resolve_priors(
     --------
     >>> import pandas as pd
     >>> from hbm.data import grouped_data
-    >>> d = grouped_data(pd.DataFrame({"g": list("aabb"), "y": [1.0, 2, 4, 6]}), group="g", value="y")
+    >>> table = pd.DataFrame({"g": list("aabb"), "y": [1.0, 2, 4, 6]})
+    >>> d = grouped_data(table, group="g", value="y")
     >>> resolve_priors(d, {"tau": "halfcauchy(5)"})["tau"].text()
     'halfcauchy(5)'
     """

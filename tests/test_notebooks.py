@@ -1,4 +1,4 @@
-"""Every notebook runs top to bottom on a fresh kernel, shows a picture, and is stored without outputs."""
+"""Every notebook runs on a fresh kernel, shows a picture, and is stored without outputs."""
 
 from __future__ import annotations
 

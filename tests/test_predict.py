@@ -13,7 +13,13 @@ from hbm.fitting import fit
 from hbm.predict import prediction_summary
 
 # An explicit parametrization: auto could refit with more draws, and these tests count draws.
-SMALL = {"draws": 250, "tune": 200, "chains": 2, "progressbar": False, "parametrization": "marginal"}
+SMALL = {
+    "draws": 250,
+    "tune": 200,
+    "chains": 2,
+    "progressbar": False,
+    "parametrization": "marginal",
+}
 
 
 @pytest.fixture(scope="module")
