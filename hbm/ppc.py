@@ -128,7 +128,7 @@ def posterior_predictive(
     >>> import hbm
     >>> df = hbm.datasets.load("eight_schools")
     >>> f = hbm.fit(df, group="school", value="effect", se="stderr", random_seed=1,
-    ...             draws=200, tune=200, chains=2, progressbar=False)
+    ...             parametrization="marginal", draws=200, tune=200, chains=2, progressbar=False)
     >>> check = posterior_predictive(f)
     >>> check.rep_mean.shape
     (400, 8)

@@ -163,7 +163,7 @@ def read_spec(path: str | Path) -> ModelSpec:
     Examples
     --------
     >>> spec = read_spec("models/eight_schools.toml")  # doctest: +SKIP
-    >>> spec.group, spec.se
+    >>> spec.group, spec.se  # doctest: +SKIP
     ('school', 'stderr')
     """
     import tomllib

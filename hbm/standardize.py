@@ -54,7 +54,7 @@ class Standardization:
     ...                     group="g", value="y")
     >>> unit = Standardization.of(data)
     >>> unit.data(data).mean.round(3).tolist()
-    [-1.061, 1.061]
+    [-0.845, 0.845]
     """
 
     center: float
