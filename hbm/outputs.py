@@ -37,7 +37,7 @@ def check_output_dir(out: str | Path) -> Path:
 
 def write_outputs(fit: Fit, out: str | Path) -> Path:
     """Write every result file into ``out`` atomically and return ``out``."""
-    from hbm.report import figure_png
+    from hbm.report import figure_png, write_report
 
     out = check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -50,8 +50,9 @@ def write_outputs(fit: Fit, out: str | Path) -> Path:
         diagnostics["parametrization_reason"] = fit.reason
         diagnostics["random_seed"] = fit.spec.random_seed
         (staging / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
-        (staging / "shrinkage.png").write_bytes(figure_png(fit.plot_shrinkage()))
-        fit.report(staging / "report.html")
+        shrinkage = figure_png(fit.plot_shrinkage())
+        (staging / "shrinkage.png").write_bytes(shrinkage)
+        write_report(fit, staging / "report.html", shrinkage_png=shrinkage)  # plot drawn once
         fit.save(staging / "fit.nc")
         _replace(staging, out)
     except BaseException:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["fit_html_snippet", "figure_png", "render_report", "write_report"]
 
+#: Most groups listed in the report's summary table (10,000 rows made an unreadable 2.5 MB page).
+MAX_GROUP_ROWS = 50
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;margin:2rem auto;
 padding:0 1rem;color:#222;line-height:1.45}
@@ -41,8 +44,9 @@ def figure_png(figure: Figure, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
-def _img(figure: Figure, alt: str) -> str:
-    encoded = base64.b64encode(figure_png(figure)).decode("ascii")
+def _img(figure: Figure | bytes, alt: str) -> str:
+    png = figure if isinstance(figure, bytes) else figure_png(figure)
+    encoded = base64.b64encode(png).decode("ascii")
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{encoded}" style="max-width:100%">'
 
 
@@ -54,6 +58,21 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
                 lambda v: "" if pd.isna(v) else f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:.0f}"
             )
     return formatted.to_html(index=False, escape=True, border=0)
+
+
+def _summary_table(fit: Fit) -> str:
+    """The posterior summary, with at most :data:`MAX_GROUP_ROWS` groups (all are in the CSV)."""
+    summary = fit.summary()
+    n_groups = fit.data.n_groups
+    if n_groups <= MAX_GROUP_ROWS:
+        return _table(summary)
+    theta = summary["param"].str.startswith("theta[")
+    shown = summary[~theta | (theta.cumsum() <= MAX_GROUP_ROWS)]
+    return (
+        _table(shown)
+        + f"<p>Showing the first {MAX_GROUP_ROWS} of {n_groups:,} groups; "
+        "<code>summary.csv</code> has every row.</p>"
+    )
 
 
 def _verdict_block(fit: Fit) -> str:
@@ -70,12 +89,12 @@ def fit_html_snippet(fit: Fit) -> str:
     """What a notebook shows for a ``Fit``: verdict, summary table and shrinkage plot."""
     return (
         f"<div><strong>hbm fit</strong> — {escape(repr(fit))}{_verdict_block(fit)}"
-        f"{_table(fit.summary())}{_img(fit.plot_shrinkage(), 'shrinkage plot')}</div>"
+        f"{_summary_table(fit)}{_img(fit.plot_shrinkage(), 'shrinkage plot')}</div>"
     )
 
 
-def render_report(fit: Fit) -> str:
-    """The report as one HTML text."""
+def render_report(fit: Fit, *, shrinkage_png: bytes | None = None) -> str:
+    """The report as one HTML text (``shrinkage_png``: the plot already rendered, if it was)."""
     run = fit.run_info
     data = fit.data
     described = data.describe()
@@ -104,9 +123,9 @@ def render_report(fit: Fit) -> str:
         "<h2>Priors</h2>",
         _table(fit.prior_summary()),
         "<h2>Posterior summary</h2>",
-        _table(fit.summary()),
+        _summary_table(fit),
         "<h2>Shrinkage</h2>",
-        _img(fit.plot_shrinkage(), "shrinkage plot"),
+        _img(shrinkage_png or fit.plot_shrinkage(), "shrinkage plot"),
         "<h2>Diagnostics</h2>",
         _table(diag_rows),
         "<h2>What ran</h2>",
@@ -121,7 +140,7 @@ def render_report(fit: Fit) -> str:
     return "\n".join(parts)
 
 
-def write_report(fit: Fit, path: Path) -> Path:
+def write_report(fit: Fit, path: Path, *, shrinkage_png: bytes | None = None) -> Path:
     """Write :func:`render_report` to ``path``."""
-    path.write_text(render_report(fit), encoding="utf-8")
+    path.write_text(render_report(fit, shrinkage_png=shrinkage_png), encoding="utf-8")
     return path
