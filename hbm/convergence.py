@@ -47,8 +47,8 @@ STATISTICS = (
     "mcse_mean",
     "mcse_sd",
 )
-#: Parameters per block: 32 x 4000 draws is 1 MB per array, which stays in a core's L2 cache.
-BLOCK = 32
+#: Parameters per block: 64 x 4000 draws is 2 MB per array, about a core's L2 cache.
+BLOCK = 64
 #: Autocovariance lags computed directly before falling back to more lags, then to an FFT.
 _LAG_STEPS = (8, 32)
 
