@@ -36,6 +36,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# `make bench` installs the bench extra (Bambi, never a runtime dependency) and compares hbm with
+# a hand-written PyMC model and Bambi: BENCH_SIZES=small for a quick run (about a minute),
+# small,medium,large for the full table (15-20 minutes on 2 cores); BENCH_ARGS for more options.
+BENCH_SIZES ?= small,medium,large
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.hbm-bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check hbm tests data bench
 	$(BIN)/ruff format --check hbm tests data bench

@@ -22,6 +22,8 @@ __all__ = ["conditional_moments", "draw_theta"]
 
 #: Mixed into the user's seed so the theta draws use a stream of their own.
 THETA_STREAM = 0x7E7A
+#: Values of theta computed per step of :func:`draw_theta`: 512 KB temporaries stay in cache.
+_CHUNK_VALUES = 65_536
 
 
 def conditional_moments(
@@ -73,10 +75,26 @@ def draw_theta(posterior: xr.Dataset, data: GroupedData, random_seed: int) -> xr
     xarray.DataArray
         ``theta`` with dims ``(chain, draw, <group>)``.
     """
+    mu, tau = posterior["mu"].values, posterior["tau"].values
     sigma = posterior["sigma"].values if "sigma" in posterior else None
-    mean, sd = conditional_moments(data, posterior["mu"].values, posterior["tau"].values, sigma)
     rng = np.random.default_rng(np.random.SeedSequence([int(random_seed), THETA_STREAM]))
-    theta = mean + sd * rng.standard_normal(mean.shape)
+    theta = rng.standard_normal((*mu.shape, data.n_groups))
+    # theta = mean + sd * z, computed in place a few draws at a time: the same numbers as one
+    # big expression, without its four temporaries of theta's size (1.3 GB for 10,000 groups).
+    n_chains, n_draws = mu.shape
+    step = max(1, _CHUNK_VALUES // max(1, data.n_groups))
+    for chain in range(n_chains):
+        for start in range(0, n_draws, step):
+            part = slice(start, start + step)
+            mean, sd = conditional_moments(
+                data,
+                mu[chain, part],
+                tau[chain, part],
+                None if sigma is None else sigma[chain, part],
+            )
+            block = theta[chain, part]
+            block *= sd
+            block += mean
     return xr.DataArray(
         theta,
         dims=("chain", "draw", data.group),

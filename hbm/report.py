@@ -66,6 +66,9 @@ FIGURES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+#: Group rows shown in a report's tables; the CSV files and the fit hold them all.
+MAX_GROUP_ROWS = 50
+
 def figure_png(figure: MplFigure, dpi: int = 100, *, palette: bool = True) -> bytes:
     """A figure as PNG bytes; with ``palette`` reduced to 256 colours (about a third of the
     size, no visible change for these plots: lines, markers and text on white)."""
@@ -157,7 +160,7 @@ def report_blocks(fit: Fit) -> list[Block]:
             f"rank = posterior mean rank (1 = highest) with its 94% interval; p_best = P(rank 1); "
             f"top / bottom quarter = the {k} highest / lowest of {data.n_groups} ranks."
         ),
-        Table(format_table(league.reset_index())),
+        *_bounded(league.reset_index(), "groups (the highest ranked)", "the shrinkage table"),
         Heading(2, "Complete, no and partial pooling"),
         Figure("pooling", "pooling comparison", _POOLING_TEXT),
         Heading(2, "Posterior predictive check"),
@@ -177,7 +180,7 @@ def report_blocks(fit: Fit) -> list[Block]:
         ),
         Table(format_table(_versions(run["versions"]))),
         Heading(3, "Full posterior summary"),
-        Table(format_table(summary), collapsed=True),
+        *_bounded(summary, "groups", "summary.csv", collapsed=True),
     ]
     return blocks
 
@@ -226,7 +229,7 @@ def fit_html_snippet(fit: Fit) -> str:
         Para(repr(fit)),
         _verdict(fit),
         Table(format_table(_hyper_summary(fit, summary := _summary(fit)))),
-        Table(format_table(summary), collapsed=True),
+        *_bounded(summary, "groups", "fit.summary()", collapsed=True),
         Figure("shrinkage", "shrinkage plot", ""),
     ]
     return to_html(blocks, {"shrinkage": f"data:image/png;base64,{png}"}, title=None)
@@ -256,6 +259,28 @@ _RANK_TEXT = (
     "Fractional-rank ECDF differences per chain: lines that stay close to zero and to each other "
     "mean the chains explore the same distribution; the p-value tests that (small = they differ)."
 )
+
+
+def _bounded(
+    frame: pd.DataFrame, what: str, where: str, *, collapsed: bool = False
+) -> list[Block]:
+    """The table, or its first :data:`MAX_GROUP_ROWS` group rows and a note saying so.
+
+    A report of 10,000 groups would otherwise be tens of megabytes of table nobody reads; every
+    row is in the CSV files and in the fit.
+    """
+    if "param" in frame.columns:
+        is_group = frame["param"].astype(str).str.contains("[", regex=False).to_numpy()
+    else:
+        is_group = np.ones(len(frame), dtype=bool)
+    n_groups = int(is_group.sum())
+    if n_groups <= MAX_GROUP_ROWS:
+        return [Table(format_table(frame), collapsed=collapsed)]
+    shown = frame[~is_group | (np.cumsum(is_group) <= MAX_GROUP_ROWS)]
+    return [
+        Para(f"Showing the first {MAX_GROUP_ROWS} of {n_groups:,} {what}; all are in {where}."),
+        Table(format_table(shown), collapsed=collapsed),
+    ]
 
 
 def _verdict(fit: Fit) -> Verdict:
