@@ -67,9 +67,12 @@ class Fit:
     parametrization: str
     reason: str
     _summary: pd.DataFrame | None = field(default=None, repr=False)
+    #: Derived tables (shrinkage, pooling, predictive checks) computed once per fit: a report
+    #: asks for each several times, and for 10,000 groups each costs seconds.
+    _cache: dict[object, object] = field(default_factory=dict, repr=False)
 
     def summary(self) -> pd.DataFrame:
-        """Posterior summary: ``param`` (``mu``, ``tau``, ``sigma``, ``theta[<label>]``), mean, sd, ..."""
+        """Posterior summary: ``param`` (``mu``, ``tau``, ``sigma``, ``theta[...]``), mean, sd, ..."""
         if self._summary is None:  # computed once (fit_grouped fills it in), then copied out
             object.__setattr__(self, "_summary", posterior_summary(self.idata))
         assert self._summary is not None

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hbm.shrinkage import draws, fit_parts, sampling_variance
+from hbm.shrinkage import cached, draws, fit_parts, sampling_variance
 from hbm.summary import CI_PROB
 
 if TYPE_CHECKING:
@@ -133,6 +133,12 @@ def posterior_predictive(
     >>> check.rep_mean.shape
     (400, 8)
     """
+    if random_seed is None:
+        return cached(source, ("ppc",), lambda: _posterior_predictive(source, None))
+    return _posterior_predictive(source, random_seed)
+
+
+def _posterior_predictive(source: Fit | xr.DataTree, random_seed: int | None) -> GroupCheck:
     data, idata, seed = fit_parts(source)
     rng = np.random.default_rng([seed if random_seed is None else random_seed, PPC_STREAM])
     theta = draws(idata, "theta", data)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FitParts",
+    "cached",
     "fit_parts",
     "icc",
     "icc_draws",
@@ -133,6 +135,16 @@ def quarter_size(n_groups: int) -> int:
     return max(1, math.ceil(n_groups / 4))
 
 
+def cached[T](source: Fit | xr.DataTree, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, kept on a ``Fit`` (its private cache) so it runs once per fit and key."""
+    cache = getattr(source, "_cache", None)
+    if not isinstance(cache, dict):
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def shrinkage_table(
     source: Fit | xr.DataTree, *, ci_prob: float = CI_PROB, higher_is_better: bool = True
 ) -> pd.DataFrame:
@@ -166,6 +178,17 @@ def shrinkage_table(
     >>> round(float(table["p_best"].sum()), 6), round(float(table["p_top_quarter"].sum()), 6)
     (1.0, 2.0)
     """
+    table = cached(
+        source,
+        ("shrinkage", ci_prob, higher_is_better),
+        lambda: _shrinkage_table(source, ci_prob, higher_is_better),
+    )
+    return table.copy()
+
+
+def _shrinkage_table(
+    source: Fit | xr.DataTree, ci_prob: float, higher_is_better: bool
+) -> pd.DataFrame:
     _check_prob(ci_prob)
     data, idata, _ = fit_parts(source)
     theta = draws(idata, "theta", data)
@@ -270,6 +293,11 @@ def pooling_comparison(source: Fit | xr.DataTree, *, ci_prob: float = CI_PROB) -
         Indexed by group label; columns ``no_mean``, ``no_lb``, ``no_ub``, ``complete_mean``,
         ``complete_lb``, ``complete_ub``, ``partial_mean``, ``partial_lb``, ``partial_ub``.
     """
+    table = cached(source, ("pooling", ci_prob), lambda: _pooling_comparison(source, ci_prob))
+    return table.copy()
+
+
+def _pooling_comparison(source: Fit | xr.DataTree, ci_prob: float) -> pd.DataFrame:
     _check_prob(ci_prob)
     data, idata, _ = fit_parts(source)
     z = float(stats.norm.ppf(0.5 + ci_prob / 2.0))
