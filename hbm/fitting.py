@@ -72,7 +72,7 @@ class Fit:
     _cache: dict[object, object] = field(default_factory=dict, repr=False)
 
     def summary(self) -> pd.DataFrame:
-        """Posterior summary: ``param`` (``mu``, ``tau``, ``sigma``, ``theta[...]``), mean, sd, ..."""
+        """Posterior summary: ``param`` (mu, tau, sigma, ``theta[<label>]``), mean, sd, ESS, ..."""
         if self._summary is None:  # computed once (fit_grouped fills it in), then copied out
             object.__setattr__(self, "_summary", posterior_summary(self.idata))
         assert self._summary is not None

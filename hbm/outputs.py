@@ -137,7 +137,7 @@ def _named(error: OSError, staging: Path, out: Path) -> OSError:
 
 def write_outputs(fit: Fit, out: str | Path) -> Path:
     """Write every result file into ``out`` atomically and return ``out``."""
-    from hbm.report import figure_png, write_report
+    from hbm.report import figure_png
 
     out = check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)

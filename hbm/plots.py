@@ -70,7 +70,7 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
     # One collection, not one artist per group: 10,000 groups stay fast to draw.
     left.add_collection(
         LineCollection(
-            np.stack(
+            np.stack(  # type: ignore[arg-type]  # an (n, 2, 2) array is a sequence of segments
                 [
                     np.column_stack([np.zeros_like(raw), raw]),
                     np.column_stack([np.ones_like(post), post]),

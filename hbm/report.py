@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import base64
 import io
-import warnings
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +68,7 @@ FIGURES: dict[str, tuple[str, dict[str, str]]] = {
 
 #: Group rows shown in a report's tables; the CSV files and the fit hold them all.
 MAX_GROUP_ROWS = 50
+
 
 def figure_png(figure: MplFigure, dpi: int = 100, *, palette: bool = True) -> bytes:
     """A figure as PNG bytes; with ``palette`` reduced to 256 colours (about a third of the
@@ -225,10 +226,11 @@ def fit_html_snippet(fit: Fit) -> str:
     from hbm.plots import plot_shrinkage
 
     png = base64.b64encode(figure_png(plot_shrinkage(fit), dpi=80)).decode("ascii")
+    summary = _summary(fit)
     blocks: list[Block] = [
         Para(repr(fit)),
         _verdict(fit),
-        Table(format_table(_hyper_summary(fit, summary := _summary(fit)))),
+        Table(format_table(_hyper_summary(fit, summary))),
         *_bounded(summary, "groups", "fit.summary()", collapsed=True),
         Figure("shrinkage", "shrinkage plot", ""),
     ]
@@ -261,9 +263,7 @@ _RANK_TEXT = (
 )
 
 
-def _bounded(
-    frame: pd.DataFrame, what: str, where: str, *, collapsed: bool = False
-) -> list[Block]:
+def _bounded(frame: pd.DataFrame, what: str, where: str, *, collapsed: bool = False) -> list[Block]:
     """The table, or its first :data:`MAX_GROUP_ROWS` group rows and a note saying so.
 
     A report of 10,000 groups would otherwise be tens of megabytes of table nobody reads; every

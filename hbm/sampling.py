@@ -72,7 +72,8 @@ class SampleConfig:
     def __post_init__(self) -> None:
         for name, minimum in (("draws", 1), ("tune", 0), ("chains", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+            integer = isinstance(value, int | np.integer) and not isinstance(value, bool)
+            if not integer or value < minimum:
                 what = "a positive integer" if minimum else "an integer >= 0"
                 raise ValueError(f"The '{name}' option must be {what}; got {value!r}.")
         if not isinstance(self.target_accept, float | int) or not 0 < self.target_accept < 1:
@@ -121,17 +122,21 @@ def sample(model: pm.Model, config: SampleConfig) -> tuple[xr.DataTree, float]:
         # nutpie through hbm's disk-cached callbacks: the same draws as pm.sample(nuts_sampler=
         # "nutpie"), seconds sooner (hbm/nutpie_model.py); pm.sample when that cannot be used.
         compiled = compile_model(model) if config.sampler == "nutpie" else None
-        idata = sample_compiled(compiled, model, config) if compiled is not None else pm.sample(
-            draws=config.draws,
-            tune=config.tune,
-            chains=config.chains,
-            random_seed=int(config.random_seed),
-            nuts_sampler=config.sampler,
-            nuts={"target_accept": float(config.target_accept)},
-            progressbar=config.progressbar,
-            quiet=not config.progressbar,
-            compute_convergence_checks=False,
-            model=model,
+        idata = (
+            sample_compiled(compiled, model, config)
+            if compiled is not None
+            else pm.sample(
+                draws=config.draws,
+                tune=config.tune,
+                chains=config.chains,
+                random_seed=int(config.random_seed),
+                nuts_sampler=config.sampler,
+                nuts={"target_accept": float(config.target_accept)},
+                progressbar=config.progressbar,
+                quiet=not config.progressbar,
+                compute_convergence_checks=False,
+                model=model,
+            )
         )
     got = idata["posterior"].sizes
     if got.get("draw", 0) < config.draws or got.get("chain", 0) < config.chains:
@@ -147,8 +152,17 @@ def versions() -> dict[str, str]:
     """Versions of Python and of the libraries that shape a result."""
     out = {"python": platform.python_version()}
     for package in (
-        "hbm", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats",
-        "numpy", "numba", "xarray", "pandas",
+        "hbm",
+        "pymc",
+        "pytensor",
+        "nutpie",
+        "arviz",
+        "arviz-base",
+        "arviz-stats",
+        "numpy",
+        "numba",
+        "xarray",
+        "pandas",
     ):
         try:
             out[package] = metadata.version(package)

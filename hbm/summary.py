@@ -45,7 +45,7 @@ def posterior_summary(idata: xr.DataTree, *, ci_prob: float = CI_PROB) -> pd.Dat
     if fixed:
         rows = pd.DataFrame(np.nan, index=fixed, columns=table.columns)
         for name in fixed:
-            value = float(posterior[name].values.flat[0])
+            value = float(np.asarray(dataset[name]).flat[0])
             rows.loc[name, ["mean", "sd"]] = [value, 0.0]
             rows.loc[name, [c for c in table.columns if c.startswith("eti")]] = value
         table = pd.concat([table, rows])

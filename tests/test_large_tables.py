@@ -62,7 +62,8 @@ def test_str_labels_reduce_like_object_labels():
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
     missing = as_str.copy()
     missing.loc[missing.index[3], "group"] = None
-    with pytest.raises(ValueError, match=r"1 row\(s\) have missing values \(by column: 'group': 1\)"):
+    message = r"1 row\(s\) have missing values \(by column: 'group': 1\)"
+    with pytest.raises(ValueError, match=message):
         grouped_data(missing, group="group", value="y")
     assert grouped_data(missing, group="group", value="y", missing="drop").dropped == 1
 
