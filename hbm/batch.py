@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from hbm.batch_index import INDEX_COLUMNS, write_index
+from hbm.outputs import process_alive
 
 __all__ = ["INDEX_COLUMNS", "content_hash", "run_batch"]
 
@@ -184,7 +185,7 @@ def _lock(out: Path) -> Iterator[None]:
             handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             owner = _lock_owner(lock)
-            if owner is not None and _alive(owner):
+            if owner is not None and process_alive(owner):
                 raise ValueError(
                     f"Another hbm batch (process {owner}) is writing to {str(out)!r}; wait for "
                     f"it to finish, or remove {str(lock)!r} if that process is gone."
@@ -207,16 +208,6 @@ def _lock_owner(lock: Path) -> int | None:
         return int(lock.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove_leftovers(out: Path) -> None:

@@ -101,7 +101,7 @@ def _clean_leftovers(out: Path) -> None:
     pattern = re.compile(rf"^\.{re.escape(out.name)}\.(tmp|old)-([0-9a-f]{{8}})-(\d+)(?:-.*)?$")
     for entry in out.parent.iterdir():
         found = pattern.match(entry.name)
-        if not found or found.group(2) != host or _alive(int(found.group(3))):
+        if not found or found.group(2) != host or process_alive(int(found.group(3))):
             continue
         if found.group(1) == "old" and not out.exists() and (entry / MARKER).exists():
             os.replace(entry, out)  # killed between the two renames: the old result comes back
@@ -109,7 +109,8 @@ def _clean_leftovers(out: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours counts), so its temporary folders are in use."""
     if pid == os.getpid():
         return True
     try:
