@@ -46,8 +46,7 @@ def conditional_moments(
     mu = np.asarray(mu, dtype=float)[..., None]
     tau2 = np.asarray(tau, dtype=float)[..., None] ** 2
     if data.kind == "summaries":
-        assert data.stderr is not None
-        s2 = np.broadcast_to(data.stderr**2, np.broadcast_shapes(mu.shape, data.stderr.shape))
+        s2 = np.broadcast_to(data.known_se**2, np.broadcast_shapes(mu.shape, data.known_se.shape))
     else:
         if sigma is None:
             raise ValueError("The rows form needs sigma to draw theta.")

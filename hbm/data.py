@@ -92,6 +92,16 @@ class GroupedData:
         _check_fields(self)
 
     @property
+    def known_se(self) -> np.ndarray:
+        """The known standard errors of the summaries form (a ValueError for rows data)."""
+        if self.stderr is None:
+            raise ValueError(
+                f"The data have no standard errors: they are in the rows form "
+                f"(group={self.group!r}, value={self.value!r}); give se=... for summaries."
+            )
+        return self.stderr
+
+    @property
     def kind(self) -> Literal["rows", "summaries"]:
         """``"summaries"`` when the table carries a standard error per group, else ``"rows"``."""
         return "rows" if self.se is None else "summaries"
@@ -119,8 +129,7 @@ class GroupedData:
         variance of the estimates plus the mean squared standard error.
         """
         if self.kind == "summaries":
-            assert self.stderr is not None
-            spread = np.var(self.mean) + np.mean(self.stderr**2)
+            spread = np.var(self.mean) + np.mean(self.known_se**2)
         else:
             grand = np.sum(self.n * self.mean) / self.n_rows
             spread = (self.ss_within + np.sum(self.n * (self.mean - grand) ** 2)) / self.n_rows
@@ -137,8 +146,7 @@ class GroupedData:
         """The per-group statistics as a table indexed by group label."""
         columns: dict[str, np.ndarray] = {"n": self.n, "mean": self.mean}
         if self.kind == "summaries":
-            assert self.stderr is not None
-            columns = {"estimate": self.mean, "se": self.stderr}
+            columns = {"estimate": self.mean, "se": self.known_se}
         else:
             sd = np.full(self.n_groups, np.nan)
             several = self.n > 1

@@ -73,10 +73,11 @@ class Fit:
 
     def summary(self) -> pd.DataFrame:
         """Posterior summary: ``param`` (mu, tau, sigma, ``theta[<label>]``), mean, sd, ESS, ..."""
-        if self._summary is None:  # computed once (fit_grouped fills it in), then copied out
-            object.__setattr__(self, "_summary", posterior_summary(self.idata))
-        assert self._summary is not None
-        return self._summary.copy()
+        summary = self._summary
+        if summary is None:  # computed once (fit_grouped fills it in), then copied out
+            summary = posterior_summary(self.idata)
+            object.__setattr__(self, "_summary", summary)
+        return summary.copy()
 
     def diagnose(self) -> Diagnosis:
         """The diagnosis: divergences, R-hat, ESS, verdict and advice."""

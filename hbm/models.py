@@ -108,8 +108,7 @@ def marginal(
     with pm.Model(coords={data.group: list(data.labels)}) as model:
         mu, tau, sigma = _hyperparameters(resolved)
         if data.kind == "summaries":
-            assert data.stderr is not None
-            sd = pm.math.sqrt(tau**2 + data.stderr**2)
+            sd = pm.math.sqrt(tau**2 + data.known_se**2)
             pm.Normal("y", mu=mu, sigma=sd, observed=data.mean, dims=data.group)
         else:
             sd = pm.math.sqrt(tau**2 + sigma**2 / data.n)
@@ -207,8 +206,7 @@ def _pooling_evidence(data: GroupedData) -> tuple[str, int]:
     at least 2 groups, so the moment estimate ``tau_hat`` exists.
     """
     if data.kind == "summaries":
-        assert data.stderr is not None
-        s = np.asarray(data.stderr, dtype=float)
+        s = np.asarray(data.known_se, dtype=float)
     else:  # GroupedData guarantees within-group variation, so n_rows > n_groups
         s = np.sqrt(data.ss_within / (data.n_rows - data.n_groups) / data.n)
     tau_hat = float(np.sqrt(max(0.0, float(np.var(data.mean, ddof=1) - np.mean(s**2)))))

@@ -138,7 +138,7 @@ def _named(error: OSError, staging: Path, out: Path) -> OSError:
 
 def write_outputs(fit: Fit, out: str | Path) -> Path:
     """Write every result file into ``out`` atomically and return ``out``."""
-    from hbm.report import figure_png
+    from hbm.report import render_figures, render_markdown, render_report
 
     out = check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,9 +151,10 @@ def write_outputs(fit: Fit, out: str | Path) -> Path:
         diagnostics["parametrization_reason"] = fit.reason
         diagnostics["random_seed"] = fit.spec.random_seed
         (staging / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
-        (staging / "shrinkage.png").write_bytes(figure_png(fit.plot_shrinkage()))
-        fit.report(staging / "report.html")
-        fit.report(staging / "report.md")  # links shrinkage.png (rewritten beside it, same bytes)
+        figures = render_figures(fit)  # each figure drawn once, shared by the three files
+        (staging / "shrinkage.png").write_bytes(figures["shrinkage"])
+        (staging / "report.html").write_text(render_report(fit, figures=figures), encoding="utf-8")
+        (staging / "report.md").write_text(render_markdown(fit), encoding="utf-8")  # links the PNG
         fit.save(staging / "fit.nc")
         _replace(staging, out)
     except BaseException as error:

@@ -268,8 +268,7 @@ def plot_ppc(
     for column, what in enumerate(panels):
         axes = figure.add_subplot(grid[0, column])
         lb, ub = check.intervals(what, ci_prob)
-        observed = check.observed_mean if what == "mean" else check.observed_sd
-        assert observed is not None
+        observed = check.observed(what)
         outside = (observed < lb) | (observed > ub)
         axes.hlines(y, lb[order], ub[order], color="0.6", linewidth=2.5)
         axes.scatter(
@@ -344,10 +343,9 @@ def _raw_word(data: GroupedData) -> str:
 def _sizes(data: GroupedData) -> tuple[np.ndarray, str, np.ndarray]:
     """x position, its axis label and marker areas for the shrinkage plot."""
     if data.kind == "summaries":
-        assert data.stderr is not None
-        weight = 1.0 / data.stderr**2
+        weight = 1.0 / data.known_se**2
         return (
-            data.stderr,
+            data.known_se,
             f"standard error of the {text(data.value)} estimate",
             (25 + 275 * weight / weight.max()),
         )
@@ -359,8 +357,7 @@ def _names(data: GroupedData, labels: Iterable[str]) -> list[str]:
     """Tick labels: the group label with its size (rows) or standard error (summaries)."""
     where = {label: j for j, label in enumerate(data.labels)}
     if data.kind == "summaries":
-        assert data.stderr is not None
-        return [f"{text(label)} (se {data.stderr[where[label]]:.3g})" for label in labels]
+        return [f"{text(label)} (se {data.known_se[where[label]]:.3g})" for label in labels]
     return [f"{text(label)} (n={data.n[where[label]]})" for label in labels]
 
 

@@ -81,11 +81,20 @@ class GroupCheck:
             return out
         return np.quantile(values, [tail, 1 - tail], axis=0)
 
+    def observed(self, what: str = "mean") -> np.ndarray:
+        """The observed group means (``"mean"``) or within-group sds (``"sd"``, rows form only)."""
+        observed = self.observed_mean if what == "mean" else self.observed_sd
+        if observed is None:
+            raise ValueError(
+                "Within-group sds exist only in the rows form; summaries data have one estimate "
+                "per group."
+            )
+        return observed
+
     def outside(self, what: str = "mean", ci_prob: float = CI_PROB) -> list[str]:
         """Labels of the groups whose observed statistic lies outside its predictive interval."""
         lb, ub = self.intervals(what, ci_prob)
-        observed = self.observed_mean if what == "mean" else self.observed_sd
-        assert observed is not None
+        observed = self.observed(what)
         flag = (observed < lb) | (observed > ub)
         return [label for label, out in zip(self.labels, flag, strict=True) if out]
 
@@ -150,8 +159,7 @@ def _posterior_predictive(source: Fit | xr.DataTree, random_seed: int | None) ->
     theta_new = mu[:, None] + tau[:, None] * rng.standard_normal(shape)
     new_mean = theta_new + s * rng.standard_normal(shape)
     observed_sd = rep_sd = None
-    if data.kind == "rows":
-        assert sigma is not None
+    if sigma is not None:  # rows form
         dof = data.n - 1
         several = dof > 0
         observed_sd = np.full(data.n_groups, np.nan)

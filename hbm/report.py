@@ -342,10 +342,12 @@ def _data_summary(fit: Fit) -> pd.DataFrame:
             ("sd of all rows", f"{data.scale:.4g}"),
         ]
     else:
-        assert data.stderr is not None
         rows += [
             ("estimates (min / max)", f"{data.mean.min():.4g} / {data.mean.max():.4g}"),
-            ("standard errors (min / max)", f"{data.stderr.min():.4g} / {data.stderr.max():.4g}"),
+            (
+                "standard errors (min / max)",
+                f"{data.known_se.min():.4g} / {data.known_se.max():.4g}",
+            ),
         ]
     rows.append(("rows dropped for missing values", data.dropped))
     return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})

@@ -123,8 +123,7 @@ def draws(idata: xr.DataTree, name: str, data: GroupedData | None = None) -> np.
 def sampling_variance(data: GroupedData, sigma: np.ndarray | None) -> np.ndarray:
     """``s_j^2`` per draw and group: ``sigma^2 / n_j`` (rows) or ``se_j^2`` (summaries)."""
     if data.kind == "summaries":
-        assert data.stderr is not None
-        return np.broadcast_to(data.stderr**2, (1, data.n_groups))
+        return np.broadcast_to(data.known_se**2, (1, data.n_groups))
     if sigma is None:
         raise ValueError("The rows form needs draws of sigma.")
     return sigma[:, None] ** 2 / data.n[None, :]
@@ -302,9 +301,8 @@ def _pooling_comparison(source: Fit | xr.DataTree, ci_prob: float) -> pd.DataFra
     data, idata, _ = fit_parts(source)
     z = float(stats.norm.ppf(0.5 + ci_prob / 2.0))
     if data.kind == "summaries":
-        assert data.stderr is not None
-        no_se = data.stderr
-        weights = 1.0 / data.stderr**2
+        no_se = data.known_se
+        weights = 1.0 / data.known_se**2
         complete = float(np.sum(weights * data.mean) / weights.sum())
         complete_se = float(1.0 / np.sqrt(weights.sum()))
     else:
