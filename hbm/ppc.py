@@ -15,22 +15,30 @@ Two kinds of replicate:
   posterior, ``s_j = sigma / sqrt(n_j)`` or ``se_j``. Each group's observed mean should look like a
   draw from its own predictive interval.
 - **new groups** (``new_mean``): ``theta_new_j ~ Normal(mu, tau)`` first, then ``ybar_rep_j`` as
-  above. The spread of the group means is then a check of level 2 (is ``Normal(mu, tau)`` a fair
-  description of how the groups differ?) that does not reuse each group's own mean; the
-  same-groups replicate would reproduce the spread almost by construction.
+  above, that is ``ybar_rep_j ~ Normal(mu, sqrt(tau^2 + s_j^2))`` in one draw. The spread of the
+  group means is then a check of level 2 (is ``Normal(mu, tau)`` a fair description of how the
+  groups differ?) that does not reuse each group's own mean; the same-groups replicate would
+  reproduce the spread almost by construction.
 
 Test statistics (``T``) and posterior predictive p-values ``P(T_rep >= T_obs)``: the sd of the
 group means (new groups), and in the rows form the sd of the within-group sds over groups with
 at least two rows (does every group share one ``sigma``?). p-values near 0 or 1 flag a misfit.
+
+Memory: each replicate array holds draws x groups values. Beyond :data:`MAX_REPLICATED_VALUES`
+(10,000 groups x 4,000 draws would be 320 MB per array) the check uses every ``k``-th posterior
+draw, the smallest ``k`` that fits: 1,000 of 4,000 draws for 10,000 groups, all of them up to
+2,500 groups. ``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hbm.groupwise import group_quantiles
 from hbm.shrinkage import cached, draws, fit_parts, sampling_variance
 from hbm.summary import CI_PROB
 
@@ -43,6 +51,8 @@ __all__ = ["GroupCheck", "posterior_predictive"]
 
 #: Mixed into the fit's seed so the replicates use a stream of their own.
 PPC_STREAM = 0x99C
+#: Most values (draws x groups) in one replicate array before the draws are thinned (80 MB).
+MAX_REPLICATED_VALUES = 10_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +69,9 @@ class GroupCheck:
     observed_sd, rep_sd : ndarray or None
         Within-group sds, observed ``(J,)`` and replicated ``(S, J)``; NaN for groups of one row.
         ``None`` in the summaries form.
+    n_posterior_draws : int
+        Draws in the posterior; ``S`` is fewer when the check was thinned (see the module
+        docstring).
     """
 
     labels: tuple[str, ...]
@@ -67,9 +80,33 @@ class GroupCheck:
     new_mean: np.ndarray
     observed_sd: np.ndarray | None
     rep_sd: np.ndarray | None
+    n_posterior_draws: int = 0
+    _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def thinned(self) -> bool:
+        """Whether the replicates use fewer draws than the posterior holds."""
+        return self.rep_mean.shape[0] < self.n_posterior_draws
+
+    def describe_draws(self) -> str:
+        """One sentence on the draws the replicates come from (for reports)."""
+        used = self.rep_mean.shape[0]
+        if not self.thinned:
+            return f"One replicate per posterior draw ({used:,})."
+        step = math.ceil(self.n_posterior_draws / used)
+        return (
+            f"One replicate per posterior draw, thinned to one draw in {step} ({used:,} of "
+            f"{self.n_posterior_draws:,}) to keep {len(self.labels):,} groups within memory."
+        )
 
     def intervals(self, what: str = "mean", ci_prob: float = CI_PROB) -> np.ndarray:
         """Equal-tailed predictive intervals per group, shape ``(2, J)``: ``"mean"`` or ``"sd"``."""
+        key = ("intervals", what, ci_prob)
+        if key not in self._memo:
+            self._memo[key] = self._intervals(what, ci_prob)
+        return self._memo[key].copy()  # type: ignore[attr-defined]
+
+    def _intervals(self, what: str, ci_prob: float) -> np.ndarray:
         values = self.rep_mean if what == "mean" else self.rep_sd
         if values is None:
             raise ValueError("Within-group sds are checked in the rows form only.")
@@ -77,9 +114,9 @@ class GroupCheck:
         if what == "sd":
             several = ~np.isnan(self.observed_sd)  # type: ignore[arg-type]
             out = np.full((2, values.shape[1]), np.nan)
-            out[:, several] = np.quantile(values[:, several], [tail, 1 - tail], axis=0)
+            out[:, several] = group_quantiles(values[:, several], [tail, 1 - tail])
             return out
-        return np.quantile(values, [tail, 1 - tail], axis=0)
+        return group_quantiles(values, [tail, 1 - tail])
 
     def observed(self, what: str = "mean") -> np.ndarray:
         """The observed group means (``"mean"``) or within-group sds (``"sd"``, rows form only)."""
@@ -100,6 +137,11 @@ class GroupCheck:
 
     def statistic_draws(self) -> dict[str, tuple[float, np.ndarray]]:
         """Each test statistic's observed value and its ``S`` replicated values."""
+        if "statistics" not in self._memo:
+            self._memo["statistics"] = self._statistic_draws()
+        return dict(self._memo["statistics"])  # type: ignore[call-overload]
+
+    def _statistic_draws(self) -> dict[str, tuple[float, np.ndarray]]:
         out = {"sd of group means": _sd_stat(self.observed_mean, self.new_mean)}
         if self.observed_sd is not None and self.rep_sd is not None:
             several = ~np.isnan(self.observed_sd)
@@ -151,13 +193,20 @@ def _posterior_predictive(source: Fit | xr.DataTree, random_seed: int | None) ->
     data, idata, seed = fit_parts(source)
     rng = np.random.default_rng([seed if random_seed is None else random_seed, PPC_STREAM])
     theta = draws(idata, "theta", data)
-    mu, tau = draws(idata, "mu"), draws(idata, "tau")
-    sigma = draws(idata, "sigma") if data.kind == "rows" else None
-    s = np.sqrt(sampling_variance(data, sigma))
+    n_posterior_draws = theta.shape[0]
+    keep = slice(None, None, replicate_step(*theta.shape))
+    theta = theta[keep]
+    mu, tau = draws(idata, "mu")[keep], draws(idata, "tau")[keep]
+    sigma = draws(idata, "sigma")[keep] if data.kind == "rows" else None
+    variance = sampling_variance(data, sigma)
     shape = theta.shape
-    rep_mean = theta + s * rng.standard_normal(shape)
-    theta_new = mu[:, None] + tau[:, None] * rng.standard_normal(shape)
-    new_mean = theta_new + s * rng.standard_normal(shape)
+    rep_mean = rng.standard_normal(shape)
+    rep_mean *= np.sqrt(variance)
+    rep_mean += theta
+    new_mean = rng.standard_normal(shape)
+    new_mean *= np.sqrt(variance + tau[:, None] ** 2)
+    new_mean += mu[:, None]
+    del variance
     observed_sd = rep_sd = None
     if sigma is not None:  # rows form
         dof = data.n - 1
@@ -165,8 +214,9 @@ def _posterior_predictive(source: Fit | xr.DataTree, random_seed: int | None) ->
         observed_sd = np.full(data.n_groups, np.nan)
         observed_sd[several] = np.sqrt(data.ss[several] / dof[several])
         rep_sd = np.full(shape, np.nan)
-        chi2 = rng.chisquare(dof[several], size=(shape[0], int(several.sum())))
-        rep_sd[:, several] = sigma[:, None] * np.sqrt(chi2 / dof[several])
+        # chi2_k = 2 Gamma(k / 2); numpy's chisquare with one k per column is slower.
+        gamma = rng.standard_gamma(dof[several] / 2.0, size=(shape[0], int(several.sum())))
+        rep_sd[:, several] = sigma[:, None] * np.sqrt(2.0 * gamma / dof[several])
     return GroupCheck(
         labels=data.labels,
         observed_mean=data.mean,
@@ -174,7 +224,17 @@ def _posterior_predictive(source: Fit | xr.DataTree, random_seed: int | None) ->
         new_mean=new_mean,
         observed_sd=observed_sd,
         rep_sd=rep_sd,
+        n_posterior_draws=n_posterior_draws,
     )
+
+
+def replicate_step(n_draws: int, n_groups: int) -> int:
+    """Use every ``k``-th draw: the smallest ``k`` keeping draws x groups within the limit.
+
+    >>> replicate_step(4000, 1000), replicate_step(4000, 10_000)
+    (1, 4)
+    """
+    return max(1, math.ceil(n_draws * n_groups / MAX_REPLICATED_VALUES))
 
 
 def _sd_stat(observed: np.ndarray, replicated: np.ndarray) -> tuple[float, np.ndarray]:

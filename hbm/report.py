@@ -165,7 +165,7 @@ def report_blocks(fit: Fit) -> list[Block]:
         Heading(2, "Complete, no and partial pooling"),
         Figure("pooling", "pooling comparison", _POOLING_TEXT),
         Heading(2, "Posterior predictive check"),
-        Figure("ppc", "posterior predictive check", _PPC_TEXT),
+        Figure("ppc", "posterior predictive check", _PPC_TEXT.format(draws=check.describe_draws())),
         Table(format_table(_ppc_table(check))),
         Heading(2, "Trace and rank plots"),
         Figure("trace", "trace plots", "Left: posterior density per chain; right: the draws."),
@@ -253,8 +253,10 @@ _POOLING_TEXT = (
     "between them, borrowing strength from the other groups."
 )
 _PPC_TEXT = (
-    "Data replicated from the posterior, once per draw. Top: each group's observed statistic "
-    "against its 94% predictive interval (about 6% of groups outside is expected by chance). "
+    "Data replicated from the posterior. {draws} Top: each group's observed statistic "
+    "against its 94% predictive interval. By chance at most about 6% of groups fall outside, and "
+    "fewer the more each group's own data weigh (the replicates reuse them: with little "
+    "shrinkage about 1%), so a group outside is worth a look. "
     "Bottom: a test statistic over replicated data; a p-value near 0 or 1 flags a misfit."
 )
 _RANK_TEXT = (

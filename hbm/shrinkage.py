@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from hbm.data import GroupedData
+from hbm.groupwise import group_quantiles, group_ranks, group_sd
 from hbm.summary import CI_PROB
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ __all__ = [
     "pooling_comparison",
     "quarter_size",
     "shrinkage_table",
+    "theta_interval",
 ]
 
 
@@ -193,16 +195,13 @@ def _shrinkage_table(
     theta = draws(idata, "theta", data)
     sigma = draws(idata, "sigma") if data.kind == "rows" else None
     tau = draws(idata, "tau")
-    s2 = sampling_variance(data, sigma)
-    pooling = s2 / (s2 + tau[:, None] ** 2)
-
     n_groups = data.n_groups
-    signed = -theta if higher_is_better else theta
-    ranks = signed.argsort(axis=1).argsort(axis=1) + 1
+    ranks = group_ranks(theta, descending=higher_is_better)
     k = quarter_size(n_groups)
     tail = (1.0 - ci_prob) / 2.0
-    lb, ub = np.quantile(theta, [tail, 1.0 - tail], axis=0)
-    rank_lb, rank_ub = np.quantile(ranks, [tail, 1.0 - tail], axis=0, method="inverted_cdf")
+    lb, ub = theta_interval(source, ci_prob)
+    rank_lb, rank_ub = group_quantiles(ranks, [tail, 1.0 - tail], method="inverted_cdf")
+    mean = theta.mean(axis=0)
     tag = _tag(ci_prob)
     columns: dict[str, np.ndarray] = (
         {"n": data.n} if data.kind == "rows" else {"se": np.asarray(data.stderr)}
@@ -210,12 +209,12 @@ def _shrinkage_table(
     columns.update(
         {
             "raw_mean": data.mean,
-            "mean": theta.mean(axis=0),
-            "sd": theta.std(axis=0, ddof=1),
+            "mean": mean,
+            "sd": group_sd(theta, mean),
             f"{tag}_lb": lb,
             f"{tag}_ub": ub,
-            "shift": theta.mean(axis=0) - data.mean,
-            "pooling": pooling.mean(axis=0),
+            "shift": mean - data.mean,
+            "pooling": _mean_pooling(data, sigma, tau),
             "rank": ranks.mean(axis=0),
             "rank_lb": rank_lb.astype(np.int64),
             "rank_ub": rank_ub.astype(np.int64),
@@ -312,8 +311,7 @@ def _pooling_comparison(source: Fit | xr.DataTree, ci_prob: float) -> pd.DataFra
         total_ss = data.ss_within + float(np.sum(data.n * (data.mean - complete) ** 2))
         complete_se = math.sqrt(total_ss / (data.n_rows - 1)) / math.sqrt(data.n_rows)
     theta = draws(idata, "theta", data)
-    tail = (1.0 - ci_prob) / 2.0
-    lb, ub = np.quantile(theta, [tail, 1.0 - tail], axis=0)
+    lb, ub = theta_interval(source, ci_prob)
     ones = np.ones(data.n_groups)
     return pd.DataFrame(
         {
@@ -329,6 +327,40 @@ def _pooling_comparison(source: Fit | xr.DataTree, ci_prob: float) -> pd.DataFra
         },
         index=pd.Index(data.labels, name=data.group),
     )
+
+
+def theta_interval(source: Fit | xr.DataTree, ci_prob: float = CI_PROB) -> np.ndarray:
+    """The equal-tailed ``ci_prob`` interval of each ``theta_j``, shape ``(2, J)`` (kept on a
+    ``Fit``: the league table, the pooling comparison and their plots share it)."""
+    _check_prob(ci_prob)
+
+    def compute() -> np.ndarray:
+        data, idata, _ = fit_parts(source)
+        tail = (1.0 - ci_prob) / 2.0
+        return group_quantiles(draws(idata, "theta", data), [tail, 1.0 - tail])
+
+    return cached(source, ("theta_interval", ci_prob), compute).copy()
+
+
+def _mean_pooling(data: GroupedData, sigma: np.ndarray | None, tau: np.ndarray) -> np.ndarray:
+    """Posterior mean of ``lambda_j = s_j^2 / (s_j^2 + tau^2)``, a block of draws at a time.
+
+    Written ``1 / (1 + a * b_j)`` with ``a = tau^2 / sigma^2`` and ``b_j = n_j`` (rows form), or
+    ``a = tau^2`` and ``b_j = 1 / se_j^2`` (summaries form): one product per draw and group.
+    """
+    if data.kind == "summaries":
+        a, b = tau**2, 1.0 / data.known_se**2
+    else:
+        if sigma is None:
+            raise ValueError("The rows form needs draws of sigma.")
+        a, b = (tau / sigma) ** 2, data.n.astype(float)
+    total = np.zeros(data.n_groups)
+    for start in range(0, a.size, 1024):
+        block = np.multiply.outer(a[start : start + 1024], b)
+        block += 1.0
+        np.reciprocal(block, out=block)
+        total += block.sum(axis=0)
+    return total / a.size
 
 
 def _tag(ci_prob: float) -> str:

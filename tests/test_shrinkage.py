@@ -229,6 +229,39 @@ def test_ppc_is_reproducible_and_its_p_values_are_probabilities(rows_tree):
         summaries.intervals("sd")
 
 
+def test_ppc_new_groups_match_two_stage_simulation(rows_tree):
+    """``new_mean ~ Normal(mu, sqrt(tau^2 + s^2))`` in one draw equals ``theta_new ~ Normal(mu,
+    tau)`` then ``Normal(theta_new, s)``: means within 4.5 standard errors, sds within 15%."""
+    check = posterior_predictive(rows_tree)
+    post = rows_tree["posterior"]
+    mu, tau, sigma = (post[name].values.ravel() for name in ("mu", "tau", "sigma"))
+    n = rows_tree["group_data"]["n"].values
+    rng = np.random.default_rng(5)
+    theta_new = mu[:, None] + tau[:, None] * rng.standard_normal((mu.size, n.size))
+    brute = theta_new + sigma[:, None] / np.sqrt(n) * rng.standard_normal(theta_new.shape)
+    for ours, other in zip(check.new_mean.T, brute.T, strict=True):
+        se = math.sqrt((ours.var() + other.var()) / mu.size)
+        assert abs(ours.mean() - other.mean()) < 4.5 * se
+        assert ours.std() == pytest.approx(other.std(), rel=0.15)
+
+
+def test_ppc_of_many_groups_thins_the_draws_evenly(rows_tree, monkeypatch):
+    """Past the size limit every k-th draw is replicated, and said so; the replicates still sit
+    on their own draws: (rep - theta) / s is standard normal (sd within 10% over 2,800 values)."""
+    full = posterior_predictive(rows_tree, random_seed=3)
+    assert not full.thinned and full.rep_mean.shape[0] == 1200
+    assert full.describe_draws() == "One replicate per posterior draw (1,200)."
+    monkeypatch.setattr(hbm.ppc, "MAX_REPLICATED_VALUES", 1200 * len(LABELS) // 3)
+    thin = posterior_predictive(rows_tree, random_seed=3)
+    assert thin.thinned and thin.rep_mean.shape == (400, len(LABELS))
+    assert thin.n_posterior_draws == 1200 and thin.rep_sd.shape == (400, len(LABELS))
+    assert "thinned to one draw in 3 (400 of 1,200)" in thin.describe_draws()
+    sigma = rows_tree["posterior"]["sigma"].values.ravel()[::3]
+    n = rows_tree["group_data"]["n"].values
+    z = (thin.rep_mean - _theta(rows_tree)[::3]) / (sigma[:, None] / np.sqrt(n))
+    assert z.std() == pytest.approx(1.0, rel=0.1)
+
+
 def test_eight_schools_with_tau_fixed_matches_the_closed_form():
     """With tau fixed and mu ~ Normal(m0, s0), the posterior is Gaussian in closed form.
 
