@@ -1,7 +1,8 @@
 """Posterior predictive checks of the group means (and, in the rows form, the within-group sds).
 
-Draws are made with numpy from the posterior, one replicate per posterior draw, seeded from the
-fit's seed (a stream of their own), so the same fit gives the same check bit for bit.
+Draws are made with numpy from the posterior, one replicate per posterior draw (per ``k``-th draw
+for very many groups: see *Memory* below), seeded from the fit's seed (a stream of their own), so
+the same fit gives the same check bit for bit.
 
 Replicates are made from the sufficient statistics, which is exact for the normal model: if the
 ``n_j`` rows of group ``j`` are ``Normal(theta_j, sigma)``, their mean is ``Normal(theta_j, sigma /
@@ -24,7 +25,7 @@ Test statistics (``T``) and posterior predictive p-values ``P(T_rep >= T_obs)``:
 group means (new groups), and in the rows form the sd of the within-group sds over groups with
 at least two rows (does every group share one ``sigma``?). p-values near 0 or 1 flag a misfit.
 
-Memory: each replicate array holds draws x groups values. Beyond :data:`MAX_REPLICATED_VALUES`
+*Memory*: each replicate array holds draws x groups values. Beyond :data:`MAX_REPLICATED_VALUES`
 (10,000 groups x 4,000 draws would be 320 MB per array) the check uses every ``k``-th posterior
 draw, the smallest ``k`` that fits: 1,000 of 4,000 draws for 10,000 groups, all of them up to
 2,500 groups. ``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
@@ -70,7 +71,9 @@ class GroupCheck:
         Within-group sds, observed ``(J,)`` and replicated ``(S, J)``; NaN for groups of one row.
         ``None`` in the summaries form.
     n_posterior_draws : int
-        Draws in the posterior; ``S`` is fewer when the check was thinned (see the module
+        Draws in the posterior.
+    draw_step : int
+        The replicates use every ``draw_step``-th posterior draw (1: all of them; see the module
         docstring).
     """
 
@@ -81,22 +84,23 @@ class GroupCheck:
     observed_sd: np.ndarray | None
     rep_sd: np.ndarray | None
     n_posterior_draws: int = 0
+    draw_step: int = 1
     _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def thinned(self) -> bool:
         """Whether the replicates use fewer draws than the posterior holds."""
-        return self.rep_mean.shape[0] < self.n_posterior_draws
+        return self.draw_step > 1
 
     def describe_draws(self) -> str:
         """One sentence on the draws the replicates come from (for reports)."""
         used = self.rep_mean.shape[0]
         if not self.thinned:
             return f"One replicate per posterior draw ({used:,})."
-        step = math.ceil(self.n_posterior_draws / used)
         return (
-            f"One replicate per posterior draw, thinned to one draw in {step} ({used:,} of "
-            f"{self.n_posterior_draws:,}) to keep {len(self.labels):,} groups within memory."
+            f"One replicate per posterior draw, thinned to one draw in {self.draw_step} "
+            f"({used:,} of {self.n_posterior_draws:,}) to keep {len(self.labels):,} groups "
+            "within memory."
         )
 
     def intervals(self, what: str = "mean", ci_prob: float = CI_PROB) -> np.ndarray:
@@ -194,7 +198,8 @@ def _posterior_predictive(source: Fit | xr.DataTree, random_seed: int | None) ->
     rng = np.random.default_rng([seed if random_seed is None else random_seed, PPC_STREAM])
     theta = draws(idata, "theta", data)
     n_posterior_draws = theta.shape[0]
-    keep = slice(None, None, replicate_step(*theta.shape))
+    step = replicate_step(*theta.shape)
+    keep = slice(None, None, step)
     theta = theta[keep]
     mu, tau = draws(idata, "mu")[keep], draws(idata, "tau")[keep]
     sigma = draws(idata, "sigma")[keep] if data.kind == "rows" else None
@@ -225,6 +230,7 @@ def _posterior_predictive(source: Fit | xr.DataTree, random_seed: int | None) ->
         observed_sd=observed_sd,
         rep_sd=rep_sd,
         n_posterior_draws=n_posterior_draws,
+        draw_step=step,
     )
 
 

@@ -254,7 +254,8 @@ def test_ppc_of_many_groups_thins_the_draws_evenly(rows_tree, monkeypatch):
     monkeypatch.setattr(hbm.ppc, "MAX_REPLICATED_VALUES", 1200 * len(LABELS) // 3)
     thin = posterior_predictive(rows_tree, random_seed=3)
     assert thin.thinned and thin.rep_mean.shape == (400, len(LABELS))
-    assert thin.n_posterior_draws == 1200 and thin.rep_sd.shape == (400, len(LABELS))
+    assert thin.n_posterior_draws == 1200 and thin.draw_step == 3
+    assert thin.rep_sd.shape == (400, len(LABELS))
     assert "thinned to one draw in 3 (400 of 1,200)" in thin.describe_draws()
     sigma = rows_tree["posterior"]["sigma"].values.ravel()[::3]
     n = rows_tree["group_data"]["n"].values
