@@ -12,6 +12,7 @@ drawn with its dollar signs escaped, so a label shows exactly as written.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,8 +65,13 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
     complete = float(pooling_comparison(source)["complete_mean"].iloc[0])
     raw = data.mean
     size_x, size_label, sizes = _sizes(data)
-    # White rims separate a few markers; thousands only cost drawing time (a third of the figure's).
-    rim = "white" if data.n_groups <= MAX_LABELLED_GROUPS else "none"
+    # Many groups: smaller, fainter markers and lines, so the cloud keeps a shape rather than
+    # a solid blot; no white rims (they only cost drawing time, a third of the figure's).
+    few = data.n_groups <= MAX_LABELLED_GROUPS
+    rim, alpha = ("white", 0.85) if few else ("none", 0.4)
+    line_alpha, line_width = (1.0, 0.8) if few else (0.15, 0.4)
+    if not few:
+        sizes = sizes * math.sqrt(MAX_LABELLED_GROUPS / data.n_groups)
 
     figure = Figure(figsize=(10.0, 5.2), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=[1, 1.5], sharey=True)
@@ -80,7 +86,8 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
                 axis=1,
             ),
             colors="0.6",
-            linewidths=0.8,
+            linewidths=line_width,
+            alpha=line_alpha,
             zorder=1,
         )
     )
@@ -89,7 +96,7 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
         raw,
         s=sizes,
         color=RAW,
-        alpha=0.85,
+        alpha=alpha,
         zorder=2,
         edgecolor=rim,
         label="raw " + _raw_word(data),
@@ -99,7 +106,7 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
         post,
         s=sizes,
         color=PARTIAL,
-        alpha=0.85,
+        alpha=alpha,
         zorder=2,
         edgecolor=rim,
         label="posterior mean (partial pooling)",
@@ -117,17 +124,29 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
                 arrowprops={"arrowstyle": "->", "color": "0.55", "linewidth": 0.8},
             )
     else:  # arrows are one artist each: plain segments in one collection for many groups
-        right.vlines(size_x, raw, post, colors="0.55", linewidth=0.5, zorder=1)
-    right.scatter(size_x, raw, s=sizes, facecolor="none", edgecolor=RAW, linewidth=1.2, zorder=2)
-    right.scatter(size_x, post, s=sizes, color=PARTIAL, alpha=0.85, edgecolor=rim, zorder=3)
+        right.vlines(size_x, raw, post, colors="0.55", linewidth=0.5, alpha=line_alpha, zorder=1)
+    right.scatter(
+        size_x,
+        raw,
+        s=sizes,
+        facecolor="none",
+        edgecolor=RAW,
+        linewidth=1.2 if few else 0.6,
+        alpha=1.0 if few else alpha,
+        zorder=2,
+    )
+    right.scatter(size_x, post, s=sizes, color=PARTIAL, alpha=alpha, edgecolor=rim, zorder=3)
     right.set_xlabel(size_label)
     if data.kind == "summaries":
         right.invert_xaxis()  # precise (small se) on the right, like large groups
     else:
-        from matplotlib.ticker import StrMethodFormatter
+        from matplotlib.ticker import FuncFormatter
 
         right.set_xscale("log")
-        right.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        # 1, 2, 5 per decade, minor ticks included: sizes within one decade (20-199) would
+        # otherwise show a single label, or matplotlib's 2x10^1.
+        right.xaxis.set_major_formatter(FuncFormatter(_one_two_five))
+        right.xaxis.set_minor_formatter(FuncFormatter(_one_two_five))
     for axes in (left, right):
         axes.axhline(
             mu,
@@ -353,6 +372,14 @@ def _sizes(data: GroupedData) -> tuple[np.ndarray, str, np.ndarray]:
         )
     weight = data.n.astype(float)
     return weight, "rows in the group (log scale)", 25 + 275 * np.sqrt(weight / weight.max())
+
+
+def _one_two_five(x: float, _position: object = None) -> str:
+    """``x`` as plain text (``"20"``) when it is 1, 2 or 5 times a power of ten, else ``""``."""
+    if x <= 0:
+        return ""
+    mantissa = x / 10 ** math.floor(math.log10(x) + 1e-9)
+    return f"{x:g}" if any(abs(mantissa - m) < 1e-6 for m in (1, 2, 5)) else ""
 
 
 def _names(data: GroupedData, labels: Iterable[str]) -> list[str]:

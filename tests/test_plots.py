@@ -98,6 +98,28 @@ def test_many_groups_drop_their_labels_and_keep_a_sane_size():
     assert "too many to label" in figure.axes[0].get_ylabel()
 
 
+def test_group_size_axis_is_labelled_in_plain_numbers():
+    """Sizes 1-9 span under a decade: 1, 2, 5 labelled, never matplotlib's ``2x10^0`` form."""
+    figure = plots.plot_shrinkage(_tree([f"s{j}" for j in range(9)]))
+    figure.canvas.draw()
+    right = figure.axes[1]
+    shown = {
+        t.get_text()
+        for t in right.get_xticklabels(minor=True) + right.get_xticklabels()
+        if t.get_text() and 1 <= t.get_position()[0] <= 9
+    }
+    assert shown == {"1", "2", "5"}
+    assert [plots._one_two_five(x) for x in (0.2, 3, 50, 70, 1000)] == ["0.2", "", "50", "", "1000"]
+
+
+def test_many_groups_get_small_faint_markers():
+    few = plots.plot_shrinkage(_tree([f"s{j}" for j in range(9)]))
+    many = plots.plot_shrinkage(_tree([f"s{j}" for j in range(700)]))
+    few_sizes, many_sizes = (f.axes[0].collections[1].get_sizes() for f in (few, many))
+    assert many_sizes.max() < few_sizes.max() / 3  # sqrt(70 / 700): about a third
+    assert many.axes[0].collections[1].get_alpha() < few.axes[0].collections[1].get_alpha()
+
+
 def test_plot_input_is_checked():
     with pytest.raises(TypeError, match="got str"):
         plots.plot_shrinkage("fit.nc")
