@@ -23,6 +23,13 @@ Parametrizations:
   sigma``; :func:`hbm.conditional.draw_theta` then draws ``theta`` exactly from its normal
   conditional posterior for every draw.
 - ``auto``: :func:`choose_parametrization` picks one and says why.
+
+Data enter the graph as shared variables (``pm.Data``, no static shape), never as constants:
+``data_n``, ``data_mean``, ``data_se``, ``data_ss_within``, ``data_dof`` (rows form:
+``data_values``, ``data_codes``) and each prior's parameters ``<name>_prior``. The compiled log
+density and its numba cache key then depend on the model's structure (parametrization,
+likelihood, prior families) only, so a new dataset of any size reuses the compiled functions on
+disk instead of compiling afresh (see :mod:`hbm.nutpie_model`).
 """
 
 from __future__ import annotations
@@ -107,12 +114,15 @@ def marginal(
     resolved = _resolved(data, priors)
     with pm.Model(coords={data.group: list(data.labels)}) as model:
         mu, tau, sigma = _hyperparameters(resolved)
+        mean = _shared("data_mean", data.mean, data.group)
         if data.kind == "summaries":
-            sd = pm.math.sqrt(tau**2 + data.known_se**2)
-            pm.Normal("y", mu=mu, sigma=sd, observed=data.mean, dims=data.group)
+            se = _shared("data_se", data.known_se, data.group)
+            sd = pm.math.sqrt(tau**2 + se**2)
+            pm.Normal("y", mu=mu, sigma=sd, observed=mean, dims=data.group)
         else:
-            sd = pm.math.sqrt(tau**2 + sigma**2 / data.n)
-            pm.Normal("ybar", mu=mu, sigma=sd, observed=data.mean, dims=data.group)
+            n = _shared("data_n", data.n, data.group)
+            sd = pm.math.sqrt(tau**2 + sigma**2 / n)
+            pm.Normal("ybar", mu=mu, sigma=sd, observed=mean, dims=data.group)
             _within_group_term(data, sigma)
     if not model.free_RVs:
         raise ValueError(
@@ -272,16 +282,22 @@ def _build(
                     "The 'likelihood' option 'rows' needs the rows form; summaries data "
                     "(se=...) have one estimate per group."
                 )
-            pm.Normal("y", mu=theta, sigma=data.stderr, observed=data.mean, dims=data.group)
+            se = _shared("data_se", data.known_se, data.group)
+            mean = _shared("data_mean", data.mean, data.group)
+            pm.Normal("y", mu=theta, sigma=se, observed=mean, dims=data.group)
         elif likelihood == "rows":
             if data.codes is None or data.values is None:
                 raise ValueError(
                     "likelihood='rows' needs the rows: make the GroupedData with keep_rows=True."
                 )
-            pm.Normal("y", mu=theta[data.codes], sigma=sigma, observed=data.values)
+            codes = pm.Data("data_codes", np.asarray(data.codes, dtype=np.int64))
+            values = pm.Data("data_values", np.asarray(data.values, dtype=np.float64))
+            pm.Normal("y", mu=theta[codes], sigma=sigma, observed=values)
         else:
+            n = _shared("data_n", data.n, data.group)
+            mean = _shared("data_mean", data.mean, data.group)
             pm.Normal(
-                "ybar", mu=theta, sigma=sigma / np.sqrt(data.n), observed=data.mean, dims=data.group
+                "ybar", mu=theta, sigma=sigma / pm.math.sqrt(n), observed=mean, dims=data.group
             )
             _within_group_term(data, sigma)
     return model
@@ -313,7 +329,16 @@ def _within_group_term(data: GroupedData, sigma) -> None:
 
     dof = data.n_rows - data.n_groups
     if dof > 0:
-        pm.Gamma("ss_within", alpha=dof / 2.0, beta=1.0 / (2.0 * sigma**2), observed=data.ss_within)
+        shape = _shared("data_dof", float(dof)) / 2.0
+        ss = _shared("data_ss_within", data.ss_within)
+        pm.Gamma("ss_within", alpha=shape, beta=1.0 / (2.0 * sigma**2), observed=ss)
+
+
+def _shared(name: str, values: Any, dims: str | None = None) -> Any:
+    """``values`` (float64) as a shared variable of no static shape, so no size enters the graph."""
+    import pymc as pm
+
+    return pm.Data(name, np.asarray(values, dtype=np.float64), dims=dims)
 
 
 def _resolved(data: GroupedData, priors: PriorsLike) -> dict[str, Prior]:
