@@ -102,6 +102,7 @@ class Compiled:
         import pytensor
 
         self.parametrization = parametrization
+        self.priors = priors
         # hbm's builders put the data in shared variables (hbm.models): swap them per dataset.
         model = build_model(data, priors, parametrization=parametrization).model
         with pytensor.config.change_flags(numba__fastmath=False):
@@ -114,9 +115,9 @@ class Compiled:
         import nutpie
         import pytensor
 
-        compiled = self.compiled.with_data(
-            data_mean=data.mean, data_ss_within=np.asarray(data.ss_within)
-        )
+        # the new dataset's values of the model's shared variables (same design, same shapes)
+        model = build_model(data, self.priors, parametrization=self.parametrization).model
+        compiled = self.compiled.with_data(**{v.name: v.get_value() for v in model.data_vars})
         with pytensor.config.change_flags(numba__fastmath=False):
             trace = nutpie.sample(
                 compiled,

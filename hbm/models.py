@@ -25,11 +25,13 @@ Parametrizations:
 - ``auto``: :func:`choose_parametrization` picks one and says why.
 
 Data enter the graph as shared variables (``pm.Data``, no static shape), never as constants:
-``data_n``, ``data_mean``, ``data_se``, ``data_ss_within``, ``data_dof`` (rows form:
-``data_values``, ``data_codes``) and each prior's parameters ``<name>_prior``. The compiled log
-density and its numba cache key then depend on the model's structure (parametrization,
-likelihood, prior families) only, so a new dataset of any size reuses the compiled functions on
-disk instead of compiling afresh (see :mod:`hbm.nutpie_model`).
+``data_n``, ``data_mean``, ``data_se``, ``data_ss_within``, ``data_dof``; ``data_values`` and
+``data_codes`` (``likelihood="rows"``); ``data_<y>_scale``, ``data_<y>_scaled`` and
+``data_<y>_log_scale`` (the centered and non-centered forms, see :func:`_scaled_normal`); and
+each prior's parameters ``<name>_prior``. The compiled log density and its numba cache key then
+depend on the model's structure (parametrization, likelihood, prior families), not on the data:
+a new dataset reuses the compiled functions on disk instead of compiling afresh (see
+:mod:`hbm.nutpie_model`).
 """
 
 from __future__ import annotations
@@ -81,8 +83,11 @@ def centered(
     >>> from hbm.data import grouped_data
     >>> data = grouped_data(hbm.datasets.load("eight_schools"), group="school", value="effect",
     ...                     se="stderr")
-    >>> sorted(centered(data).named_vars)
+    >>> model = centered(data)
+    >>> sorted(v.name for v in model.free_RVs + model.observed_RVs)
     ['mu', 'tau', 'theta', 'y']
+    >>> sorted(v.name for v in model.data_vars)  # the data, as shared variables
+    ['data_y_log_scale', 'data_y_scale', 'data_y_scaled', 'mu_prior', 'tau_prior']
     """
     return _build(data, priors, likelihood, _centered_theta)
 
@@ -282,9 +287,9 @@ def _build(
                     "The 'likelihood' option 'rows' needs the rows form; summaries data "
                     "(se=...) have one estimate per group."
                 )
-            se = _shared("data_se", data.known_se, data.group)
-            mean = _shared("data_mean", data.mean, data.group)
-            pm.Normal("y", mu=theta, sigma=se, observed=mean, dims=data.group)
+            # y_j ~ Normal(theta_j, se_j), written as y_j / se_j ~ Normal(theta_j / se_j, 1)
+            # plus the constant -sum_j log se_j: the same density (see _scaled_normal)
+            _scaled_normal("y", theta, 1.0, data.mean, 1.0 / data.known_se, data.group)
         elif likelihood == "rows":
             if data.codes is None or data.values is None:
                 raise ValueError(
@@ -294,11 +299,8 @@ def _build(
             values = pm.Data("data_values", np.asarray(data.values, dtype=np.float64))
             pm.Normal("y", mu=theta[codes], sigma=sigma, observed=values)
         else:
-            n = _shared("data_n", data.n, data.group)
-            mean = _shared("data_mean", data.mean, data.group)
-            pm.Normal(
-                "ybar", mu=theta, sigma=sigma / pm.math.sqrt(n), observed=mean, dims=data.group
-            )
+            # ybar_j ~ Normal(theta_j, sigma / sqrt(n_j)), written with sqrt(n_j) as the scale
+            _scaled_normal("ybar", theta, sigma, data.mean, np.sqrt(data.n), data.group)
             _within_group_term(data, sigma)
     return model
 
@@ -332,6 +334,26 @@ def _within_group_term(data: GroupedData, sigma) -> None:
         shape = _shared("data_dof", float(dof)) / 2.0
         ss = _shared("data_ss_within", data.ss_within)
         pm.Gamma("ss_within", alpha=shape, beta=1.0 / (2.0 * sigma**2), observed=ss)
+
+
+def _scaled_normal(name: str, mu, sigma, observed: np.ndarray, scale: np.ndarray, dims: str):
+    """``observed_j ~ Normal(mu_j, sigma / scale_j)``, as ``Normal(scale_j mu_j, sigma)``.
+
+    The density of ``observed_j`` is that of ``scale_j observed_j ~ Normal(scale_j mu_j, sigma)``
+    times ``scale_j``, so the model adds the constant ``sum_j log scale_j`` (a potential named
+    ``<name>_scale``): the log density is the same as ``pm.Normal(name, mu, sigma / scale)``'s.
+    Written this way, the per-group scales (data, so shared variables) cost a multiplication per
+    evaluation instead of a square root and a logarithm: as fast as with the scales constants.
+    """
+    import pymc as pm
+
+    scale = np.asarray(scale, dtype=np.float64)
+    factor = _shared(f"data_{name}_scale", scale, dims)
+    scaled = _shared(f"data_{name}_scaled", np.asarray(observed, dtype=np.float64) * scale, dims)
+    normal = pm.Normal(name, mu=mu * factor, sigma=sigma, observed=scaled, dims=dims)
+    log_scale = _shared(f"data_{name}_log_scale", np.sum(np.log(scale)))
+    pm.Potential(f"{name}_scale", pm.math.sum(log_scale))  # a new variable: keeps the data's name
+    return normal
 
 
 def _shared(name: str, values: Any, dims: str | None = None) -> Any:
