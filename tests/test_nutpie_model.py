@@ -4,7 +4,8 @@
 ``pm.sample(nuts_sampler="nutpie")`` because nutpie's own callbacks are compiled again in every
 process (seconds). The replacement must change nothing but the time: same seed, same draws and
 sampler statistics as ``pm.sample``, and a second process must load the callbacks from the
-compile cache instead of compiling them.
+compile cache instead of compiling them, also for a dataset it has never seen (hbm's models hold
+the data in shared variables, which the callbacks read from nutpie's ``user_data``).
 """
 
 from __future__ import annotations
