@@ -102,9 +102,9 @@ class Compiled:
         import pytensor
 
         self.parametrization = parametrization
-        model = _with_shared_observations(
-            build_model(data, priors, parametrization=parametrization).model
-        )
+        self.priors = priors
+        # hbm's builders put the data in shared variables (hbm.models): swap them per dataset.
+        model = build_model(data, priors, parametrization=parametrization).model
         with pytensor.config.change_flags(numba__fastmath=False):
             self.compiled = nutpie.compile_pymc_model(model)
 
@@ -115,9 +115,9 @@ class Compiled:
         import nutpie
         import pytensor
 
-        compiled = self.compiled.with_data(
-            ybar_observed=data.mean, ss_within_observed=np.asarray(data.ss_within)
-        )
+        # the new dataset's values of the model's shared variables (same design, same shapes)
+        model = build_model(data, self.priors, parametrization=self.parametrization).model
+        compiled = self.compiled.with_data(**{v.name: v.get_value() for v in model.data_vars})
         with pytensor.config.change_flags(numba__fastmath=False):
             trace = nutpie.sample(
                 compiled,
@@ -137,22 +137,6 @@ class Compiled:
         for j, label in enumerate(LABELS):
             out[f"theta[{label}]"] = theta[..., j]
         return out, int(trace["sample_stats"]["diverging"].values.sum())
-
-
-def _with_shared_observations(model):
-    """The same model with each observed value a named shared variable ``<name>_observed``."""
-    import pytensor
-    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph
-
-    graph, _ = fgraph_from_model(model)
-    for output in list(graph.outputs):
-        if isinstance(output.owner.op, ModelObservedRV):
-            value = output.owner.inputs[1]
-            shared = pytensor.shared(
-                np.asarray(value.data), name=f"{output.owner.op.name}_observed"
-            )
-            graph.replace(value, shared, import_missing=True)
-    return model_from_fgraph(graph, mutate_fgraph=True)
 
 
 def run_sbc(

@@ -319,6 +319,10 @@ def fit_grouped(
     run_config = config
     while True:
         idata, seconds = sample(built.model, run_config)
+        if "constant_data" in idata.children:
+            # The model's shared data and prior parameters (hbm.models), in standard units:
+            # group_data and the spec hold them in the user's units.
+            del idata["constant_data"]
         standard.restore(idata, data, resolved)
         if built.parametrization == "marginal":
             _add_theta(idata, data, int(run_config.random_seed))  # type: ignore[arg-type]

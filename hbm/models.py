@@ -23,6 +23,15 @@ Parametrizations:
   sigma``; :func:`hbm.conditional.draw_theta` then draws ``theta`` exactly from its normal
   conditional posterior for every draw.
 - ``auto``: :func:`choose_parametrization` picks one and says why.
+
+Data enter the graph as shared variables (``pm.Data``, no static shape), never as constants:
+``data_n``, ``data_mean``, ``data_se``, ``data_ss_within``, ``data_dof``; ``data_values`` and
+``data_codes`` (``likelihood="rows"``); ``data_<y>_scale``, ``data_<y>_scaled`` and
+``data_<y>_log_scale`` (the centered and non-centered forms, see :func:`_scaled_normal`); and
+each prior's parameters ``<name>_prior``. The compiled log density and its numba cache key then
+depend on the model's structure (parametrization, likelihood, prior families), not on the data:
+a new dataset reuses the compiled functions on disk instead of compiling afresh (see
+:mod:`hbm.nutpie_model`).
 """
 
 from __future__ import annotations
@@ -74,8 +83,11 @@ def centered(
     >>> from hbm.data import grouped_data
     >>> data = grouped_data(hbm.datasets.load("eight_schools"), group="school", value="effect",
     ...                     se="stderr")
-    >>> sorted(centered(data).named_vars)
+    >>> model = centered(data)
+    >>> sorted(v.name for v in model.free_RVs + model.observed_RVs)
     ['mu', 'tau', 'theta', 'y']
+    >>> sorted(v.name for v in model.data_vars)  # the data, as shared variables
+    ['data_y_log_scale', 'data_y_scale', 'data_y_scaled', 'mu_prior', 'tau_prior']
     """
     return _build(data, priors, likelihood, _centered_theta)
 
@@ -107,12 +119,15 @@ def marginal(
     resolved = _resolved(data, priors)
     with pm.Model(coords={data.group: list(data.labels)}) as model:
         mu, tau, sigma = _hyperparameters(resolved)
+        mean = _shared("data_mean", data.mean, data.group)
         if data.kind == "summaries":
-            sd = pm.math.sqrt(tau**2 + data.known_se**2)
-            pm.Normal("y", mu=mu, sigma=sd, observed=data.mean, dims=data.group)
+            se = _shared("data_se", data.known_se, data.group)
+            sd = pm.math.sqrt(tau**2 + se**2)
+            pm.Normal("y", mu=mu, sigma=sd, observed=mean, dims=data.group)
         else:
-            sd = pm.math.sqrt(tau**2 + sigma**2 / data.n)
-            pm.Normal("ybar", mu=mu, sigma=sd, observed=data.mean, dims=data.group)
+            n = _shared("data_n", data.n, data.group)
+            sd = pm.math.sqrt(tau**2 + sigma**2 / n)
+            pm.Normal("ybar", mu=mu, sigma=sd, observed=mean, dims=data.group)
             _within_group_term(data, sigma)
     if not model.free_RVs:
         raise ValueError(
@@ -272,17 +287,20 @@ def _build(
                     "The 'likelihood' option 'rows' needs the rows form; summaries data "
                     "(se=...) have one estimate per group."
                 )
-            pm.Normal("y", mu=theta, sigma=data.stderr, observed=data.mean, dims=data.group)
+            # y_j ~ Normal(theta_j, se_j), written as y_j / se_j ~ Normal(theta_j / se_j, 1)
+            # plus the constant -sum_j log se_j: the same density (see _scaled_normal)
+            _scaled_normal("y", theta, 1.0, data.mean, 1.0 / data.known_se, data.group)
         elif likelihood == "rows":
             if data.codes is None or data.values is None:
                 raise ValueError(
                     "likelihood='rows' needs the rows: make the GroupedData with keep_rows=True."
                 )
-            pm.Normal("y", mu=theta[data.codes], sigma=sigma, observed=data.values)
+            codes = pm.Data("data_codes", np.asarray(data.codes, dtype=np.int64))
+            values = pm.Data("data_values", np.asarray(data.values, dtype=np.float64))
+            pm.Normal("y", mu=theta[codes], sigma=sigma, observed=values)
         else:
-            pm.Normal(
-                "ybar", mu=theta, sigma=sigma / np.sqrt(data.n), observed=data.mean, dims=data.group
-            )
+            # ybar_j ~ Normal(theta_j, sigma / sqrt(n_j)), written with sqrt(n_j) as the scale
+            _scaled_normal("ybar", theta, sigma, data.mean, np.sqrt(data.n), data.group)
             _within_group_term(data, sigma)
     return model
 
@@ -313,7 +331,36 @@ def _within_group_term(data: GroupedData, sigma) -> None:
 
     dof = data.n_rows - data.n_groups
     if dof > 0:
-        pm.Gamma("ss_within", alpha=dof / 2.0, beta=1.0 / (2.0 * sigma**2), observed=data.ss_within)
+        shape = _shared("data_dof", float(dof)) / 2.0
+        ss = _shared("data_ss_within", data.ss_within)
+        pm.Gamma("ss_within", alpha=shape, beta=1.0 / (2.0 * sigma**2), observed=ss)
+
+
+def _scaled_normal(name: str, mu, sigma, observed: np.ndarray, scale: np.ndarray, dims: str):
+    """``observed_j ~ Normal(mu_j, sigma / scale_j)``, as ``Normal(scale_j mu_j, sigma)``.
+
+    The density of ``observed_j`` is that of ``scale_j observed_j ~ Normal(scale_j mu_j, sigma)``
+    times ``scale_j``, so the model adds the constant ``sum_j log scale_j`` (a potential named
+    ``<name>_scale``): the log density is the same as ``pm.Normal(name, mu, sigma / scale)``'s.
+    Written this way, the per-group scales (data, so shared variables) cost a multiplication per
+    evaluation instead of a square root and a logarithm: as fast as with the scales constants.
+    """
+    import pymc as pm
+
+    scale = np.asarray(scale, dtype=np.float64)
+    factor = _shared(f"data_{name}_scale", scale, dims)
+    scaled = _shared(f"data_{name}_scaled", np.asarray(observed, dtype=np.float64) * scale, dims)
+    normal = pm.Normal(name, mu=mu * factor, sigma=sigma, observed=scaled, dims=dims)
+    log_scale = _shared(f"data_{name}_log_scale", np.sum(np.log(scale)))
+    pm.Potential(f"{name}_scale", pm.math.sum(log_scale))  # a new variable: keeps the data's name
+    return normal
+
+
+def _shared(name: str, values: Any, dims: str | None = None) -> Any:
+    """``values`` (float64) as a shared variable of no static shape, so no size enters the graph."""
+    import pymc as pm
+
+    return pm.Data(name, np.asarray(values, dtype=np.float64), dims=dims)
 
 
 def _resolved(data: GroupedData, priors: PriorsLike) -> dict[str, Prior]:

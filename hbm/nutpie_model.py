@@ -21,9 +21,18 @@ The callbacks compute exactly what nutpie's do (same log density and gradient fu
 return codes for non-finite values), the seed passed to nutpie is derived from the user's seed
 exactly as ``pm.sample`` derives it, and the idata is completed with PyMC's own
 ``patch_nutpie_idata``. ``tests/test_nutpie_model.py`` checks that the draws are identical bit
-for bit to ``pm.sample(nuts_sampler="nutpie")``'s. Anything this module cannot handle (models
-with shared data, a nutpie or PyTensor whose internals moved) makes :func:`compile_model` return
-``None`` and :func:`hbm.sampling.sample` falls back to ``pm.sample``.
+for bit to ``pm.sample(nuts_sampler="nutpie")``'s. Anything this module cannot handle (a nutpie
+or PyTensor whose internals moved, shared variables that are not numeric arrays) makes
+:func:`compile_model` return ``None`` and :func:`hbm.sampling.sample` falls back to
+``pm.sample``.
+
+One compile for every dataset
+-----------------------------
+hbm's builders put the data in shared variables (:mod:`hbm.models`), which PyTensor's compiled
+functions take as arguments. The callbacks here read them from nutpie's ``user_data`` (pointer,
+size and shape of each array), as nutpie's own callbacks do, and their source holds no size and
+no value: their cache key, like the log density's, depends on the model's structure only, so a
+new dataset loads both from the disk cache.
 """
 
 from __future__ import annotations
@@ -45,20 +54,27 @@ if TYPE_CHECKING:
 __all__ = ["compile_model", "pm_sample_seed", "sample_compiled"]
 
 #: Part of every cache key: bump it when the callback source below changes meaning.
-CALLBACK_VERSION = "hbm-nutpie-callbacks-1"
+CALLBACK_VERSION = "hbm-nutpie-callbacks-2"
 
+# The callbacks read everything that varies between datasets from nutpie's ``user_data``: a
+# record of uint64 words [n_dim, n_expanded, data pointer of each shared array, its size, its
+# shape]. Their source, and so their cache key, holds only the number of shared arrays, their
+# dtypes and dimensionalities: the same compiled callbacks serve any dataset of any size.
 _LOGP_SOURCE = """
 def hbm_nutpie_logp(dim, x_, out_, logp_, user_data_):
-    if dim != {n_dim}:
+    words = carray(user_data_, ({n_words},), np.uint64)
+    n_dim = np.intp(words[0])
+    if dim != n_dim:
         return -1
     try:
-        x = carray(x_, ({n_dim},))
-        out = carray(out_, ({n_dim},))
+        x = carray(x_, (n_dim,))
+        out = carray(out_, (n_dim,))
         logp = carray(logp_, ())
-        logp_value, grad = inner(x)
+{unpack}
+        logp_value, grad = inner(x{arguments})
         logp[()] = logp_value
         finite = True
-        for i in range({n_dim}):
+        for i in range(n_dim):
             out[i] = grad[i]
             if not np.isfinite(grad[i]):
                 finite = False
@@ -73,15 +89,19 @@ def hbm_nutpie_logp(dim, x_, out_, logp_, user_data_):
 
 _EXPAND_SOURCE = """
 def hbm_nutpie_expand(dim, expanded, x_, out_, user_data_):
-    if dim != {n_dim}:
+    words = carray(user_data_, ({n_words},), np.uint64)
+    n_dim = np.intp(words[0])
+    n_expanded = np.intp(words[1])
+    if dim != n_dim:
         return -1
-    if expanded != {n_expanded}:
+    if expanded != n_expanded:
         return -1
     try:
-        x = carray(x_, ({n_dim},))
-        out = carray(out_, ({n_expanded},))
-        (values,) = inner(x)
-        for i in range({n_expanded}):
+        x = carray(x_, (n_dim,))
+        out = carray(out_, (n_expanded,))
+{unpack}
+        (values,) = inner(x{arguments})
+        for i in range(n_expanded):
             out[i] = values[i]
     except Exception:
         return -2
@@ -92,17 +112,22 @@ def hbm_nutpie_expand(dim, expanded, x_, out_, user_data_):
 def compile_model(model: pm.Model) -> Any | None:
     """nutpie's compiled form of ``model`` with disk-cached callbacks, or ``None``.
 
-    ``None`` means "use ``pm.sample``": the model has shared (``pm.Data``) variables, or the
-    installed nutpie / PyTensor lack the pieces used here. Call it inside
+    Shared variables (``pm.Data``) are passed to the callbacks through nutpie's ``user_data``,
+    as nutpie's own callbacks do, so the callbacks (like PyTensor's compiled log density) are
+    keyed on the model's structure, not on the data. ``None`` means "use ``pm.sample``": the
+    installed nutpie / PyTensor lack the pieces used here, or a shared variable is of a kind the
+    callbacks do not read (not a numeric array). Call it inside
     ``pytensor.config.change_flags(numba__fastmath=False)`` (see :mod:`hbm.sampling`).
     """
     try:
         import numba
+        import nutpie
         from nutpie.compile_pymc import (
             CompiledPyMCModel,
             _make_functions,
             _prepare_dims_and_coords,
             _wrap_with_lock,
+            address_as_void_pointer,
         )
         from pymc.initial_point import make_initial_point_fn
         from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
@@ -126,9 +151,25 @@ def compile_model(model: pm.Model) -> Any | None:
             var_names=None,
         )
     )
-    if logp_fn.get_shared() or expand_fn.get_shared():
+    shared_vars: list[Any] = []
+    for var in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
+        if var not in shared_vars:
+            shared_vars.append(var)
+    shared_data: dict[str, np.ndarray] = {}
+    shared_var_keys: dict[Any, str] = {}
+    for index, var in enumerate(shared_vars):
+        value = np.array(var.get_value(), order="C", copy=True)
+        dtype = getattr(var.type, "dtype", None)
+        if value.dtype.kind not in "fiub" or value.dtype != dtype:
+            return None  # not a numeric array: nutpie's own callbacks handle it
+        value.flags.writeable = False
+        shared_var_keys[var] = f"s{index}"
+        shared_data[f"s{index}"] = value
+    layout = _user_data(n_dim, n_expanded, shared_var_keys, shared_data)
+    if layout is None:
         return None
-    logp_inner, expand_inner = logp_fn.vm.jit_fn, expand_fn.vm.jit_fn
+    user_data, offsets = layout
+    n_words = user_data.dtype.itemsize // 8
 
     double_p = numba.types.CPointer(numba.types.double)
     logp_signature = numba.types.int64(
@@ -138,32 +179,32 @@ def compile_model(model: pm.Model) -> Any | None:
         numba.types.uint64, numba.types.uint64, double_p, double_p, numba.types.voidptr
     )
 
-    def callback(source: str, name: str, inner: Any, signature: Any) -> Any:
+    def callback(template: str, name: str, function: Any, signature: Any) -> Any:
+        keys = [shared_var_keys[var] for var in function.get_shared()]
+        unpack, arguments = _unpack_source(keys, shared_data, offsets)
+        source = template.format(n_words=n_words, unpack=unpack, arguments=arguments)
+        inner = function.vm.jit_fn
         py_func = getattr(inner, "py_func", None)
         inner_key = CACHED_SRC_FUNCTIONS.get(py_func) if py_func is not None else None
         key = None
         if inner_key is not None:
-            text = "|".join((CALLBACK_VERSION, numba.__version__, str(inner_key), source))
+            versions = (numba.__version__, nutpie.__version__)
+            text = "|".join((CALLBACK_VERSION, *versions, str(inner_key), source))
             key = hashlib.sha256(text.encode()).hexdigest()
-        function = compile_numba_function_src(
-            source,
-            name,
-            global_env=globals() | {"np": np, "carray": numba.carray, "inner": inner},
-            cache_key=key,
+        env = {
+            "np": np,
+            "carray": numba.carray,
+            "inner": inner,
+            "address": address_as_void_pointer,
+        }
+        compiled = compile_numba_function_src(
+            source, name, global_env=globals() | env, cache_key=key
         )
-        return numba.cfunc(signature, cache=key is not None)(function)
+        return numba.cfunc(signature, cache=key is not None)(compiled)
 
-    logp_c = callback(
-        _LOGP_SOURCE.format(n_dim=n_dim), "hbm_nutpie_logp", logp_inner, logp_signature
-    )
-    expand_c = callback(
-        _EXPAND_SOURCE.format(n_dim=n_dim, n_expanded=n_expanded),
-        "hbm_nutpie_expand",
-        expand_inner,
-        expand_signature,
-    )
+    logp_c = callback(_LOGP_SOURCE, "hbm_nutpie_logp", logp_fn, logp_signature)
+    expand_c = callback(_EXPAND_SOURCE, "hbm_nutpie_expand", expand_fn, expand_signature)
     dims, coords = _prepare_dims_and_coords(model, shape_info, reparameterized)
-    no_shared = np.zeros((), dtype=[("shared", [("data", []), ("size", []), ("shape", [])])])
     return CompiledPyMCModel(
         _n_dim=n_dim,
         dims=dims,
@@ -172,15 +213,79 @@ def compile_model(model: pm.Model) -> Any | None:
         compiled_logp_func=logp_c,
         compiled_expand_func=expand_c,
         initial_point_func=initial_point_fn,
-        shared_data={},
-        shared_var_keys={},
-        user_data=no_shared,
+        shared_data=shared_data,
+        shared_var_keys=shared_var_keys,
+        user_data=user_data,
         n_expanded=n_expanded,
         shape_info=shape_info,
         logp_func=logp_fn,
         expand_func=expand_fn,
         reparameterized_names=reparameterized,
     )
+
+
+def _user_data(
+    n_dim: int,
+    n_expanded: int,
+    shared_var_keys: dict[Any, str],
+    shared_data: dict[str, np.ndarray],
+) -> tuple[np.ndarray, dict[str, tuple[int, int, int]]] | None:
+    """nutpie's ``user_data`` record with a header ``hbm = [n_dim, n_expanded]`` in front.
+
+    The ``shared`` part is laid out as nutpie's ``make_user_data`` lays it out (so nutpie's
+    ``with_data`` can update it). Returns the record and, for each key, the word index of its
+    data pointer, of its size and of its first shape entry; ``None`` if nutpie's
+    ``update_user_data`` no longer fills this layout.
+    """
+    from nutpie.compile_pymc import update_user_data
+
+    keys = list(shared_var_keys.values())
+    ndims = {key: shared_data[key].ndim for key in keys}
+    record = np.dtype(
+        [
+            ("hbm", np.uint64, (2,)),
+            (
+                "shared",
+                [
+                    ("data", [(key, np.uint64) for key in keys]),
+                    ("size", [(key, np.uint64) for key in keys]),
+                    ("shape", [(key, np.uint64, (ndims[key],)) for key in keys]),
+                ],
+            ),
+        ]
+    )
+    fields: Any = record.fields
+    shared = fields["shared"]  # (dtype, byte offset)
+    offsets = {}
+    for key in keys:
+        words = []
+        for part in ("data", "size", "shape"):
+            field: Any = shared[0].fields[part]
+            words.append((shared[1] + field[1] + field[0].fields[key][1]) // 8)
+        offsets[key] = (words[0], words[1], words[2])
+    user_data = np.zeros((), dtype=record)
+    user_data["hbm"] = (n_dim, n_expanded)
+    user_data = update_user_data(user_data, shared_data)
+    if record.itemsize % 8 or user_data.dtype != record:
+        return None  # nutpie's user_data is no longer what the callbacks read
+    return user_data, offsets
+
+
+def _unpack_source(
+    keys: list[str], shared_data: dict[str, np.ndarray], offsets: dict[str, tuple[int, int, int]]
+) -> tuple[str, str]:
+    """Source lines that rebuild each shared array from ``words``, and the call's arguments."""
+    lines = []
+    for index, key in enumerate(keys):
+        value = shared_data[key]
+        data, size, shape = offsets[key]
+        dims = "".join(f"np.intp(words[{shape + axis}]), " for axis in range(value.ndim))
+        lines.append(
+            f"        a{index} = carray(address(words[{data}]), (np.intp(words[{size}]),), "
+            f"np.{value.dtype.name}).reshape(({dims}))"
+        )
+    arguments = "".join(f", a{index}" for index in range(len(keys)))
+    return "\n".join(lines), arguments
 
 
 def pm_sample_seed(random_seed: int, chains: int) -> int:

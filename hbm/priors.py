@@ -110,12 +110,19 @@ class Prior:
         }[self.family]()
 
     def to_pymc(self, name: str):
-        """Create the PyMC variable for this prior (call inside a ``pm.Model`` context)."""
+        """Create the PyMC variable for this prior (call inside a ``pm.Model`` context).
+
+        The parameters enter the graph as one shared vector ``<name>_prior`` (``pm.Data``), not
+        as constants: the compiled model then depends on the prior's family only, and the same
+        compiled functions serve any parameter values (see :mod:`hbm.models`).
+        """
+        import numpy as np
         import pymc as pm
 
-        f, p = self.family, self.params
+        f = self.family
+        p = pm.Data(f"{name}_prior", np.asarray(self.params, dtype=np.float64))
         if f == "fixed":
-            return pm.Deterministic(name, pm.math.constant(p[0], dtype="float64"))
+            return pm.Deterministic(name, p[0])
         if f == "normal":
             return pm.Normal(name, mu=p[0], sigma=p[1])
         if f == "studentt":

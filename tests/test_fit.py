@@ -160,3 +160,20 @@ def test_repr_and_lazy_import():
     assert "fit" in hbm.__all__ and "datasets" in dir(hbm)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         hbm.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("parametrization", ["centered", "marginal"])
+def test_fit_holds_the_data_in_the_users_units_only(parametrization):
+    """The model's shared data (standardized, scaled by sqrt(n_j)) stay out of the DataTree."""
+    fit = hbm.fit(
+        hbm.datasets.load("schools"),
+        group="school",
+        value="score",
+        parametrization=parametrization,
+        random_seed=2,
+        **FAST,
+    )
+    assert "constant_data" not in fit.idata.children
+    observed = fit.idata["observed_data"]
+    np.testing.assert_array_equal(observed["ybar"].values, fit.data.mean)
+    assert float(observed["ss_within"]) == fit.data.ss_within

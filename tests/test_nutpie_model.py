@@ -4,7 +4,8 @@
 ``pm.sample(nuts_sampler="nutpie")`` because nutpie's own callbacks are compiled again in every
 process (seconds). The replacement must change nothing but the time: same seed, same draws and
 sampler statistics as ``pm.sample``, and a second process must load the callbacks from the
-compile cache instead of compiling them.
+compile cache instead of compiling them, also for a dataset it has never seen (hbm's models hold
+the data in shared variables, which the callbacks read from nutpie's ``user_data``).
 """
 
 from __future__ import annotations
@@ -71,39 +72,101 @@ def test_same_draws_as_pm_sample(eight_schools, kind, parametrization):
     assert_identical(sample_compiled(compiled, model, CONFIG), pm_sample(model, CONFIG))
 
 
-def test_shared_data_falls_back_to_pm_sample():
+def test_shared_data_is_read_from_user_data():
     with pm.Model() as model:
         y = pm.Data("y", np.array([1.0, 2.5, 0.3]))
-        mu = pm.Normal("mu", 0, 5)
-        pm.Normal("obs", mu, 1.0, observed=y)
+        scale = pm.Data("scale", np.array(5.0))
+        mu = pm.Normal("mu", 0, scale)
+        index = pm.Data("index", np.array([0, 0, 0]))  # PyMC stores integers as int32
+        pm.Deterministic("shifted", mu + scale)
+        pm.Normal("obs", mu + y[index] * 0.1, 1.0, observed=y)
     with pytensor.config.change_flags(numba__fastmath=False):
-        assert compile_model(model) is None  # shared variables: nutpie's own path
+        compiled = compile_model(model)
+    assert compiled is not None  # hbm's callbacks read the shared arrays from user_data
+    assert_identical(sample_compiled(compiled, model, CONFIG), pm_sample(model, CONFIG))
+
+
+def test_shared_data_it_does_not_read_falls_back_to_pm_sample():
+    with pm.Model() as model:
+        z = pm.Data("z", np.array([1.0 + 2.0j, 2.5 - 1.0j]))
+        mu = pm.Normal("mu", 0, 5)
+        pm.Normal("obs", mu, 1.0, observed=pytensor.tensor.real(z))
+    with pytensor.config.change_flags(numba__fastmath=False):
+        assert compile_model(model) is None  # complex shared data: nutpie's own path
     idata, _ = sample(model, CONFIG)  # ... which hbm.sampling.sample then takes
     assert_identical(idata, pm_sample(model, CONFIG))
 
 
+def standardized_model(sizes, seed, shift, parametrization, likelihood="sufficient"):
+    """The model hbm.fit samples for a simulated table shifted by ``shift``."""
+    from hbm.priors import resolve_priors
+    from hbm.standardize import Standardization
+
+    table = simulate_rows(sizes=sizes, seed=seed)
+    table["y"] += shift
+    data = grouped_data(table, group="group", value="y", keep_rows=likelihood == "rows")
+    unit = Standardization.of(data)
+    priors = unit.priors(resolve_priors(data, None))
+    built = build_model(
+        unit.data(data), priors, parametrization=parametrization, likelihood=likelihood
+    )
+    return built.model
+
+
+def cache_keys(model):
+    """PyTensor's numba cache keys of nutpie's log-density and expand functions for ``model``."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    with pytensor.config.change_flags(numba__fastmath=False):
+        compiled = compile_model(model)
+    assert compiled is not None
+    functions = (compiled.logp_func, compiled.expand_func)
+    return tuple(CACHED_SRC_FUNCTIONS[f.vm.jit_fn.py_func] for f in functions)
+
+
+@pytest.mark.parametrize(
+    ("parametrization", "likelihood", "sizes"),
+    [
+        # marginal samples (mu, tau, sigma) whatever the number of groups: one key for all data
+        ("marginal", "sufficient", ((3, 8, 2, 15, 6), (4, 9, 5, 7, 3, 2, 11))),
+        # the others sample theta, and nutpie's vector of parameters has a static length (kept:
+        # a graph without it rounds differently from pm.sample's): one key per number of groups,
+        # whatever the values, group sizes and number of rows
+        ("centered", "sufficient", ((3, 8, 2, 15, 6), (4, 9, 5, 7, 3))),
+        ("noncentered", "rows", ((3, 8, 2, 15, 6), (4, 9, 5, 7, 30))),
+        ("centered", "rows", ((3, 8, 2, 15, 6), (2, 2, 5, 7, 3))),
+    ],
+)
+def test_new_data_give_the_same_compile_cache_keys(parametrization, likelihood, sizes):
+    first = standardized_model(sizes[0], 3, 0.0, parametrization, likelihood)
+    second = standardized_model(sizes[1], 4, 250.0, parametrization, likelihood)
+    assert cache_keys(first) == cache_keys(second)
+
+
 CACHE_SCRIPT = """
-import hbm.nutpie_model as nm
-from hbm.data import grouped_data
-from hbm.models import build_model
-from tests.conftest import simulate_rows
+import sys
 import pytensor
-data = grouped_data(simulate_rows(sizes=(4, 9, 3), seed=8), group="group", value="y")
+import hbm.nutpie_model as nm
+from tests.test_nutpie_model import standardized_model
+sizes = tuple(int(n) for n in sys.argv[1].split(","))
+model = standardized_model(sizes, int(sys.argv[2]), float(sys.argv[3]), "marginal")
 with pytensor.config.change_flags(numba__fastmath=False):
-    compiled = nm.compile_model(build_model(data).model)
+    compiled = nm.compile_model(model)
 hits = compiled.compiled_logp_func._cache_hits + compiled.compiled_expand_func._cache_hits
 print("cache hits", hits)
 """
 
 
 @pytest.mark.slow
-def test_second_process_loads_the_callbacks_from_the_cache(tmp_path):
+def test_a_new_dataset_loads_everything_from_the_cache(tmp_path):
+    """The second process fits other data (other size, values, priors): it compiles nothing."""
     env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    hits = []
-    for _ in range(2):
+    cache = tmp_path / "pytensor" / "numba"
+    hits, files = [], []
+    for args in (["4,9,3", "8", "0"], ["5,2,8,6,7,12,3", "9", "1e4"]):
         run = subprocess.run(
-            [sys.executable, "-c", CACHE_SCRIPT],
+            [sys.executable, "-c", CACHE_SCRIPT, *args],
             capture_output=True,
             text=True,
             env=env,
@@ -112,5 +175,7 @@ def test_second_process_loads_the_callbacks_from_the_cache(tmp_path):
         )
         assert run.returncode == 0, run.stderr[-2000:]
         hits.append(run.stdout.strip().splitlines()[-1])
+        files.append(sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file()))
     assert hits == ["cache hits 0", "cache hits 2"]
-    assert list((tmp_path / "pytensor" / "numba").glob("*hbm_nutpie_logp*"))
+    assert any("hbm_nutpie_logp" in str(p) for p in files[0])
+    assert files[1] == files[0]  # nothing new was compiled for the second dataset
