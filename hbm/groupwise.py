@@ -24,8 +24,8 @@ __all__ = ["group_quantiles", "group_ranks", "group_sd"]
 
 #: Groups per block for quantiles (a block of 4,000 draws x 64 groups is 2 MB).
 QUANTILE_BLOCK = 64
-#: Draws per block for ranks.
-RANK_BLOCK = 256
+#: Draws per block for ranks and sds.
+DRAW_BLOCK = 256
 QUANTILE_METHODS = ("linear", "inverted_cdf")
 QuantileMethod = Literal["linear", "inverted_cdf"]
 
@@ -100,8 +100,8 @@ def group_sd(values: np.ndarray, mean: np.ndarray | None = None, *, ddof: int = 
     values = np.asarray(values)
     mean = values.mean(axis=0) if mean is None else mean
     total = np.zeros(values.shape[1])
-    for start in range(0, values.shape[0], RANK_BLOCK):
-        deviation = values[start : start + RANK_BLOCK] - mean
+    for start in range(0, values.shape[0], DRAW_BLOCK):
+        deviation = values[start : start + DRAW_BLOCK] - mean
         deviation *= deviation
         total += deviation.sum(axis=0)
     return np.sqrt(total / (values.shape[0] - ddof))
@@ -124,8 +124,8 @@ def group_ranks(values: np.ndarray, *, descending: bool = True) -> np.ndarray:
     dtype = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int32
     ranks = np.empty((n_draws, n_groups), dtype=dtype)
     places = np.arange(1, n_groups + 1, dtype=dtype)[None, :]
-    for start in range(0, n_draws, RANK_BLOCK):
-        rows = slice(start, start + RANK_BLOCK)
+    for start in range(0, n_draws, DRAW_BLOCK):
+        rows = slice(start, start + DRAW_BLOCK)
         block = -values[rows] if descending else values[rows]
         np.put_along_axis(ranks[rows], block.argsort(axis=1), places, axis=1)
     return ranks

@@ -60,9 +60,10 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
     from matplotlib.figure import Figure
 
     data, idata, _ = fit_parts(source)
-    post = draws(idata, "theta", data).mean(axis=0)
+    pooling = pooling_comparison(source)  # kept on a Fit: the report's other figures share it
+    post = pooling["partial_mean"].to_numpy()
     mu = float(draws(idata, "mu").mean())
-    complete = float(pooling_comparison(source)["complete_mean"].iloc[0])
+    complete = float(pooling["complete_mean"].iloc[0])
     raw = data.mean
     size_x, size_label, sizes = _sizes(data)
     # Many groups: smaller, fainter markers and lines, so the cloud keeps a shape rather than
@@ -91,26 +92,20 @@ def plot_shrinkage(source: Fit | xr.DataTree) -> Figure:
             zorder=1,
         )
     )
-    left.scatter(
-        np.zeros_like(raw),
-        raw,
-        s=sizes,
-        color=RAW,
-        alpha=alpha,
-        zorder=2,
-        edgecolor=rim,
-        label="raw " + _raw_word(data),
-    )
-    left.scatter(
-        np.ones_like(post),
-        post,
-        s=sizes,
-        color=PARTIAL,
-        alpha=alpha,
-        zorder=2,
-        edgecolor=rim,
-        label="posterior mean (partial pooling)",
-    )
+    for x, values, colour, label in (
+        (0, raw, RAW, "raw " + _raw_word(data)),
+        (1, post, PARTIAL, "posterior mean (partial pooling)"),
+    ):
+        left.scatter(
+            np.full_like(values, x),
+            values,
+            s=sizes,
+            color=colour,
+            alpha=alpha,
+            zorder=2,
+            edgecolor=rim,
+            label=label,
+        )
     left.set_xticks([0, 1], ["no pooling\n(raw)", "partial pooling\n(posterior)"])
     left.set_xlim(-0.35, 1.35)
     left.set_ylabel(text(data.value))

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from hbm.data import GroupedData
-from hbm.groupwise import group_quantiles, group_ranks, group_sd
+from hbm.groupwise import DRAW_BLOCK, group_quantiles, group_ranks, group_sd
 from hbm.summary import CI_PROB
 
 if TYPE_CHECKING:
@@ -355,8 +355,8 @@ def _mean_pooling(data: GroupedData, sigma: np.ndarray | None, tau: np.ndarray) 
             raise ValueError("The rows form needs draws of sigma.")
         a, b = (tau / sigma) ** 2, data.n.astype(float)
     total = np.zeros(data.n_groups)
-    for start in range(0, a.size, 1024):
-        block = np.multiply.outer(a[start : start + 1024], b)
+    for start in range(0, a.size, DRAW_BLOCK):
+        block = np.multiply.outer(a[start : start + DRAW_BLOCK], b)
         block += 1.0
         np.reciprocal(block, out=block)
         total += block.sum(axis=0)

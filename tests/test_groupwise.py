@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hbm.groupwise import QUANTILE_BLOCK, RANK_BLOCK, group_quantiles, group_ranks, group_sd
+from hbm.groupwise import DRAW_BLOCK, QUANTILE_BLOCK, group_quantiles, group_ranks, group_sd
 
 PROBS = [0.0, 0.03, 0.025, 0.25, 0.5, 0.97, 0.975, 1.0]
 
@@ -42,7 +42,7 @@ def test_unknown_method_is_named():
 @pytest.mark.parametrize("descending", [True, False])
 def test_ranks_equal_double_argsort(descending):
     rng = np.random.default_rng(2)
-    values = rng.standard_normal((RANK_BLOCK * 2 + 17, 41))
+    values = rng.standard_normal((DRAW_BLOCK * 2 + 17, 41))
     values[:, 5] = values[:, 6]  # ties get distinct ranks, as with argsort
     signed = -values if descending else values
     expected = signed.argsort(axis=1).argsort(axis=1) + 1
@@ -55,7 +55,7 @@ def test_ranks_use_a_wider_type_for_many_groups():
     assert group_ranks(np.zeros((2, 40_000))).dtype == np.int32
 
 
-@pytest.mark.parametrize("n_draws", [2, 5, RANK_BLOCK + 3])
+@pytest.mark.parametrize("n_draws", [2, 5, DRAW_BLOCK + 3])
 def test_sd_equals_numpy(n_draws):
     values = np.random.default_rng(n_draws).normal(3.0, 2.0, size=(n_draws, 9))
     np.testing.assert_allclose(group_sd(values), values.std(axis=0, ddof=1), rtol=1e-12)
