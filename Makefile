@@ -34,6 +34,7 @@ demo: $(STAMP)
 	@echo "make: report written to $(DEMO_OUT)/report.html"
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # `make bench` installs the bench extra (Bambi, never a runtime dependency) and compares hbm with
@@ -54,6 +55,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check hbm tests data bench
 	$(BIN)/ruff format --check hbm tests data bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 import hbm
-from hbm.data import grouped_data
-from hbm.sampling import SampleConfig
+from hbm.data.grouped import grouped_data
+from hbm.inference.config import SampleConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ("hard_tau_zero", "hard_three_groups", "hard_unbalanced")

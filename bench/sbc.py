@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from hbm.conditional import draw_theta
-from hbm.data import GroupedData, grouped_data
-from hbm.models import build_model
-from hbm.priors import Prior, resolve_priors
+from hbm.data.grouped import GroupedData, grouped_data
+from hbm.model.build import build_model
+from hbm.model.families.normal import draw_group_means as draw_theta
+from hbm.model.families.normal import resolve_priors
+from hbm.model.priors import Prior
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -15,38 +15,43 @@ sampled with NUTS, diagnosed, plotted and reported.
 'ok'
 
 Heavy libraries (PyMC, ArviZ, pandas) are imported on first use, so ``import hbm`` and
-``hbm --help`` are fast.
+``hbm --help`` are fast. The package is laid out in the order of the flow (see README's Layout):
+``core`` → ``data`` → ``model`` → ``inference`` → ``diagnostics`` → ``results`` → ``analysis`` →
+``viz`` → ``reporting`` → ``workflow`` → ``api`` → ``cli``; imports run one way.
 """
 
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = metadata.version("hbm")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from hbm.core.version import __version__
 
 if TYPE_CHECKING:
-    from hbm import datasets
-    from hbm.batch import run_batch
-    from hbm.data import GroupedData, grouped_data
-    from hbm.diagnostics import Diagnosis, diagnose
-    from hbm.fitting import Fit, fit, fit_grouped
-    from hbm.io import load_fit as load
-    from hbm.models import build_model, centered, marginal, noncentered
-    from hbm.priors import Prior, parse_prior, resolve_priors
-    from hbm.sampling import SampleConfig
-    from hbm.spec import FitSpec, ModelSpec, fit_spec, read_spec
+    from hbm.api import Fit, fit, fit_grouped, fit_spec, load
+    from hbm.data import datasets
+    from hbm.data.grouped import GroupedData, grouped_data
+    from hbm.diagnostics.diagnosis import Diagnosis, diagnose
+    from hbm.inference.config import SampleConfig
+    from hbm.model.build import build_model, centered, marginal, noncentered
+    from hbm.model.description import ModelDescription
+    from hbm.model.families.normal import resolve_priors
+    from hbm.model.parameters import ParameterTable
+    from hbm.model.priors import Prior, parse_prior
+    from hbm.results.fit_result import FitResult
+    from hbm.results.fit_spec import FitSpec
+    from hbm.workflow.batch import run_batch
+    from hbm.workflow.specs import ModelSpec, read_spec
 
 __all__ = [
     "Diagnosis",
     "Fit",
+    "FitResult",
     "FitSpec",
     "GroupedData",
+    "ModelDescription",
     "ModelSpec",
+    "ParameterTable",
     "Prior",
     "SampleConfig",
     "__version__",
@@ -68,28 +73,31 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Diagnosis": ("hbm.diagnostics", "Diagnosis"),
-    "diagnose": ("hbm.diagnostics", "diagnose"),
-    "Fit": ("hbm.fitting", "Fit"),
-    "fit": ("hbm.fitting", "fit"),
-    "fit_grouped": ("hbm.fitting", "fit_grouped"),
-    "FitSpec": ("hbm.spec", "FitSpec"),
-    "GroupedData": ("hbm.data", "GroupedData"),
-    "grouped_data": ("hbm.data", "grouped_data"),
-    "Prior": ("hbm.priors", "Prior"),
-    "parse_prior": ("hbm.priors", "parse_prior"),
-    "resolve_priors": ("hbm.priors", "resolve_priors"),
-    "SampleConfig": ("hbm.sampling", "SampleConfig"),
-    "build_model": ("hbm.models", "build_model"),
-    "centered": ("hbm.models", "centered"),
-    "noncentered": ("hbm.models", "noncentered"),
-    "marginal": ("hbm.models", "marginal"),
-    "load": ("hbm.io", "load_fit"),
-    "datasets": ("hbm.datasets", None),
-    "ModelSpec": ("hbm.spec", "ModelSpec"),
-    "fit_spec": ("hbm.spec", "fit_spec"),
-    "read_spec": ("hbm.spec", "read_spec"),
-    "run_batch": ("hbm.batch", "run_batch"),
+    "Diagnosis": ("hbm.diagnostics.diagnosis", "Diagnosis"),
+    "diagnose": ("hbm.diagnostics.diagnosis", "diagnose"),
+    "Fit": ("hbm.api", "Fit"),
+    "fit": ("hbm.api", "fit"),
+    "fit_grouped": ("hbm.api", "fit_grouped"),
+    "fit_spec": ("hbm.api", "fit_spec"),
+    "load": ("hbm.api", "load"),
+    "FitResult": ("hbm.results.fit_result", "FitResult"),
+    "FitSpec": ("hbm.results.fit_spec", "FitSpec"),
+    "GroupedData": ("hbm.data.grouped", "GroupedData"),
+    "grouped_data": ("hbm.data.grouped", "grouped_data"),
+    "ModelDescription": ("hbm.model.description", "ModelDescription"),
+    "ParameterTable": ("hbm.model.parameters", "ParameterTable"),
+    "Prior": ("hbm.model.priors", "Prior"),
+    "parse_prior": ("hbm.model.priors", "parse_prior"),
+    "resolve_priors": ("hbm.model.families.normal", "resolve_priors"),
+    "SampleConfig": ("hbm.inference.config", "SampleConfig"),
+    "build_model": ("hbm.model.build", "build_model"),
+    "centered": ("hbm.model.build", "centered"),
+    "noncentered": ("hbm.model.build", "noncentered"),
+    "marginal": ("hbm.model.build", "marginal"),
+    "datasets": ("hbm.data.datasets", None),
+    "ModelSpec": ("hbm.workflow.specs", "ModelSpec"),
+    "read_spec": ("hbm.workflow.specs", "read_spec"),
+    "run_batch": ("hbm.workflow.batch", "run_batch"),
 }
 
 

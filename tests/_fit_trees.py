@@ -1,6 +1,6 @@
 """Fit-shaped DataTrees with chosen draws, for exact tests of the shrinkage, PPC and plot code.
 
-:func:`hbm.shrinkage.fit_parts` reads a fit's DataTree from its ``posterior`` and ``group_data``
+:func:`hbm.results.tree.as_result` reads a fit's DataTree from its ``posterior`` and ``group_data``
 groups and its ``hbm_spec`` attribute; these trees have exactly that, and no sampling behind them.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from hbm.spec import FitSpec
+from hbm.results.fit_spec import FitSpec
 
 
 def fit_tree(

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import hbm.outputs
-from hbm.batch import LOCK, RECORD, run_batch
-from hbm.batch_index import INDEX_COLUMNS
+import hbm.reporting.outputs
+import hbm.workflow.batch
 from hbm.cli import main
+from hbm.workflow.batch import LOCK, RECORD, run_batch
+from hbm.workflow.batch_index import INDEX_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,13 +145,13 @@ def test_interrupted_batch_leaves_nothing_that_looks_finished(specs, tmp_path, m
     run_batch([specs["tiny"]], out, progress=None)
     old_record = (out / "tiny" / RECORD).read_text()
     spec(specs["tiny"].parent, "tiny", specs["tiny"].read_text().split("[sampling]")[0], seed=9)
-    real = hbm.outputs.write_outputs
+    real = hbm.reporting.outputs.write_outputs
 
     def write_then_interrupt(fit, folder):
         real(fit, folder)  # the complete folder exists in the staging area ...
         raise KeyboardInterrupt  # ... when Ctrl-C arrives, before batch.json and the rename
 
-    monkeypatch.setattr(hbm.outputs, "write_outputs", write_then_interrupt)
+    monkeypatch.setattr(hbm.workflow.batch, "write_outputs", write_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         run_batch([specs["eight"], specs["tiny"]], out, progress=None)
     # eight never appears; tiny keeps its previous, finished result untouched
@@ -162,7 +163,7 @@ def test_interrupted_batch_leaves_nothing_that_looks_finished(specs, tmp_path, m
     assert {r["status"] for r in rows} == {"failed"}
     assert rows[0]["error"] == "interrupted before it finished"
 
-    monkeypatch.setattr(hbm.outputs, "write_outputs", real)
+    monkeypatch.setattr(hbm.workflow.batch, "write_outputs", real)
     rows = run_batch([specs["eight"], specs["tiny"]], out, progress=None)
     assert [r["status"] for r in rows] == ["done", "done"]
     assert rows[1]["random_seed"] == 9

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hbm.convergence import BLOCK, STATISTICS, convergence_statistics, summary_frame
+from hbm.diagnostics.convergence import BLOCK, STATISTICS, convergence_statistics, summary_frame
 
 RTOL = 1e-9
 

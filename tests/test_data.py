@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbm.data import grouped_data
+from hbm.data.grouped import grouped_data
 
 
 def test_sufficient_statistics_match_pandas(small_rows):

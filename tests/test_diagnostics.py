@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import hbm
-from hbm.diagnostics import EBFMI_OK, Diagnosis, diagnose
+from hbm.diagnostics.diagnosis import EBFMI_OK, Diagnosis, diagnose
 
 CHAINS, DRAWS = 4, 500
 LABELS = ["a", "b", "c", "d", "e", "f"]

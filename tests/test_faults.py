@@ -24,7 +24,7 @@ import pytest
 
 import hbm
 from hbm.cli import main
-from hbm.outputs import _tag, check_output_dir, write_outputs
+from hbm.reporting.outputs import _tag, check_output_dir, write_outputs
 
 fit_table = hbm.fit
 
@@ -54,9 +54,10 @@ def test_a_sampler_that_returns_after_ctrl_c_is_an_interrupt_not_a_result(monkey
     """nutpie and PyMC catch Ctrl-C and return the draws so far; hbm must not take them."""
     import pymc as pm
 
-    from hbm.data import grouped_data
-    from hbm.models import build_model
-    from hbm.sampling import SampleConfig, sample
+    from hbm.data.grouped import grouped_data
+    from hbm.inference.config import SampleConfig
+    from hbm.inference.sampling import sample
+    from hbm.model.build import build_model
 
     data = grouped_data(hbm.datasets.load("schools"), group="school", value="score")
     model = build_model(data).model
@@ -143,18 +144,17 @@ def test_sigkill_while_sampling_leaves_no_folder(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys, time
-    from hbm.fitting import Fit
-    from hbm.io import load_fit
-    from hbm.outputs import write_outputs
+    import hbm.reporting.outputs as outputs
+    from hbm.results.io import load_result
 
-    def stuck_save(self, path):
+    def stuck_save(result, path):
         path.write_bytes(b"\\x89HDF half a file")
         print("writing", flush=True)
         time.sleep(600)
 
-    fit = load_fit(sys.argv[1])
-    Fit.save = stuck_save
-    write_outputs(fit, sys.argv[2])
+    fit = load_result(sys.argv[1])
+    outputs.save_result = stuck_save
+    outputs.write_outputs(fit, sys.argv[2])
     """
 )
 
@@ -223,8 +223,8 @@ def test_leftovers_of_live_processes_stay_and_an_orphaned_old_result_comes_back(
 FULL_DISK = textwrap.dedent(
     """
     import errno, resource, signal, sys
-    from hbm.io import load_fit
-    from hbm.outputs import write_outputs
+    from hbm.api import load as load_fit
+    from hbm.reporting.outputs import write_outputs
 
     fit = load_fit(sys.argv[1])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write then fails with EFBIG

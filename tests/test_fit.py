@@ -149,7 +149,7 @@ def test_fit_stays_a_function_after_submodules_are_imported():
     # A submodule named like a package attribute would replace it on import (hbm.fit the function
     # vs a module hbm/fit.py): the modules are named so that this cannot happen.
     code = (
-        "import hbm, hbm.fitting, hbm.cli, hbm.io, hbm.outputs, hbm.report\n"
+        "import hbm, hbm.api, hbm.workflow.fit, hbm.cli, hbm.results.io, hbm.reporting.outputs\n"
         "assert callable(hbm.fit) and callable(hbm.load), (hbm.fit, hbm.load)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

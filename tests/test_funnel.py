@@ -8,7 +8,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 import hbm
-from hbm.funnel import funnel_triage, plot_funnel
+from hbm.diagnostics.funnel import funnel_triage
+from hbm.viz import plot_funnel
 
 
 def funnel_tree(diverge_at: str | None, *, se: tuple[float, ...] = (1.0, 5.0, 20.0)) -> xr.DataTree:

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from hbm.groupwise import DRAW_BLOCK, QUANTILE_BLOCK, group_quantiles, group_ranks, group_sd
+from hbm.analysis.groupwise import (
+    DRAW_BLOCK,
+    QUANTILE_BLOCK,
+    group_quantiles,
+    group_ranks,
+    group_sd,
+)
 
 PROBS = [0.0, 0.03, 0.025, 0.25, 0.5, 0.97, 0.975, 1.0]
 

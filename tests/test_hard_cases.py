@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import hbm
-from hbm.data import grouped_data
-from hbm.sampling import SampleConfig
+from hbm.data.grouped import grouped_data
+from hbm.inference.config import SampleConfig
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CASES = ["hard_tau_zero", "hard_three_groups", "hard_unbalanced"]

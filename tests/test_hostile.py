@@ -17,7 +17,7 @@ import pytest
 import xarray as xr
 
 import hbm
-from hbm.outputs import write_outputs
+from hbm.reporting.outputs import write_outputs
 
 # ``hbm.fit`` is the function until something imports the submodule ``hbm.fit`` before the
 # attribute was first read (hbm.load and the CLI do): then it is the module. Either way:

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-import hbm.datasets
+import hbm.data.datasets
+from hbm.api import fit
+from hbm.api import load as load_fit
 from hbm.cli import main
-from hbm.fitting import fit
-from hbm.io import FORMAT, load_fit, save_fit
+from hbm.results.io import FORMAT
 
 SMALL = {"draws": 150, "tune": 150, "chains": 2, "progressbar": False}
 
@@ -109,15 +110,15 @@ def test_save_replaces_an_existing_file_and_leaves_no_temporaries(summaries_fit,
 
 def test_save_refuses_folders_and_missing_parents(summaries_fit, tmp_path):
     with pytest.raises(ValueError, match="it is a folder"):
-        save_fit(summaries_fit, tmp_path)
+        summaries_fit.save(tmp_path)
     foreign = tmp_path / "other.zarr"
     foreign.mkdir()
     (foreign / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="not a fit saved by hbm"):
-        save_fit(summaries_fit, foreign)
+        summaries_fit.save(foreign)
     assert (foreign / "keep.txt").read_text() == "mine"
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        save_fit(summaries_fit, tmp_path / "no" / "fit.nc")
+        summaries_fit.save(tmp_path / "no" / "fit.nc")
 
 
 def test_corrupt_and_foreign_files_give_clear_errors(summaries_fit, tmp_path):

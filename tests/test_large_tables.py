@@ -17,11 +17,13 @@ import pytest
 import xarray as xr
 
 import hbm
-import hbm.conditional as conditional
-from hbm.data import grouped_data
-from hbm.diagnostics import diagnose
-from hbm.plots import MAX_HEIGHT, plot_shrinkage
-from hbm.report import MAX_GROUP_ROWS, render_report
+import hbm.model.families.normal_conditional as conditional
+from hbm.data.grouped import grouped_data
+from hbm.diagnostics.diagnosis import diagnose
+from hbm.reporting.report import render_report
+from hbm.reporting.sections import MAX_GROUP_ROWS
+from hbm.viz import plot_shrinkage
+from hbm.viz.style import MAX_HEIGHT
 from tests.conftest import simulate_rows
 
 
@@ -45,7 +47,7 @@ def test_theta_in_place_equals_the_one_expression(monkeypatch, eight_schools, fo
     expected = mean + sd * stream.standard_normal(mean.shape)
     for chunk in (10**6, 5 * data.n_groups, 1):  # one step, several steps, one value per step
         monkeypatch.setattr(conditional, "_CHUNK_VALUES", chunk)
-        theta = conditional.draw_theta(posterior, data, 17)
+        theta = conditional.draw_group_means(posterior, data, 17)
         assert np.array_equal(theta.values, expected)
 
 

@@ -19,10 +19,11 @@ import pymc as pm
 import pytensor
 import pytest
 
-from hbm.data import grouped_data
-from hbm.models import build_model
-from hbm.nutpie_model import compile_model, sample_compiled
-from hbm.sampling import SampleConfig, sample
+from hbm.data.grouped import grouped_data
+from hbm.inference.config import SampleConfig
+from hbm.inference.nutpie_model import compile_model, sample_compiled
+from hbm.inference.sampling import sample
+from hbm.model.build import build_model
 from tests.conftest import simulate_rows
 
 CONFIG = SampleConfig(draws=150, tune=150, chains=2, random_seed=20, progressbar=False)
@@ -99,14 +100,14 @@ def test_shared_data_it_does_not_read_falls_back_to_pm_sample():
 
 def standardized_model(sizes, seed, shift, parametrization, likelihood="sufficient"):
     """The model hbm.fit samples for a simulated table shifted by ``shift``."""
-    from hbm.priors import resolve_priors
-    from hbm.standardize import Standardization
+    from hbm.model.families.normal import parameter_table, resolve_priors
+    from hbm.model.standardize import Standardization
 
     table = simulate_rows(sizes=sizes, seed=seed)
     table["y"] += shift
     data = grouped_data(table, group="group", value="y", keep_rows=likelihood == "rows")
     unit = Standardization.of(data)
-    priors = unit.priors(resolve_priors(data, None))
+    priors = unit.priors(resolve_priors(data, None), parameter_table(data, parametrization))
     built = build_model(
         unit.data(data), priors, parametrization=parametrization, likelihood=likelihood
     )
@@ -146,7 +147,7 @@ def test_new_data_give_the_same_compile_cache_keys(parametrization, likelihood, 
 CACHE_SCRIPT = """
 import sys
 import pytensor
-import hbm.nutpie_model as nm
+import hbm.inference.nutpie_model as nm
 from tests.test_nutpie_model import standardized_model
 sizes = tuple(int(n) for n in sys.argv[1].split(","))
 model = standardized_model(sizes, int(sys.argv[2]), float(sys.argv[3]), "marginal")

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-import hbm.datasets
+import hbm.data.datasets
+from hbm.analysis.predict import prediction_summary
+from hbm.api import fit
 from hbm.cli import main
-from hbm.fitting import fit
-from hbm.predict import prediction_summary
 
 # An explicit parametrization: auto could refit with more draws, and these tests count draws.
 SMALL = {

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbm.data import grouped_data
-from hbm.priors import Prior, parse_prior, prior_table, resolve_priors
+from hbm.data.grouped import grouped_data
+from hbm.model.families.normal import resolve_priors
+from hbm.model.priors import Prior, parse_prior, prior_table
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hbm.data import grouped_data
+from hbm.data.grouped import grouped_data
 
 SETTINGS = settings(
     max_examples=200,

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 import hbm
-from hbm.data import grouped_data
-from hbm.diagnostics import Diagnosis
-from hbm.models import choose_parametrization
-from hbm.priors import resolve_priors
-from hbm.refit import refit_reason, safer_config
-from hbm.sampling import SampleConfig
+from hbm.data.grouped import grouped_data
+from hbm.diagnostics.diagnosis import Diagnosis
+from hbm.inference.config import SampleConfig
+from hbm.model.families.normal import resolve_priors
+from hbm.model.parametrizations import choose_parametrization
+from hbm.workflow.refit import refit_reason, safer_config
 
 
 def diagnosis(divergences=0, r_hat=1.001, bulk=2000.0, tail=2000.0, chains=4) -> Diagnosis:
@@ -79,7 +79,7 @@ def test_auto_refits_once_and_records_both_attempts(tmp_path):
     assert fit.idata["posterior"].sizes["draw"] == second["settings"]["draws"]
     assert fit.spec.draws == 20 and fit.run_info["attempts"] == 2
     # diagnostics.json and a saved fit carry the attempts.
-    from hbm.outputs import write_outputs
+    from hbm.reporting.outputs import write_outputs
 
     write_outputs(fit, tmp_path / "out")
     written = json.loads((tmp_path / "out" / "diagnostics.json").read_text())

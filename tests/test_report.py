@@ -14,7 +14,7 @@ import pytest
 
 import hbm
 from hbm.cli import main
-from hbm.report import render_markdown, render_report
+from hbm.reporting.report import render_markdown, render_report
 
 BOLD, QUOTED = "<b>North</b>", 'O\'Brien & "Sons"'
 CHROMIUM_FLAGS = [

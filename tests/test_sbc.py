@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import hbm
-from hbm.data import grouped_data
-from hbm.sampling import SampleConfig
+from hbm.data.grouped import grouped_data
+from hbm.inference.config import SampleConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "sbc.py"
 

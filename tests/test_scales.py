@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import hbm
-from hbm.data import grouped_data
-from hbm.models import build_model
-from hbm.priors import resolve_priors
-from hbm.standardize import Standardization
+from hbm.data.grouped import grouped_data
+from hbm.model.build import build_model
+from hbm.model.families.normal import parameter_table, resolve_priors
+from hbm.model.standardize import Standardization
 
 fit_table = hbm.fit
 
@@ -53,7 +53,9 @@ def test_the_standardized_model_is_an_exact_change_of_variables(priors, parametr
     unit = Standardization.of(data)
     user = build_model(data, resolved, parametrization=parametrization).model
     standard = build_model(
-        unit.data(data), unit.priors(resolved), parametrization=parametrization
+        unit.data(data),
+        unit.priors(resolved, parameter_table(data, parametrization)),
+        parametrization=parametrization,
     ).model
     logp_user, logp_standard = user.compile_logp(), standard.compile_logp()
     c, s = unit.center, unit.scale

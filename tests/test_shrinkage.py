@@ -17,15 +17,12 @@ import xarray as xr
 from scipy import stats
 
 import hbm
-from hbm.data import grouped_data
-from hbm.ppc import posterior_predictive
-from hbm.shrinkage import (
-    fit_parts,
-    icc,
-    pooling_comparison,
-    quarter_size,
-    shrinkage_table,
-)
+import hbm.analysis.ppc
+from hbm.analysis.draws import quarter_size
+from hbm.analysis.ppc import posterior_predictive
+from hbm.analysis.shrinkage import icc, pooling_comparison, shrinkage_table
+from hbm.data.grouped import grouped_data
+from hbm.results.tree import as_result
 from tests._fit_trees import fit_tree
 
 LABELS = ["Ashford", "Brook", "Cedar", "Dale", "Eden", "Fern", "Glen"]
@@ -186,7 +183,7 @@ def test_bad_sources_and_options_are_named():
         shrinkage_table({})
     bare = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": (("chain", "draw"), [[0.0]])})})
     with pytest.raises(ValueError, match="lacks the 'group_data' group and the 'hbm_spec'"):
-        fit_parts(bare)
+        as_result(bare)
     with pytest.raises(ValueError, match="'ci_prob' option must be a number between 0 and 1"):
         shrinkage_table(_summaries_tree(), ci_prob=94)
 
@@ -251,7 +248,7 @@ def test_ppc_of_many_groups_thins_the_draws_evenly(rows_tree, monkeypatch):
     full = posterior_predictive(rows_tree, random_seed=3)
     assert not full.thinned and full.rep_mean.shape[0] == 1200
     assert full.describe_draws() == "One replicate per posterior draw (1,200)."
-    monkeypatch.setattr(hbm.ppc, "MAX_REPLICATED_VALUES", 1200 * len(LABELS) // 3)
+    monkeypatch.setattr(hbm.analysis.ppc, "MAX_REPLICATED_VALUES", 1200 * len(LABELS) // 3)
     thin = posterior_predictive(rows_tree, random_seed=3)
     assert thin.thinned and thin.rep_mean.shape == (400, len(LABELS))
     assert thin.n_posterior_draws == 1200 and thin.draw_step == 3

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hbm.spec import ModelSpec, read_spec
+from hbm.workflow.specs import ModelSpec, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"

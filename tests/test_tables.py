@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbm.data import grouped_data
-from hbm.tables import read_table
+from hbm.data.grouped import grouped_data
+from hbm.data.tables import read_table
 
 ROWS = "school,score\n007,1.5\n007,2.5\n1224,3\nÉcole Saint-Loup,4\nÉcole Saint-Loup,6\n"
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 import hbm
-from hbm.data import GroupedData, grouped_data
-from hbm.models import build_model
-from hbm.priors import parse_prior, resolve_priors
+from hbm.data.grouped import GroupedData, grouped_data
+from hbm.model.build import build_model
+from hbm.model.families.normal import resolve_priors
+from hbm.model.priors import parse_prior
 
 fit_table = hbm.fit
 

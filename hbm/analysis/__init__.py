@@ -1,0 +1,1 @@
+"""What a fit says: shrinkage and league tables, pooling, predictive checks, predictions."""

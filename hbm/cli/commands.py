@@ -1,0 +1,195 @@
+"""What each ``hbm`` command does once its arguments are parsed.
+
+Heavy libraries are imported inside the commands, so ``hbm --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
+from hbm.core.defaults import DEFAULTS
+
+__all__ = ["COMMANDS", "fit_command", "fit_spec_command", "is_spec_file"]
+
+
+def datasets_command() -> int:
+    from hbm.data.datasets import describe
+
+    print(describe().to_string(index=False))
+    return 0
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    from hbm.data.grouped import grouped_data
+    from hbm.data.tables import read_table
+    from hbm.inference.config import SampleConfig
+    from hbm.model.parametrizations import check_likelihood, check_parametrization
+    from hbm.reporting.outputs import check_output_dir, write_outputs
+    from hbm.workflow.fit import fit_grouped
+
+    missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
+    if missing:
+        raise UsageError(f"the following arguments are required: {', '.join(missing)}")
+    out = check_output_dir(args.out)
+    check_parametrization(args.parametrization)
+    check_likelihood(args.likelihood)
+    names = [name for name, _ in args.prior]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"--prior given more than once for {', '.join(map(repr, repeated))}")
+    config = SampleConfig(
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        target_accept=args.target_accept,
+        random_seed=args.seed,
+        sampler=args.sampler,
+        progressbar=not args.quiet,
+    )
+    table = read_table(args.data, group=args.group)
+    data = grouped_data(
+        table,
+        group=args.group,
+        value=args.value,
+        se=args.se,
+        order=args.order,
+        missing="drop" if args.drop_missing else DEFAULTS.missing,  # type: ignore[arg-type]
+        keep_rows=args.likelihood == "rows",
+    )
+    del table
+    if data.dropped and not args.quiet:
+        print(
+            f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)",
+            file=sys.stderr,
+        )
+    priors = None
+    if args.priors_preset or args.prior:
+        from hbm.model.families.normal import resolve_priors
+
+        preset = resolve_priors(data, args.priors_preset) if args.priors_preset else {}
+        given = resolve_priors(data, dict(args.prior))
+        priors = {**preset, **{name: given[name] for name in names}}
+    result = fit_grouped(
+        data,
+        priors=priors,
+        parametrization=args.parametrization,
+        likelihood=args.likelihood,
+        config=config,
+        source=str(args.data),
+    )
+    write_outputs(result, out)
+    if not args.quiet:
+        summary = result.summary()
+        columns = ["param", "mean", "sd", "eti94_lb", "eti94_ub", "ess_bulk", "r_hat"]
+        print(summary[columns].round(3).to_string(index=False))
+        d = result.diagnosed
+        print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
+        print(
+            f"hbm: wrote {out}/ (summary.csv, diagnostics.json, priors.csv, fit.nc, report.html, "
+            "report.md, shrinkage.png)"
+        )
+    return 0
+
+
+def is_spec_file(data: str) -> bool:
+    return str(data).lower().endswith(".toml")
+
+
+def fit_spec_command(args: argparse.Namespace, argv: list[str]) -> int:
+    """``hbm fit SPEC.toml --out DIR``: the spec says everything but where the results go."""
+    from hbm.reporting.outputs import check_output_dir, write_outputs
+    from hbm.workflow.specs import fit_spec, read_spec
+
+    allowed = ("--out", "--quiet")
+    options = [a.split("=")[0] for a in argv[1:] if a.startswith("--")]
+    given = sorted({o for o in options if not any(name.startswith(o) for name in allowed)})
+    if given:
+        raise UsageError(
+            f"with a model spec ({args.data}) the spec file says the columns, priors and "
+            f"sampling; {', '.join(given)} cannot be given too (edit the spec instead)"
+        )
+    out = check_output_dir(args.out)
+    spec = read_spec(args.data)
+    result = fit_spec(spec, progressbar=not args.quiet)
+    write_outputs(result, out)
+    if not args.quiet:
+        d = result.diagnosed
+        print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
+        print(f"hbm: wrote {out}/ (summary.csv, diagnostics.json, fit.nc, report.html, ...)")
+    return 0
+
+
+def batch_command(args: argparse.Namespace) -> int:
+    from hbm.workflow.batch import run_batch
+
+    try:
+        rows = run_batch(
+            args.specs, args.out, jobs=args.jobs, progress=None if args.quiet else _say
+        )
+    except KeyboardInterrupt:
+        print(
+            f"hbm: interrupted; finished specs are in {args.out}/, the others are marked failed "
+            "in index.csv and no unfinished result was left.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    failed = sum(row["status"] == "failed" for row in rows)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "failed")}
+    if not args.quiet:
+        print(
+            "hbm: batch "
+            + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"; wrote {args.out}/index.csv and index.html"
+        )
+    return 1 if failed else 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from hbm.reporting.outputs import check_output_dir, write_outputs
+    from hbm.results.io import load_result
+
+    out = check_output_dir(args.out)
+    write_outputs(load_result(args.fit), out)
+    print(f"hbm: wrote {out}/ (summary.csv, diagnostics.json, fit.nc, report.html, shrinkage.png)")
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hbm.analysis.predict import predict, prediction_summary, write_predictions
+    from hbm.core.seeds import new_seed
+    from hbm.results.io import load_result
+
+    target = Path(args.out) if args.out else None
+    if target is not None and target.suffix.lower() not in (".csv", ".nc"):
+        raise UsageError(f"--out must name a .csv or .nc file; got {args.out!r}")
+    if target is not None and not target.parent.is_dir():
+        raise UsageError(f"--out {args.out!r}: the folder {str(target.parent)!r} does not exist")
+    fit = load_result(args.fit)
+    seed = new_seed() if args.seed is None else args.seed
+    tree = predict(
+        fit,
+        **{"new_groups" if args.new else "groups": args.group},
+        rows=args.rows,
+        se=args.se,
+        draws=args.draws,
+        random_seed=seed,
+    )
+    if target is None:
+        print(prediction_summary(tree).round(3).to_string())
+        print(f"hbm: seed {seed}")
+    else:
+        write_predictions(tree, target)
+        size = tree["predictions"]["y"].size
+        print(f"hbm: wrote {target} ({size} predicted values, seed {seed})")
+    return 0
+
+
+COMMANDS = {"batch": batch_command, "report": report_command, "predict": predict_command}

@@ -1,0 +1,214 @@
+"""The ``hbm`` command's arguments: the parser, its option types, and the usage error.
+
+Every default comes from :data:`hbm.core.defaults.DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import NoReturn
+
+from hbm.core.defaults import DEFAULTS
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "UsageError", "build_parser"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # "argument --draws: the '--draws' option must be ..." says the option's name twice.
+        named = re.match(r"argument (\S+): (.*\1.*)$", message, flags=re.DOTALL)
+        raise UsageError(named.group(2) if named else message)
+
+
+def _positive_int(option: str, minimum: int = 1):
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise argparse.ArgumentTypeError(f"the '{option}' option must be {what}; got {text!r}")
+        return value
+
+    return convert
+
+
+def _target_accept(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"the '--target-accept' option must be a number between 0 and 1 (exclusive); "
+            f"got {text!r}"
+        )
+    return value
+
+
+def _prior_assignment(text: str) -> tuple[str, str]:
+    name, sep, spec = text.partition("=")
+    if not sep or not name.strip() or not spec.strip():
+        raise argparse.ArgumentTypeError(
+            f'--prior takes NAME=SPEC, e.g. --prior "tau=halfcauchy(5)"; got {text!r}'
+        )
+    return name.strip(), spec.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``hbm`` command."""
+    parser = _Parser(
+        prog="hbm",
+        description="Bayesian hierarchical normal models on PyMC: fit, diagnose, report.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit a table and write summary.csv, diagnostics.json, fit.nc, report.html, "
+        "shrinkage.png",
+        description="Fit the three-level hierarchical normal model to a CSV or Parquet table.",
+    )
+    fit.add_argument(
+        "data",
+        metavar="DATA",
+        help="CSV (comma, semicolon or tab) or Parquet file, or a model spec (.toml) that says "
+        "everything else",
+    )
+    fit.add_argument("--group", metavar="COL", help="column of group labels (needed for a table)")
+    fit.add_argument("--value", metavar="COL", help="column of numeric values (needed for a table)")
+    fit.add_argument(
+        "--se", metavar="COL", help="column of known standard errors (one row per group)"
+    )
+    fit.add_argument(
+        "--parametrization",
+        default=DEFAULTS.parametrization,
+        metavar="{auto,centered,noncentered,marginal}",
+        help="model form (default: auto, which says what it chose and why)",
+    )
+    fit.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        type=_prior_assignment,
+        metavar="NAME=SPEC",
+        help='e.g. "mu=normal(0, 5)", "tau=halfcauchy(5)", "tau=1" (fixed); scales are sds',
+    )
+    fit.add_argument(
+        "--priors-preset",
+        choices=("default", "seed"),
+        help="start from a preset: 'seed' is the worked example (mu ~ Normal(60, sd √5), tau = 1)",
+    )
+    fit.add_argument("--draws", type=_positive_int("--draws"), default=DEFAULTS.draws, metavar="N")
+    fit.add_argument("--tune", type=_positive_int("--tune", 0), default=DEFAULTS.tune, metavar="N")
+    fit.add_argument(
+        "--chains", type=_positive_int("--chains"), default=DEFAULTS.chains, metavar="N"
+    )
+    fit.add_argument(
+        "--target-accept", type=_target_accept, default=DEFAULTS.target_accept, metavar="P"
+    )
+    fit.add_argument(
+        "--seed",
+        type=_positive_int("--seed", 0),
+        default=None,
+        metavar="N",
+        help="random seed (default: a fresh one, recorded in the results)",
+    )
+    fit.add_argument("--sampler", default=DEFAULTS.sampler, metavar="{nutpie,pymc}")
+    fit.add_argument(
+        "--likelihood",
+        default=DEFAULTS.likelihood,
+        metavar="{sufficient,rows}",
+        help="exact sufficient statistics (default) or one term per row",
+    )
+    fit.add_argument("--order", default=DEFAULTS.order, metavar="{first-seen,sorted}")
+    fit.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    fit.add_argument("--quiet", action="store_true", help="no progress output")
+    fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+
+    commands.add_parser("datasets", help="list the bundled datasets")
+    add_batch_commands(commands)
+    return parser
+
+
+def add_batch_commands(commands: argparse._SubParsersAction) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="fit many model specs (.toml) into DIR/<name>/ with DIR/index.csv and index.html",
+        description="Fit every spec into DIR/<spec file stem>/; list them in DIR/index.csv and "
+        "DIR/index.html. Specs unchanged since their finished result (spec, data file, hbm "
+        "version) are skipped; a failing spec is recorded and the others go on. Exit status 1 "
+        "if any spec failed.",
+    )
+    batch.add_argument("specs", nargs="+", metavar="SPEC", help="model spec files (.toml)")
+    batch.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+    batch.add_argument(
+        "--jobs",
+        type=_positive_int("--jobs"),
+        default=1,
+        metavar="N",
+        help="specs fitted at the same time, each in its own process (default 1)",
+    )
+    batch.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    report = commands.add_parser(
+        "report",
+        help="rebuild the result files (report.html, summary.csv, ...) from a saved fit",
+        description="Read a saved fit (fit.nc or .zarr) and write summary.csv, diagnostics.json, "
+        "priors.csv, fit.nc, report.html and shrinkage.png into DIR.",
+    )
+    report.add_argument("fit", metavar="FIT", help="a fit saved by hbm (.nc or .zarr)")
+    report.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+
+    predict = commands.add_parser(
+        "predict",
+        help="posterior predictive draws for existing or new groups of a saved fit",
+        description="Predict new values in existing groups (--group LABEL) or in groups never "
+        "seen (--group LABEL --new: theta_new ~ Normal(mu, tau) per draw). Without --out, print "
+        "a summary per group; --out FILE.csv writes every draw, FILE.nc a DataTree.",
+    )
+    predict.add_argument("fit", metavar="FIT", help="a fit saved by hbm (.nc or .zarr)")
+    predict.add_argument(
+        "--group",
+        action="append",
+        required=True,
+        metavar="LABEL",
+        help="group label (repeat for several)",
+    )
+    predict.add_argument("--new", action="store_true", help="the labels are new groups")
+    predict.add_argument(
+        "--rows",
+        type=_positive_int("--rows"),
+        default=1,
+        metavar="N",
+        help="predicted values per group and draw (default 1)",
+    )
+    predict.add_argument(
+        "--se",
+        type=float,
+        metavar="X",
+        help="standard error of a new estimate (summaries-form fits only)",
+    )
+    predict.add_argument(
+        "--draws",
+        type=_positive_int("--draws"),
+        metavar="N",
+        help="use N posterior draws picked at random (default: all)",
+    )
+    predict.add_argument(
+        "--seed",
+        type=_positive_int("--seed", 0),
+        metavar="N",
+        help="random seed (default: a fresh one, printed)",
+    )
+    predict.add_argument("--out", metavar="FILE", help="write the draws to FILE (.csv or .nc)")

@@ -1,0 +1,57 @@
+"""Every default setting of hbm, in one frozen record.
+
+The sampling settings, the data options, the report options: :data:`DEFAULTS` is the only place
+they are written. ``SampleConfig``, ``FitSpec``, ``ModelSpec``, ``hbm.fit`` and the command line
+read them from here, so a default changed here changes everywhere at once.
+
+>>> DEFAULTS.draws, DEFAULTS.chains, DEFAULTS.target_accept
+(1000, 4, 0.95)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULTS", "Defaults"]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """hbm's defaults.
+
+    Attributes
+    ----------
+    draws, tune, chains : int
+        Draws kept per chain, tuning steps per chain, independent chains.
+    target_accept : float
+        NUTS's target acceptance rate.
+    sampler : str
+        ``nutpie`` (the fast Rust NUTS) or ``pymc``.
+    parametrization, likelihood : str
+        ``auto`` (hbm chooses and says why); exact sufficient statistics.
+    order, missing : str
+        Group labels in first-seen order; missing values are an error.
+    ci_prob : float
+        Probability of the equal-tailed intervals in summaries, tables and reports.
+    max_report_group_rows : int
+        Group rows shown in a report's tables (the CSV files hold them all).
+    max_labelled_groups : int
+        Above this many groups the per-group plots drop their labels.
+    """
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.95
+    sampler: str = "nutpie"
+    parametrization: str = "auto"
+    likelihood: str = "sufficient"
+    order: str = "first-seen"
+    missing: str = "error"
+    ci_prob: float = 0.94
+    max_report_group_rows: int = 50
+    max_labelled_groups: int = 70
+
+
+#: The defaults in force.
+DEFAULTS = Defaults()

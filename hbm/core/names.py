@@ -1,0 +1,71 @@
+"""The names DESIGN.md fixes for parameters and model variables: written here once.
+
+Users and scripts rely on these names (``summary.csv``'s ``param`` column, prior text, the
+DataTree's variables), so they are a contract. Every module that needs one takes it from here or,
+better, from a fit's parameter table (:mod:`hbm.model.parameters`), which says each parameter's
+role; nothing else spells them.
+
+The seed's model (``value ~ 1 + (1 | group)``, normal) keeps its own names:
+
+- :data:`MU` the population mean (level 3), :data:`TAU` the sd of the group means (level 2),
+  :data:`SIGMA` the sd of the rows around their group mean (level 1), :data:`THETA` the group
+  means, and :data:`THETA_Z` their standardized form in the non-centered parametrization.
+
+Every other model follows the general scheme: ``beta[<term>]``, ``sd_<group>[<term>]``,
+``corr_<group>[<t1>, <t2>]``, ``u_<group>[<label>, <term>]``, ``sigma``, ``nu``, ``alpha``.
+
+>>> MU, TAU, SIGMA, THETA
+('mu', 'tau', 'sigma', 'theta')
+>>> support_of("tau"), support_of("sd_school"), support_of("mu")
+('positive', 'positive', 'real')
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "MU",
+    "OBSERVED",
+    "RESERVED",
+    "SIGMA",
+    "TAU",
+    "THETA",
+    "THETA_Z",
+    "Support",
+    "support_of",
+]
+
+# The seed model's parameters.
+MU = "mu"
+TAU = "tau"
+SIGMA = "sigma"
+THETA = "theta"
+THETA_Z = "theta_z"
+
+# The general scheme's parameters and prefixes.
+BETA = "beta"
+NU = "nu"
+ALPHA = "alpha"
+SD_PREFIX = "sd_"
+CORR_PREFIX = "corr_"
+EFFECT_PREFIX = "u_"
+
+#: Observed variables of the normal family: one row (``y``), a group mean (``ybar``), the pooled
+#: within-group sum of squares (``ss_within``).
+OBSERVED = ("y", "ybar", "ss_within")
+
+#: Names a column that becomes a dimension may not have: they name variables of the model.
+RESERVED = frozenset({MU, TAU, SIGMA, THETA, THETA_Z, *OBSERVED})
+
+Support = Literal["real", "positive"]
+
+#: Parameters that are standard deviations or other positive quantities.
+_POSITIVE = frozenset({TAU, SIGMA, NU, ALPHA})
+
+
+def support_of(name: str) -> Support:
+    """Where a parameter's values lie, from its name: ``"positive"`` (sds, ``nu``, ``alpha``)
+    or ``"real"``."""
+    base = name.split("[", 1)[0]
+    return "positive" if base in _POSITIVE or base.startswith(SD_PREFIX) else "real"

@@ -1,0 +1,127 @@
+"""``FitResult``: the plain record of a fit, and its cache of derived tables.
+
+Everything lower in the flow produces its part of the record (the description, the reduced data,
+the priors, the DataTree, the parameter table, the diagnosis); everything higher (analysis, plots,
+reports, saving) takes a ``FitResult`` and reads it. The user-facing :class:`hbm.api.Fit` is a thin
+façade over one.
+
+Derived tables (the shrinkage table, the pooling comparison, the predictive check) are computed
+once per fit and kept in the result's own :class:`DerivedCache`: a report asks for each several
+times, and for 10,000 groups each costs seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hbm.model.priors import prior_table
+from hbm.results.summary import posterior_summary
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+
+    from hbm.data.grouped import GroupedData
+    from hbm.diagnostics.diagnosis import Diagnosis
+    from hbm.model.description import ModelDescription
+    from hbm.model.parameters import ParameterTable
+    from hbm.model.priors import Prior
+    from hbm.results.fit_spec import FitSpec
+
+__all__ = ["DerivedCache", "FitResult"]
+
+
+class DerivedCache:
+    """Values computed once per fit, by key.
+
+    >>> cache = DerivedCache()
+    >>> cache.get(("answer",), lambda: 42), cache.get(("answer",), lambda: 0)
+    (42, 42)
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+
+    def get[T](self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value kept under ``key``, computed by ``compute()`` the first time."""
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]
+
+    def put(self, key: Hashable, value: object) -> None:
+        """Keep ``value`` under ``key`` (a value computed already, e.g. while fitting)."""
+        self._values[key] = value
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._values
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """The record of one fit.
+
+    Attributes
+    ----------
+    description : ModelDescription
+        What model was fitted (family, terms, groups, priors as text, parametrization asked).
+    spec : FitSpec
+        What was asked, with the priors and seed that actually ran.
+    data : GroupedData
+        The reduced data.
+    priors : dict of Prior
+        The priors used (defaults filled in).
+    idata : xarray.DataTree
+        Posterior draws, sampler statistics, observed data, the per-group data (``group_data``),
+        and in its attributes the description, spec, run, parameter table and diagnosis as JSON.
+    parameters : ParameterTable
+        Every parameter with its role, dims and units.
+    diagnosis : Diagnosis or None
+        Divergences, R-hat, ESS, verdict and advice (``None`` only for draws made by hand).
+    parametrization, reason : str
+        The parametrization that ran, and why it was chosen.
+    cache : DerivedCache
+        Derived tables computed once per fit.
+    """
+
+    description: ModelDescription
+    spec: FitSpec
+    data: GroupedData
+    priors: dict[str, Prior]
+    idata: xr.DataTree
+    parameters: ParameterTable
+    diagnosis: Diagnosis | None
+    parametrization: str
+    reason: str
+    cache: DerivedCache = field(default_factory=DerivedCache, repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        """The posterior summary (computed once, then copied out)."""
+        table = self.cache.get(
+            ("summary",), lambda: posterior_summary(self.idata, parameters=self.parameters)
+        )
+        return table.copy()
+
+    def prior_summary(self) -> pd.DataFrame:
+        """The priors used, as a table, with each parameter's meaning."""
+        meanings = {p.name: p.meaning for p in self.parameters}
+        return prior_table(self.priors, meanings)
+
+    @property
+    def diagnosed(self) -> Diagnosis:
+        """The diagnosis (a ValueError for draws made by hand, which have none)."""
+        if self.diagnosis is None:
+            raise ValueError("This fit has no diagnosis: its draws were not made by hbm.")
+        return self.diagnosis
+
+    @property
+    def random_seed(self) -> int:
+        """The seed that ran (0 for draws made by hand that record none)."""
+        return int(self.spec.random_seed or 0)
+
+    @property
+    def run_info(self) -> dict[str, object]:
+        """Sampler, seed, versions, parametrization and timing that actually ran."""
+        return json.loads(self.idata.attrs["hbm_run"])

@@ -1,0 +1,185 @@
+"""Saving and loading fits as netCDF (or zarr) DataTrees; nothing is ever pickled.
+
+A saved fit is the fit's DataTree (``posterior``, ``sample_stats``, ``observed_data``,
+``group_data``) with JSON attributes at its root (:mod:`hbm.results.tree`): ``hbm_model`` (the
+model description) and ``hbm_model_hash``, ``hbm_spec`` (what was asked), ``hbm_parameters`` (the
+parameter table), ``hbm_run`` (sampler, seed, versions, parametrization), ``hbm_data`` (data
+description), ``hbm_diagnosis`` and ``hbm_priors``, and ``hbm_format`` naming the layout.
+``xarray.open_datatree(path)`` reads it too. A path ending in ``.zarr`` is written as a zarr store
+(a folder), anything else as netCDF4. Files of the layout ``hbm-fit/1`` (before descriptions and
+parameter tables were stored) are read too: they hold the seed's model.
+
+Writes are atomic: the file (or store) is written under a temporary name next to ``path`` and
+renamed into place, so an interrupted save never leaves a file that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hbm.core.files import atomic_write
+from hbm.results.fit_result import FitResult
+from hbm.results.tree import record_attrs, result_from_tree
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["FORMAT", "load_result", "save_result"]
+
+FORMAT = "hbm-fit/2"
+#: Layouts this hbm reads.
+READABLE = ("hbm-fit/1", FORMAT)
+_REQUIRED_ATTRS = ("hbm_spec", "hbm_run", "hbm_data", "hbm_diagnosis", "hbm_priors")
+
+
+def save_result(result: FitResult, path: str | Path) -> Path:
+    """Write ``result`` to ``path`` and return the path.
+
+    Parameters
+    ----------
+    result : FitResult
+    path : str or Path
+        ``*.zarr``: a zarr store (a folder); anything else: a netCDF4 file (via h5netcdf). An
+        existing file (or a zarr store written by hbm) at ``path`` is replaced.
+
+    Examples
+    --------
+    >>> fit.save("schools.nc")  # doctest: +SKIP
+    >>> import xarray as xr; xr.open_datatree("schools.nc")["posterior"]["mu"]  # doctest: +SKIP
+    """
+    path = Path(path)
+    is_zarr = _is_zarr(path)
+    if path.is_dir() and not (is_zarr and _is_hbm_store(path)):
+        raise ValueError(
+            f"Cannot save to {str(path)!r}: it is a folder"
+            + (" that is not a fit saved by hbm." if is_zarr else "; expected a file name.")
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"Cannot save to {str(path)!r}: the folder {str(path.parent)!r} does not exist."
+        )
+    tree = _portable_tree(result)
+    if is_zarr:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        try:
+            target = staging / path.name
+            with warnings.catch_warnings():
+                # zarr 3 warns that consolidated metadata is not yet in the format-3 spec; it is
+                # what lets a plain ``xarray.open_datatree(path)`` read the store quietly.
+                warnings.filterwarnings("ignore", message="Consolidated metadata")
+                tree.to_zarr(target, mode="w-")
+            if path.exists():  # an older hbm store: move it aside, swap, then remove it
+                os.replace(path, staging / "old")
+            os.replace(target, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return path
+    return atomic_write(path, lambda name: tree.to_netcdf(name, engine="h5netcdf"))
+
+
+def _portable_tree(result: FitResult) -> xr.DataTree:
+    """The fit's DataTree with what a portable file needs and nothing it cannot hold."""
+    record_attrs(result)
+    tree = result.idata.copy()
+    if "sample_stats" in tree.children:
+        stats = tree["sample_stats"].to_dataset()
+        # Free-text per-draw messages (object arrays) do not belong in a portable file.
+        text = [n for n, v in stats.data_vars.items() if v.dtype == object]
+        if text:
+            tree["sample_stats"] = stats.drop_vars(text)
+    tree.attrs["hbm_format"] = FORMAT
+    return tree
+
+
+def load_result(path: str | Path) -> FitResult:
+    """Read a fit written by :func:`save_result` (netCDF file or ``*.zarr`` store).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file cannot be read, is not a saved hbm fit, or was saved in a newer layout.
+
+    Examples
+    --------
+    >>> import hbm
+    >>> fit = hbm.load("out/schools/fit.nc")  # doctest: +SKIP
+    >>> fit.summary()  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No saved fit at {str(path)!r}.")
+    tree = _open(path)
+    where = str(path)
+    fmt = tree.attrs.get("hbm_format")
+    if fmt is None or "posterior" not in tree.children or "group_data" not in tree.children:
+        raise ValueError(f"{where!r} is readable but is not a fit saved by hbm.")
+    if fmt not in READABLE:
+        raise ValueError(
+            f"{where!r} was saved in the layout {fmt!r}; this hbm reads "
+            f"{' and '.join(map(repr, READABLE))} (was it saved by a newer hbm?)."
+        )
+    try:
+        return _result_from_file(tree)
+    except (KeyError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"{where!r} is marked as a saved hbm fit but is damaged or incomplete "
+            f"({type(error).__name__}: {str(error).rstrip('.')})."
+        ) from None
+
+
+def _open(path: Path) -> xr.DataTree:
+    import xarray as xr
+
+    zarr = path.is_dir()
+    if zarr and not (path / "zarr.json").exists() and not (path / ".zgroup").exists():
+        raise ValueError(f"{str(path)!r} is a folder but not a zarr store.")
+    try:
+        if zarr:
+            return xr.open_datatree(path, engine="zarr", consolidated=None).load()
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            return tree.load()
+    except Exception as error:  # any reader failure means "not a readable file"
+        kind = "zarr store" if zarr else "netCDF file"
+        raise ValueError(
+            f"{str(path)!r} is not a readable {kind} ({type(error).__name__}: {error})."
+        ) from None
+
+
+def _result_from_file(tree: xr.DataTree) -> FitResult:
+    missing = [name for name in _REQUIRED_ATTRS if name not in tree.attrs]
+    if missing:
+        raise KeyError(f"missing attribute(s) {', '.join(missing)}")
+    tree.attrs.pop("hbm_format", None)
+    result = result_from_tree(tree)
+    posterior = tree["posterior"].to_dataset()
+    for parameter in result.parameters.reported:
+        # A zarr store with missing chunk files reads back as fill values (NaN): not a fit.
+        name = parameter.name
+        if name not in posterior or not np.isfinite(posterior[name].values).all():
+            raise ValueError(f"the posterior draws of {name!r} are missing or not finite")
+    return result
+
+
+def _is_zarr(path: Path) -> bool:
+    return path.suffix.lower() == ".zarr"
+
+
+def _is_hbm_store(path: Path) -> bool:
+    """True for a zarr store that hbm wrote (its root metadata names the hbm format)."""
+    for meta in ("zarr.json", ".zattrs"):
+        try:
+            text = (path / meta).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if FORMAT in text:
+            return True
+    return False

@@ -1,0 +1,78 @@
+"""The league table as a caterpillar plot: posterior means and rank intervals, best first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hbm.analysis.draws import role_draws
+from hbm.analysis.shrinkage import shrinkage_table
+from hbm.results.summary import CI_PROB
+from hbm.results.tree import as_result
+from hbm.viz.style import (
+    MAX_LABELLED_GROUPS,
+    PARTIAL,
+    RAW,
+    group_ticks,
+    height,
+    raw_word,
+    text,
+    tick_labels,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_league"]
+
+
+def plot_league(source: Any, *, ci_prob: float = CI_PROB, higher_is_better: bool = True) -> Figure:
+    """League table as a caterpillar plot: groups ordered by posterior mean, best at the top.
+
+    Each group shows its posterior mean with the ``ci_prob`` interval and its raw mean (a cross);
+    the right-hand labels give the posterior rank with its interval. Overlapping intervals are the
+    point: most rank differences between neighbours are not supported by the data.
+    """
+    from matplotlib.figure import Figure
+
+    result = as_result(source)
+    data = result.data
+    table = shrinkage_table(source, ci_prob=ci_prob, higher_is_better=higher_is_better)
+    table = table.sort_values("mean", ascending=not higher_is_better)
+    lb, ub = table.filter(like="_lb").iloc[:, 0], table.filter(like="_ub").iloc[:, 0]
+    y = np.arange(len(table))[::-1]
+    figure = Figure(figsize=(8.5, height(data.n_groups)), layout="constrained")
+    axes = figure.subplots()
+    axes.hlines(y, lb, ub, color=PARTIAL, linewidth=1.6, label=f"{ci_prob:.0%} interval")
+    axes.scatter(table["mean"], y, color=PARTIAL, s=22, zorder=3, label="posterior mean")
+    axes.scatter(
+        table["raw_mean"], y, color=RAW, marker="x", s=26, zorder=4, label="raw " + raw_word(data)
+    )
+    axes.axvline(
+        float(role_draws(result, "coefficient").mean()),
+        color="black",
+        linestyle="--",
+        linewidth=1,
+        label="mu (posterior mean)",
+    )
+    group_ticks(axes, y, tick_labels(data, table.index), data.n_groups)
+    if data.n_groups <= MAX_LABELLED_GROUPS:
+        ranks = axes.twinx()
+        ranks.set_ylim(axes.get_ylim())
+        ranks.set_yticks(
+            y,
+            [
+                f"{r:.1f} ({lo}–{hi})"
+                for r, lo, hi in zip(table["rank"], table["rank_lb"], table["rank_ub"], strict=True)
+            ],
+            fontsize="small",
+        )
+        ranks.set_ylabel(f"posterior rank ({ci_prob:.0%} interval)")
+    axes.set_xlabel(text(data.value))
+    axes.set_title(
+        f"League table of {data.n_groups} {text(data.group)}s: posterior means, "
+        f"{'highest' if higher_is_better else 'lowest'} first"
+    )
+    figure.legend(loc="outside lower center", ncols=4, fontsize="small", frameon=False)
+    return figure

@@ -1,0 +1,265 @@
+"""Fitting: table -> GroupedData -> model -> NUTS -> DataTree -> ``FitResult``.
+
+:func:`fit_grouped` runs the flow on reduced data: it resolves the priors, builds the model in
+standard units, samples (refitting once with safer settings if ``auto`` needs it), restores the
+draws to the user's units, draws the group effects exactly in the marginal form, summarises and
+diagnoses, and records everything in the result. :func:`fit_table` checks and reduces a table
+first. The user-facing ``hbm.fit`` wraps the result in a :class:`hbm.api.Fit`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from hbm.core.defaults import DEFAULTS
+from hbm.core.seeds import new_seed
+from hbm.data.grouped import GroupedData, grouped_data
+from hbm.diagnostics.diagnosis import diagnose
+from hbm.inference.config import SampleConfig
+from hbm.inference.sampling import sample, versions
+from hbm.model.build import build_model
+from hbm.model.description import ModelDescription
+from hbm.model.families import normal
+from hbm.model.parametrizations import (
+    check_likelihood,
+    check_parametrization,
+    choose_parametrization,
+)
+from hbm.model.priors import Prior, prior_table
+from hbm.model.standardize import Standardization
+from hbm.results.fit_result import FitResult
+from hbm.results.fit_spec import FitSpec
+from hbm.results.summary import posterior_summary
+from hbm.results.tree import record_attrs
+from hbm.workflow.refit import MAX_ATTEMPTS, attempt_record, refit_reason, safer_config
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["fit_grouped", "fit_table"]
+
+PriorsLike = str | Mapping[str, str | float | Prior] | None
+
+
+def fit_table(
+    table: pd.DataFrame,
+    *,
+    group: str,
+    value: str,
+    se: str | None = None,
+    priors: PriorsLike = None,
+    parametrization: str = DEFAULTS.parametrization,
+    likelihood: str = DEFAULTS.likelihood,
+    config: SampleConfig | None = None,
+    order: str = DEFAULTS.order,
+    missing: str = DEFAULTS.missing,
+) -> FitResult:
+    """Check and reduce ``table``, then :func:`fit_grouped` (see :func:`hbm.fit`)."""
+    check_parametrization(parametrization)
+    check_likelihood(likelihood)
+    data = grouped_data(
+        table,
+        group=group,
+        value=value,
+        se=se,
+        order=order,  # type: ignore[arg-type]
+        missing=missing,  # type: ignore[arg-type]
+        keep_rows=likelihood == "rows",
+    )
+    return fit_grouped(
+        data, priors=priors, parametrization=parametrization, likelihood=likelihood, config=config
+    )
+
+
+def fit_grouped(
+    data: GroupedData,
+    *,
+    priors: PriorsLike = None,
+    parametrization: str = DEFAULTS.parametrization,
+    likelihood: str = DEFAULTS.likelihood,
+    config: SampleConfig | None = None,
+    source: str | None = None,
+) -> FitResult:
+    """Fit already-reduced data.
+
+    ``source`` is recorded in the spec as where the data came from (a path, say).
+
+    With ``parametrization="auto"``, a run that still shows divergences, R-hat above 1.01 or low
+    ESS is repeated once with safer settings (:mod:`hbm.workflow.refit`); ``diagnosis.attempts``
+    (and ``diagnostics.json["attempts"]``) records every run.
+    """
+    config = config or SampleConfig()
+    resolved = normal.resolve_priors(data, priors)
+    if config.random_seed is None:
+        config = replace(config, random_seed=new_seed())
+    # Sample in standard units, so that values in billions or millionths sample as well as values
+    # near 1; the draws are mapped back to the user's units (see hbm.model.standardize).
+    standard = Standardization.of(data)
+    check_parametrization(parametrization)
+    if parametrization == "auto":
+        # Chosen from the data in the user's units, so the reason quotes numbers they recognise.
+        chosen, reason = choose_parametrization(data, resolved, likelihood=likelihood)  # type: ignore[arg-type]
+    else:
+        chosen, reason = parametrization, "asked for"
+    parameters = normal.parameter_table(data, chosen)
+    built = build_model(
+        standard.data(data),
+        standard.priors(resolved, parameters),
+        parametrization=chosen,  # type: ignore[arg-type]
+        likelihood=likelihood,  # type: ignore[arg-type]
+    )._replace(reason=reason)
+    texts = {name: prior.text() for name, prior in resolved.items()}
+    description = ModelDescription.for_groups(
+        group=data.group,
+        value=data.value,
+        se=data.se,
+        priors=texts,
+        parametrization=parametrization,
+        likelihood=likelihood,
+    )
+    spec = FitSpec(
+        group=data.group,
+        value=data.value,
+        se=data.se,
+        parametrization=parametrization,
+        likelihood=likelihood,
+        priors=texts,
+        draws=config.draws,
+        tune=config.tune,
+        chains=config.chains,
+        target_accept=float(config.target_accept),
+        random_seed=config.random_seed,
+        sampler=config.sampler,
+        order=data.order,
+        data=source,
+    )
+    if config.progressbar:
+        _announce(data, resolved, built.parametrization, built.reason, config)
+
+    attempts: list[dict[str, object]] = []
+    run_config = config
+    while True:
+        idata, seconds = sample(built.model, run_config)
+        if "constant_data" in idata.children:
+            # The model's shared data and prior parameters (hbm.model), in standard units:
+            # group_data and the spec hold them in the user's units.
+            del idata["constant_data"]
+        standard.restore(idata, data, resolved, parameters)
+        if built.parametrization == "marginal":
+            _add_group_means(idata, data, int(run_config.random_seed))  # type: ignore[arg-type]
+        _add_group_data(idata, data)
+        # One pass over the draws for the summary table and the diagnosis (10,000 groups: seconds).
+        table = posterior_summary(idata, parameters=parameters)
+        diagnosis = diagnose(
+            idata,
+            parametrization=built.parametrization,
+            sampler=config.sampler,
+            summary=table,
+            parameters=parameters,
+            data=data,
+        )
+        retry = refit_reason(diagnosis) if parametrization == "auto" else None
+        if len(attempts) + 1 >= MAX_ATTEMPTS:
+            retry = None
+        attempts.append(
+            attempt_record(
+                run_config,
+                diagnosis,
+                parametrization=built.parametrization,
+                seconds=seconds,
+                refit_because=retry,
+            )
+        )
+        if retry is None:
+            break
+        run_config = safer_config(run_config, diagnosis)
+        if config.progressbar:
+            print(
+                f"hbm: {retry}; refitting once with target_accept {run_config.target_accept}, "
+                f"tune {run_config.tune}, draws {run_config.draws} (parametrization='auto')"
+            )
+    diagnosis = replace(diagnosis, attempts=attempts)
+    effects = parameters.one("group_effect").name
+    run = {
+        "sampler": config.sampler,
+        "random_seed": config.random_seed,
+        "parametrization": built.parametrization,
+        "parametrization_reason": built.reason,
+        effects: (
+            "drawn exactly from its normal conditional posterior, once per draw"
+            if built.parametrization == "marginal"
+            else "sampled by NUTS"
+        ),
+        "sampling_seconds": round(seconds, 3),
+        "attempts": len(attempts),
+        "draws": run_config.draws,
+        "tune": run_config.tune,
+        "target_accept": float(run_config.target_accept),
+        "versions": versions(),
+    }
+    idata.attrs.update(
+        hbm_run=json.dumps(run, sort_keys=True),
+        hbm_data=json.dumps(data.describe(), sort_keys=True),
+        sampler=config.sampler,
+        random_seed=int(config.random_seed),  # type: ignore[arg-type]
+        parametrization=built.parametrization,
+    )
+    result = FitResult(
+        description=description,
+        spec=spec,
+        data=data,
+        priors=resolved,
+        idata=idata,
+        parameters=parameters,
+        diagnosis=diagnosis,
+        parametrization=built.parametrization,
+        reason=built.reason,
+    )
+    result.cache.put(("summary",), table)
+    record_attrs(result)
+    return result
+
+
+def _announce(
+    data: GroupedData,
+    priors: Mapping[str, Prior],
+    parametrization: str,
+    reason: str,
+    config: SampleConfig,
+) -> None:
+    described = data.describe()
+    print(
+        f"hbm: {described['n_rows']} rows in {described['n_groups']} groups "
+        f"({data.kind} form, group={data.group!r}, value={data.value!r})"
+    )
+    print("hbm: priors")
+    print(prior_table(priors)[["parameter", "prior", "source"]].to_string(index=False))
+    print(f"hbm: parametrization {parametrization} ({reason})")
+    print(
+        f"hbm: sampler {config.sampler}, {config.chains} chains x {config.draws} draws "
+        f"({config.tune} tuning), target_accept {config.target_accept}, seed {config.random_seed}"
+    )
+
+
+def _add_group_means(idata: xr.DataTree, data: GroupedData, random_seed: int) -> None:
+    posterior = idata["posterior"].to_dataset()
+    draws = normal.draw_group_means(posterior, data, random_seed)
+    posterior[draws.name] = draws
+    idata["posterior"] = posterior
+
+
+def _add_group_data(idata: xr.DataTree, data: GroupedData) -> None:
+    import xarray as xr
+
+    columns = {"n": data.n, "mean": data.mean, "ss": data.ss}
+    if data.stderr is not None:
+        columns["se"] = data.stderr
+    idata["group_data"] = xr.Dataset(
+        {name: ((data.group,), values) for name, values in columns.items()},
+        coords={data.group: list(data.labels)},
+    )
