@@ -169,7 +169,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
     else:
         raise ValueError(f"unknown method {method!r}")
 
-    from hbm.convergence import convergence_statistics
+    from hbm.diagnostics.convergence import convergence_statistics
 
     stacked = np.concatenate(
         [parts[name][None] for name in ("mu", "tau", "sigma")] + [parts["theta"]]

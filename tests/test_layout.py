@@ -76,7 +76,9 @@ def test_no_module_imports_one_that_imports_it_back():
 def test_the_layers_contract_holds():
     lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     if lint is None:
-        pytest.fail("lint-imports is not installed: install the test extra (pip install -e .[test])")
+        pytest.fail(
+            "lint-imports is not installed: install the test extra (pip install -e .[test])"
+        )
     run = subprocess.run([lint], capture_output=True, text=True, check=False, cwd=HBM.parent)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 kept, 0 broken" in run.stdout

@@ -94,7 +94,9 @@ def test_summaries_log_likelihood(eight_schools):
 
 
 @pytest.mark.parametrize(("mu", "tau", "sigma"), [(10.0, 2.0, 3.0), (-3.0, 0.4, 7.5)])
-def test_marginal_group_log_likelihood_against_dense_multivariate_normal(small_rows, mu, tau, sigma):
+def test_marginal_group_log_likelihood_against_dense_multivariate_normal(
+    small_rows, mu, tau, sigma
+):
     data = grouped_data(small_rows, group="group", value="y")
     rows = [g["y"].to_numpy() for _, g in small_rows.groupby("group", sort=False)]
     dense = [

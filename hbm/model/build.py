@@ -20,13 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from hbm.core.defaults import DEFAULTS
 from hbm.data.grouped import GroupedData
 from hbm.model.description import ModelDescription
 from hbm.model.families import get_family, normal
 from hbm.model.parameters import ParameterTable
 from hbm.model.parametrizations import (
-    Likelihood,
-    Parametrization,
     centered_effects,
     check_likelihood,
     check_parametrization,
@@ -53,7 +52,10 @@ class BuiltModel(NamedTuple):
 
 
 def centered(
-    data: GroupedData, priors: PriorsLike = None, *, likelihood: Likelihood = "sufficient"
+    data: GroupedData,
+    priors: PriorsLike = None,
+    *,
+    likelihood: str = DEFAULTS.likelihood,
 ) -> pm.Model:
     """The centered model: ``theta ~ Normal(mu, tau)``.
 
@@ -73,14 +75,20 @@ def centered(
 
 
 def noncentered(
-    data: GroupedData, priors: PriorsLike = None, *, likelihood: Likelihood = "sufficient"
+    data: GroupedData,
+    priors: PriorsLike = None,
+    *,
+    likelihood: str = DEFAULTS.likelihood,
 ) -> pm.Model:
     """The non-centered model: ``theta = mu + tau * theta_z``, ``theta_z ~ Normal(0, 1)``."""
     return _conditional(data, priors, likelihood, "noncentered")
 
 
 def marginal(
-    data: GroupedData, priors: PriorsLike = None, *, likelihood: Likelihood = "sufficient"
+    data: GroupedData,
+    priors: PriorsLike = None,
+    *,
+    likelihood: str = DEFAULTS.likelihood,
 ) -> pm.Model:
     """The marginal model: ``theta`` integrated out; only ``mu``, ``tau``, ``sigma`` are sampled.
 
@@ -120,8 +128,8 @@ def build_model(
     data: GroupedData,
     priors: PriorsLike = None,
     *,
-    parametrization: Parametrization = "auto",
-    likelihood: Likelihood = "sufficient",
+    parametrization: str = DEFAULTS.parametrization,
+    likelihood: str = DEFAULTS.likelihood,
 ) -> BuiltModel:
     """Build the model in the given parametrization (``auto`` chooses one and says why).
 
@@ -166,7 +174,7 @@ def rebuild(description: ModelDescription, data: GroupedData, parametrization: s
 
 
 def _conditional(
-    data: GroupedData, priors: PriorsLike, likelihood: Likelihood, parametrization: str
+    data: GroupedData, priors: PriorsLike, likelihood: str, parametrization: str
 ) -> pm.Model:
     """The centered or non-centered model: group effects as variables, then the likelihood."""
     import pymc as pm

@@ -26,6 +26,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from hbm.core.defaults import DEFAULTS
+
 __all__ = ["FORMAT", "GroupTerm", "ModelDescription", "quote_name"]
 
 #: The layout of a description's JSON.
@@ -87,8 +89,8 @@ class ModelDescription:
     known_se: str | None = None
     formula: str = ""
     priors: dict[str, str] = field(default_factory=dict, compare=True)
-    parametrization: str = "auto"
-    likelihood: str = "sufficient"
+    parametrization: str = DEFAULTS.parametrization
+    likelihood: str = DEFAULTS.likelihood
 
     @classmethod
     def for_groups(
@@ -98,8 +100,8 @@ class ModelDescription:
         value: str,
         se: str | None = None,
         priors: dict[str, str] | None = None,
-        parametrization: str = "auto",
-        likelihood: str = "sufficient",
+        parametrization: str = DEFAULTS.parametrization,
+        likelihood: str = DEFAULTS.likelihood,
     ) -> ModelDescription:
         """The seed's model ``value ~ 1 + (1 | group)`` (``se``: one estimate per group)."""
         return cls(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from hbm.core.defaults import DEFAULTS
 from hbm.data.grouped import GroupedData
 from hbm.model.families import normal
 from hbm.model.parameters import ParameterTable
@@ -71,7 +72,10 @@ def noncentered_effects(parameters: ParameterTable, location: Any, scale: Any) -
 
 
 def choose_parametrization(
-    data: GroupedData, priors: Mapping[str, Prior], *, likelihood: Likelihood = "sufficient"
+    data: GroupedData,
+    priors: Mapping[str, Prior],
+    *,
+    likelihood: str = DEFAULTS.likelihood,
 ) -> tuple[str, str]:
     """The parametrization ``auto`` uses for these data and priors, and why.
 

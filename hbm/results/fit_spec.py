@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from hbm.core.defaults import DEFAULTS
+from hbm.inference.config import SampleConfig
+from hbm.model.description import ModelDescription
 
 __all__ = ["FitSpec"]
 
@@ -39,6 +41,33 @@ class FitSpec:
     order: str = DEFAULTS.order
     missing: str = DEFAULTS.missing
     data: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        description: ModelDescription,
+        config: SampleConfig,
+        *,
+        order: str = DEFAULTS.order,
+        source: str | None = None,
+    ) -> FitSpec:
+        """The record of a fit of ``description`` run with ``config`` (its seed filled in)."""
+        return cls(
+            group=description.group_factors[0],
+            value=description.response,
+            se=description.known_se,
+            parametrization=description.parametrization,
+            likelihood=description.likelihood,
+            priors=dict(description.priors),
+            draws=config.draws,
+            tune=config.tune,
+            chains=config.chains,
+            target_accept=float(config.target_accept),
+            random_seed=config.random_seed,
+            sampler=config.sampler,
+            order=order,
+            data=source,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of the fields."""

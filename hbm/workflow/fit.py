@@ -122,22 +122,7 @@ def fit_grouped(
         parametrization=parametrization,
         likelihood=likelihood,
     )
-    spec = FitSpec(
-        group=data.group,
-        value=data.value,
-        se=data.se,
-        parametrization=parametrization,
-        likelihood=likelihood,
-        priors=texts,
-        draws=config.draws,
-        tune=config.tune,
-        chains=config.chains,
-        target_accept=float(config.target_accept),
-        random_seed=config.random_seed,
-        sampler=config.sampler,
-        order=data.order,
-        data=source,
-    )
+    spec = FitSpec.of(description, config, order=data.order, source=source)
     if config.progressbar:
         _announce(data, resolved, built.parametrization, built.reason, config)
 
