@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from hbm.core.defaults import DEFAULTS
+from hbm.data.grouped import GroupedData
 from hbm.inference.config import SampleConfig
 from hbm.results.fit_result import FitResult
 from hbm.results.io import load_result, save_result
 from hbm.workflow import fit as workflow
+from hbm.workflow.fit_formula import fit_formula
 from hbm.workflow.specs import ModelSpec
 from hbm.workflow.specs import fit_spec as run_spec
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
-    from hbm.data.grouped import GroupedData
+    from hbm.data.model_data import ModelData
     from hbm.diagnostics.diagnosis import Diagnosis
     from hbm.model.description import ModelDescription
     from hbm.model.parameters import ParameterTable
@@ -80,7 +82,7 @@ class Fit:
         return self.result.description
 
     @property
-    def data(self) -> GroupedData:
+    def data(self) -> GroupedData | ModelData:
         return self.result.data
 
     @property
@@ -202,17 +204,21 @@ class Fit:
     def __repr__(self) -> str:
         data, d = self.data, self.result.diagnosis
         ran = f"{d.sampler}, {d.chains}x{d.draws} draws; verdict {d.verdict}" if d else "no run"
-        return (
-            f"<hbm.Fit {data.n_groups} {data.group} groups, {data.n_rows} rows; "
-            f"{self.parametrization} via {ran}>"
-        )
+        if isinstance(data, GroupedData):
+            what = f"{data.n_groups} {data.group} groups"
+        else:
+            what = f"{self.description.formula}, " + ", ".join(
+                f"{f.n_groups} {f.name} groups" for f in data.factors
+            )
+        return f"<hbm.Fit {what}, {data.n_rows} rows; {self.parametrization} via {ran}>"
 
 
 def fit(
     table: pd.DataFrame,
+    formula: str | None = None,
     *,
-    group: str,
-    value: str,
+    group: str | None = None,
+    value: str | None = None,
     se: str | None = None,
     priors: PriorsLike = None,
     parametrization: str = DEFAULTS.parametrization,
@@ -227,15 +233,21 @@ def fit(
     order: str = DEFAULTS.order,
     missing: str = DEFAULTS.missing,
 ) -> Fit:
-    """Fit the three-level hierarchical normal model to a tidy table.
+    """Fit a hierarchical normal model to a tidy table: a formula, or ``group=`` and ``value=``.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Rows form (one row per unit: ``group``, ``value``) or summaries form (one row per group:
-        ``group``, ``value``, ``se``).
-    group, value : str
-        Column names of the group labels and of the numeric values.
+        Rows form (one row per unit) or, with ``group``/``value``/``se``, summaries form (one row
+        per group: an estimate and its standard error).
+    formula : str, optional
+        lme4 / Bambi style: ``"Reaction ~ Days + (Days | Subject)"`` (correlated intercept and
+        slope per subject), ``"y ~ x + (1 | g) + (0 + x | g)"`` (uncorrelated), ``C(x)``,
+        interactions, ``I(...)``, ``np.log(x)``; backticks quote other column names
+        (`` `log.radon` ~ floor + (1 | county)``). ``value ~ 1 + (1 | group)`` is the seed's
+        model, with the names ``mu``, ``tau``, ``sigma``, ``theta``.
+    group, value : str, optional
+        The shorthand for ``value ~ 1 + (1 | group)`` (instead of ``formula``).
     se : str, optional
         Column of known standard errors: selects the summaries form.
     priors : {"default", "seed"} or mapping, optional
@@ -268,7 +280,12 @@ def fit(
     >>> result = hbm.fit(df, group="school", value="score", random_seed=1, progressbar=False)
     >>> result.summary().param.iloc[:3].tolist()
     ['mu', 'tau', 'sigma']
+    >>> sleep = hbm.fit(hbm.datasets.load("sleepstudy"), "Reaction ~ Days + (Days | Subject)",
+    ...                 random_seed=1, progressbar=False)
+    >>> sleep.summary().param.iloc[:4].tolist()
+    ['beta[Intercept]', 'beta[Days]', 'sd_Subject[Intercept]', 'sd_Subject[Days]']
     """
+    _check_model_options(formula, group, value, se)
     config = SampleConfig(
         draws=draws,
         tune=tune,
@@ -278,11 +295,24 @@ def fit(
         sampler=sampler,  # type: ignore[arg-type]
         progressbar=progressbar,
     )
+    if formula is not None:
+        return Fit(
+            fit_formula(
+                table,
+                formula,
+                priors=priors,
+                parametrization=parametrization,
+                likelihood=likelihood,
+                config=config,
+                order=order,
+                missing=missing,
+            )
+        )
     return Fit(
         workflow.fit_table(
             table,
-            group=group,
-            value=value,
+            group=group,  # type: ignore[arg-type]
+            value=value,  # type: ignore[arg-type]
             se=se,
             priors=priors,
             parametrization=parametrization,
@@ -292,6 +322,25 @@ def fit(
             missing=missing,
         )
     )
+
+
+def _check_model_options(
+    formula: str | None, group: str | None, value: str | None, se: str | None
+) -> None:
+    """A formula, or group= and value= (never both, never neither)."""
+    if formula is not None and (group is not None or value is not None or se is not None):
+        given = ", ".join(
+            f"{n}={v!r}" for n, v in (("group", group), ("value", value), ("se", se)) if v
+        )
+        raise ValueError(
+            f"Give either a formula or group= and value= (the shorthand for "
+            f"'value ~ 1 + (1 | group)'), not both; got the formula {formula!r} and {given}."
+        )
+    if formula is None and (group is None or value is None):
+        raise ValueError(
+            "Say what to fit: a formula such as 'y ~ x + (1 | g)', or group= and value= (the "
+            "shorthand for 'value ~ 1 + (1 | group)')."
+        )
 
 
 def fit_grouped(

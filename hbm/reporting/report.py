@@ -61,7 +61,7 @@ __all__ = [
 def report_blocks(result: FitResult | Any) -> list[Block]:
     """The report's content, independent of the output format."""
     result = as_result(result)
-    data = result.data
+    data = result.grouped
     table = shrinkage_table(result)
     check = posterior_predictive(result)
     summary = summary_table(result)
@@ -135,7 +135,7 @@ def render_report(result: FitResult | Any, *, figures: Mapping[str, bytes] | Non
         key: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for key, png in figures.items()
     }
-    data = result.data
+    data = result.grouped
     return to_html(report_blocks(result), images, title=f"hbm report: {data.value} by {data.group}")
 
 

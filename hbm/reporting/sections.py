@@ -93,7 +93,7 @@ def hyper_summary(result: FitResult, summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def data_summary(result: FitResult) -> pd.DataFrame:
-    data = result.data
+    data = result.grouped
     rows: list[tuple[str, object]] = [
         (
             "form",
@@ -156,7 +156,7 @@ def diagnostics_table(result: FitResult) -> pd.DataFrame:
 def brief(
     result: FitResult, table: pd.DataFrame, hyper: pd.DataFrame, check: GroupCheck
 ) -> list[str]:
-    data = result.data
+    data = result.grouped
     row = hyper.set_index("param")
     g, v = data.group, data.value
     names = result.parameters

@@ -26,7 +26,7 @@ def plot_pooling(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    data = as_result(source).data
+    data = as_result(source).grouped
     table = pooling_comparison(source, ci_prob=ci_prob).sort_values("partial_mean")
     y = np.arange(len(table))
     figure = Figure(figsize=(8.5, height(data.n_groups)), layout="constrained")
