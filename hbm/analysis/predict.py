@@ -288,7 +288,8 @@ def _check_scale(fit: FitResult, se: float | None) -> str:
         raise ValueError(
             f"This fit is of the summaries form ({fit.grouped.value!r} with known standard "
             f"errors {fit.grouped.se!r}), so it has no sigma: a prediction is a new estimate, and "
-            "needs its standard error. Pass se=... (CLI: --se), or se=0 to predict the group's true mean."
+            "needs its standard error. Pass se=... (CLI: --se), or se=0 to predict the group's "
+            "true mean."
         )
     if (
         isinstance(se, bool)
