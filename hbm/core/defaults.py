@@ -37,6 +37,9 @@ class Defaults:
         Group rows shown in a report's tables (the CSV files hold them all).
     max_labelled_groups : int
         Above this many groups the per-group plots drop their labels.
+    max_kept_rows : int
+        A formula fit keeps its rows in memory (for the plots of each group's data) up to this
+        many; larger tables are only reduced.
     """
 
     draws: int = 1000
@@ -51,6 +54,7 @@ class Defaults:
     ci_prob: float = 0.94
     max_report_group_rows: int = 50
     max_labelled_groups: int = 70
+    max_kept_rows: int = 2_000_000
 
 
 #: The defaults in force.

@@ -33,7 +33,8 @@ from hbm.reporting.blocks import (
     to_html,
     to_markdown,
 )
-from hbm.reporting.figures import figure_png, render_figures
+from hbm.reporting.figures import figure_keys, figure_png, render_figures
+from hbm.reporting.formula_report import formula_blocks
 from hbm.reporting.sections import (
     bounded,
     brief,
@@ -48,6 +49,7 @@ from hbm.reporting.sections import (
 from hbm.results.fit_result import FitResult
 from hbm.results.tree import as_result
 from hbm.viz import plot_shrinkage
+from hbm.viz.shrinkage2d import plot_shrinkage_2d
 
 __all__ = [
     "fit_html_snippet",
@@ -61,6 +63,8 @@ __all__ = [
 def report_blocks(result: FitResult | Any) -> list[Block]:
     """The report's content, independent of the output format."""
     result = as_result(result)
+    if not result.description.is_seed_model:
+        return formula_blocks(result, figure_keys(result))
     data = result.grouped
     table = shrinkage_table(result)
     check = posterior_predictive(result)
@@ -135,8 +139,7 @@ def render_report(result: FitResult | Any, *, figures: Mapping[str, bytes] | Non
         key: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for key, png in figures.items()
     }
-    data = result.grouped
-    return to_html(report_blocks(result), images, title=f"hbm report: {data.value} by {data.group}")
+    return to_html(report_blocks(result), images, title=_title(result))
 
 
 def render_markdown(result: FitResult | Any, *, images: Mapping[str, str] | None = None) -> str:
@@ -166,7 +169,8 @@ def write_report(result: FitResult | Any, path: Path) -> Path:
 def fit_html_snippet(result: FitResult | Any, heading: str) -> str:
     """What a notebook shows for a fit: ``heading`` (the fit's repr), verdict, summary table and
     shrinkage plot."""
-    png = base64.b64encode(figure_png(plot_shrinkage(result), dpi=80)).decode("ascii")
+    plot = plot_shrinkage if result.description.is_seed_model else plot_shrinkage_2d
+    png = base64.b64encode(figure_png(plot(result), dpi=80)).decode("ascii")
     summary = summary_table(result)
     blocks: list[Block] = [
         Para(heading),
@@ -204,3 +208,10 @@ _RANK_TEXT = (
     "Fractional-rank ECDF differences per chain: lines that stay close to zero and to each other "
     "mean the chains explore the same distribution; the p-value tests that (small = they differ)."
 )
+
+
+def _title(result: FitResult) -> str:
+    if result.description.is_seed_model:
+        data = result.grouped
+        return f"hbm report: {data.value} by {data.group}"
+    return f"hbm report: {result.description.formula}"

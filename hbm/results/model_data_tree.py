@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
     from hbm.model.description import ModelDescription
 
-__all__ = ["CELL_DATA", "add_cell_data", "model_data_from_tree"]
+__all__ = [
+    "CELL_DATA",
+    "PLOT_ROWS",
+    "add_cell_data",
+    "add_plot_rows",
+    "model_data_from_tree",
+    "plotted_groups",
+]
 
 CELL_DATA = "cell_data"
 
@@ -92,4 +99,45 @@ def model_data_from_tree(tree: xr.DataTree, description: ModelDescription) -> Mo
         moments=moments,
         dropped=int(cells.attrs.get("dropped", 0)),
         design=json.loads(cells.attrs.get("design", "{}")),
+    )
+
+
+#: Groups whose rows a fit keeps for its plots (the fitted-lines figure), at most.
+PLOTTED_GROUPS = 30
+PLOT_ROWS = "plot_rows"
+
+
+def plotted_groups(data: ModelData, random_seed: int) -> np.ndarray:
+    """The groups of the first factor shown in per-group plots: all of them up to
+    :data:`PLOTTED_GROUPS`, else the ten largest, the ten smallest and ten others at random."""
+    factor = data.factors[0]
+    if factor.n_groups <= PLOTTED_GROUPS:
+        return np.arange(factor.n_groups)
+    sizes = np.bincount(factor.cells, weights=data.moments.n, minlength=factor.n_groups)
+    order = np.argsort(sizes, kind="stable")
+    third = PLOTTED_GROUPS // 3
+    chosen = set(order[-third:]) | set(order[:third])
+    rest = np.array([j for j in range(factor.n_groups) if j not in chosen])
+    rng = np.random.default_rng([int(random_seed), 0x9107])
+    chosen |= set(rng.choice(rest, size=PLOTTED_GROUPS - len(chosen), replace=False))
+    return np.array(sorted(chosen))
+
+
+def add_plot_rows(idata: xr.DataTree, data: ModelData, groups: np.ndarray) -> None:
+    """Keep the rows of ``groups`` (of the first factor) in ``idata`` for plots, when the data
+    still hold their rows."""
+    import xarray as xr
+
+    if data.rows is None:
+        return
+    codes, values = data.rows
+    keep = np.isin(codes[:, 0], groups)
+    factor = data.factors[0]
+    idata[PLOT_ROWS] = xr.Dataset(
+        {
+            "group": (("row",), codes[keep, 0]),
+            "values": (("row", "column"), values[keep]),
+        },
+        coords={"row": np.arange(int(keep.sum())), "column": list(data.columns)},
+        attrs={"factor": factor.name, "groups": json.dumps([int(g) for g in groups])},
     )

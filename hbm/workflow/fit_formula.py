@@ -31,7 +31,7 @@ from hbm.model.priors import Prior, prior_table
 from hbm.model.standardize import Standardization
 from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
-from hbm.results.model_data_tree import add_cell_data
+from hbm.results.model_data_tree import add_cell_data, add_plot_rows, plotted_groups
 from hbm.results.summary import posterior_summary
 from hbm.results.tree import record_attrs
 from hbm.workflow.attempts import run_record, sample_with_retries
@@ -97,7 +97,8 @@ def fit_formula(
             "The 'likelihood' option 'rows' is for 'value ~ 1 + (1 | group)'; a formula model "
             "is always written with its exact per-cell statistics."
         )
-    data = build_model_data(table, parsed, missing=missing, order=order)
+    keep = len(table) <= DEFAULTS.max_kept_rows
+    data = build_model_data(table, parsed, missing=missing, order=order, keep_rows=keep)
     return fit_model_data(
         data,
         parsed,
@@ -144,6 +145,7 @@ def fit_model_data(
             posterior[str(effects.name)] = effects
             idata["posterior"] = posterior
         add_cell_data(idata, data)
+        add_plot_rows(idata, data, plotted_groups(data, int(run_config.random_seed)))  # type: ignore[arg-type]
         table = posterior_summary(idata, parameters=parameters)
         diagnosis = diagnose(
             idata,

@@ -44,14 +44,27 @@ DRAW_BLOCK = 64
 
 
 def group_statistics(data: ModelData, factor: FactorData) -> dict[str, np.ndarray]:
-    """Per group of the only grouping factor: ``n``, mean, co-moment and ``Z'Z``."""
-    if len(data.factors) != 1:
-        raise ValueError("The exact conditional needs exactly one grouping factor.")
-    order = np.argsort(factor.cells)  # cells are the groups when there is one factor
+    """Per group of ``factor``: ``n``, mean, co-moment and ``Z'Z`` (cells merged by group)."""
     moments = data.moments
-    n = moments.n[order].astype(float)
-    mean = (moments.mean + moments.low)[order]
-    comoment = moments.comoment[order]
+    cell_mean = moments.mean + moments.low
+    groups = factor.cells
+    n = np.bincount(groups, weights=moments.n, minlength=factor.n_groups)
+    mean = (
+        np.stack(
+            [
+                np.bincount(groups, weights=moments.n * cell_mean[:, k], minlength=factor.n_groups)
+                for k in range(cell_mean.shape[1])
+            ],
+            axis=1,
+        )
+        / n[:, None]
+    )
+    deviation = cell_mean - mean[groups]
+    spread = moments.comoment + moments.n[:, None, None] * (
+        deviation[:, :, None] * deviation[:, None, :]
+    )
+    comoment = np.zeros((factor.n_groups, *spread.shape[1:]))
+    np.add.at(comoment, groups, spread)
     cols = list(factor.columns)
     mz = mean[:, cols]
     ztz = comoment[:, cols][:, :, cols] + n[:, None, None] * mz[:, :, None] * mz[:, None, :]
