@@ -62,9 +62,7 @@ def test_numpy_marginal_equals_the_dense_multivariate_normal(intercept):
     frame = table(intercept)
     data = build_model_data(frame, parse_formula(FORMULA))
     beta = BETA + np.array([intercept, 0, 0])
-    got = marginal_group_log_likelihood(
-        data, beta[None], np.array([SIGMA]), covariance()[None]
-    )[0]
+    got = marginal_group_log_likelihood(data, beta[None], np.array([SIGMA]), covariance()[None])[0]
     np.testing.assert_allclose(got, dense(frame, beta), rtol=1e-10)
     if intercept:  # the raw form of the same quantity loses digits here (what the issue warns of)
         stats_ = group_statistics(data, data.factors[0])

@@ -180,8 +180,13 @@ def predict(
 
 
 def to_frame(prediction: xr.DataTree) -> pd.DataFrame:
-    """A prediction in long form: one row per draw, group and predicted row."""
+    """A prediction in long form: one row per draw, group and predicted row (or per draw and
+    new row, for a formula model's predictions)."""
     dataset = prediction["predictions"].to_dataset()
+    if "expected" in dataset:  # a formula model's rows: chain, draw, row, y, expected, ...
+        frame = dataset.to_dataframe().reset_index()
+        frame.attrs.update(dataset.attrs)
+        return frame
     group, effect = _group_and_effect(dataset)
     frame = dataset.to_dataframe().reset_index()
     extra = [c for c in ("source_chain", "source_draw") if c in frame.columns]

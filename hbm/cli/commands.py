@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
@@ -21,33 +22,67 @@ def datasets_command() -> int:
     return 0
 
 
+def formula_command(args: argparse.Namespace) -> int:
+    """``hbm fit DATA --formula F --out DIR``."""
+    from hbm.data.tables import read_table
+    from hbm.model.formula import formula_variables, parse_formula
+    from hbm.reporting.outputs import check_output_dir, write_outputs
+    from hbm.workflow.fit_formula import fit_formula
+
+    given = [
+        o for o, v in (("--group", args.group), ("--value", args.value), ("--se", args.se)) if v
+    ]
+    if given:
+        raise UsageError(
+            f"--formula cannot be given together with {', '.join(given)}: the formula names the "
+            "columns (--group/--value is the shorthand for 'value ~ 1 + (1 | group)')"
+        )
+    if args.priors_preset:
+        raise UsageError(
+            "--priors-preset is for 'value ~ 1 + (1 | group)'; give a formula model's priors "
+            'with --prior, e.g. --prior "sd_Subject=halfnormal(10)"'
+        )
+    out = check_output_dir(args.out)
+    _check_repeated_priors(args)
+    parsed = parse_formula(args.formula)
+    _, _, factors = formula_variables(parsed)
+    table = read_table(args.data, group=factors)
+    result = fit_formula(
+        table,
+        args.formula,
+        priors=dict(args.prior) or None,
+        parametrization=args.parametrization,
+        likelihood=args.likelihood,
+        config=_config(args),
+        order=args.order,
+        missing="drop" if args.drop_missing else DEFAULTS.missing,
+        source=str(args.data),
+    )
+    del table
+    write_outputs(result, out)
+    _finished(result, out, args.quiet)
+    return 0
+
+
 def fit_command(args: argparse.Namespace) -> int:
     from hbm.data.grouped import grouped_data
     from hbm.data.tables import read_table
-    from hbm.inference.config import SampleConfig
     from hbm.model.parametrizations import check_likelihood, check_parametrization
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
+    if args.formula is not None:
+        return formula_command(args)
     missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
     if missing:
-        raise UsageError(f"the following arguments are required: {', '.join(missing)}")
+        raise UsageError(
+            f"the following arguments are required: {', '.join(missing)} (or --formula)"
+        )
     out = check_output_dir(args.out)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
-    names = [name for name, _ in args.prior]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise UsageError(f"--prior given more than once for {', '.join(map(repr, repeated))}")
-    config = SampleConfig(
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        target_accept=args.target_accept,
-        random_seed=args.seed,
-        sampler=args.sampler,
-        progressbar=not args.quiet,
-    )
+    names = _check_repeated_priors(args)
+    config = _config(args)
     table = read_table(args.data, group=args.group)
     data = grouped_data(
         table,
@@ -80,17 +115,48 @@ def fit_command(args: argparse.Namespace) -> int:
         source=str(args.data),
     )
     write_outputs(result, out)
-    if not args.quiet:
-        summary = result.summary()
-        columns = ["param", "mean", "sd", "eti94_lb", "eti94_ub", "ess_bulk", "r_hat"]
-        print(summary[columns].round(3).to_string(index=False))
-        d = result.diagnosed
-        print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
-        print(
-            f"hbm: wrote {out}/ (summary.csv, diagnostics.json, priors.csv, fit.nc, report.html, "
-            "report.md, shrinkage.png)"
-        )
+    _finished(result, out, args.quiet)
     return 0
+
+
+def _check_repeated_priors(args: argparse.Namespace) -> list[str]:
+    names = [name for name, _ in args.prior]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"--prior given more than once for {', '.join(map(repr, repeated))}")
+    return names
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from hbm.inference.config import SampleConfig
+
+    return SampleConfig(
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        target_accept=args.target_accept,
+        random_seed=args.seed,
+        sampler=args.sampler,
+        progressbar=not args.quiet,
+    )
+
+
+def _finished(result: Any, out: Any, quiet: bool) -> None:
+    """The summary's hyperparameter rows, the verdict and what was written."""
+    if quiet:
+        return
+    summary = result.summary()
+    if not result.description.is_seed_model:  # group effects: in summary.csv, not the console
+        hyper = {p.name for p in result.parameters.hyperparameters}
+        summary = summary[summary["param"].str.split("[").str[0].isin(hyper)]
+    columns = ["param", "mean", "sd", "eti94_lb", "eti94_ub", "ess_bulk", "r_hat"]
+    print(summary[columns].round(3).to_string(index=False))
+    d = result.diagnosed
+    print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
+    print(
+        f"hbm: wrote {out}/ (summary.csv, diagnostics.json, priors.csv, fit.nc, report.html, "
+        "report.md, shrinkage.png)"
+    )
 
 
 def is_spec_file(data: str) -> bool:
@@ -174,6 +240,13 @@ def predict_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out!r}: the folder {str(target.parent)!r} does not exist")
     fit = load_result(args.fit)
     seed = new_seed() if args.seed is None else args.seed
+    if not fit.description.is_seed_model:
+        return _predict_rows(args, fit, seed, target)
+    if args.data is not None or not args.group:
+        raise UsageError(
+            "this fit is of 'value ~ 1 + (1 | group)': name the groups with --group LABEL "
+            "(and --new for groups never seen), not --data"
+        )
     tree = predict(
         fit,
         **{"new_groups" if args.new else "groups": args.group},
@@ -184,6 +257,30 @@ def predict_command(args: argparse.Namespace) -> int:
     )
     if target is None:
         print(prediction_summary(tree).round(3).to_string())
+        print(f"hbm: seed {seed}")
+    else:
+        write_predictions(tree, target)
+        size = tree["predictions"]["y"].size
+        print(f"hbm: wrote {target} ({size} predicted values, seed {seed})")
+    return 0
+
+
+def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) -> int:
+    """``hbm predict FIT --data FILE`` for a formula model."""
+    from hbm.analysis.predict import write_predictions
+    from hbm.analysis.predict_rows import predict_rows, row_summary
+    from hbm.data.tables import read_table
+
+    if args.data is None or args.group or args.new or args.se is not None or args.rows != 1:
+        raise UsageError(
+            f"this fit is of {fit.description.formula!r}: give the rows to predict with --data "
+            "FILE (its covariates and group labels; --group, --new, --se and --rows are for "
+            "'value ~ 1 + (1 | group)')"
+        )
+    table = read_table(args.data, group=[f.name for f in fit.model_data.factors])
+    tree = predict_rows(fit, table, draws=args.draws, random_seed=seed)
+    if target is None:
+        print(row_summary(tree).round(3).to_string())
         print(f"hbm: seed {seed}")
     else:
         write_predictions(tree, target)

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV (comma, semicolon or tab) or Parquet file, or a model spec (.toml) that says "
         "everything else",
     )
+    fit.add_argument(
+        "--formula",
+        metavar="F",
+        help='a model formula, e.g. "Reaction ~ Days + (Days | Subject)" (instead of --group and '
+        "--value)",
+    )
     fit.add_argument("--group", metavar="COL", help="column of group labels (needed for a table)")
     fit.add_argument("--value", metavar="COL", help="column of numeric values (needed for a table)")
     fit.add_argument(
@@ -174,16 +180,20 @@ def add_batch_commands(commands: argparse._SubParsersAction) -> None:
         "predict",
         help="posterior predictive draws for existing or new groups of a saved fit",
         description="Predict new values in existing groups (--group LABEL) or in groups never "
-        "seen (--group LABEL --new: theta_new ~ Normal(mu, tau) per draw). Without --out, print "
-        "a summary per group; --out FILE.csv writes every draw, FILE.nc a DataTree.",
+        "seen (--group LABEL --new: theta_new ~ Normal(mu, tau) per draw); for a formula model, "
+        "predict the rows of a table (--data FILE: its covariates and group labels; a label the "
+        "fit never saw is a new group). Without --out, print a summary per group or row; "
+        "--out FILE.csv writes every draw, FILE.nc a DataTree.",
     )
     predict.add_argument("fit", metavar="FIT", help="a fit saved by hbm (.nc or .zarr)")
     predict.add_argument(
         "--group",
         action="append",
-        required=True,
         metavar="LABEL",
-        help="group label (repeat for several)",
+        help="group label (repeat for several; fits of 'value ~ 1 + (1 | group)')",
+    )
+    predict.add_argument(
+        "--data", metavar="FILE", help="new rows to predict (CSV or Parquet; formula models)"
     )
     predict.add_argument("--new", action="store_true", help="the labels are new groups")
     predict.add_argument(

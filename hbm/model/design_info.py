@@ -13,6 +13,7 @@ new rows with the original design, for categorical terms, interactions, ``I()``,
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -99,7 +100,8 @@ def reference_levels(variables: dict, population: list[str]) -> dict[str, str]:
     for name, variable in variables.items():
         if variable["kind"] != "categoric" or len(variable["values"]) < 2:
             continue
-        shown = {term for term in population if f"{name}[" in term}
+        word = re.compile(rf"(^|[^\w.]){re.escape(name)}([^\w.]|$)")
+        shown = {t for t in population if "[" in t and ":" not in t and word.search(t)}
         levels = variable["values"]
         dropped = [level for level in levels if not any(f"[{level}]" in t for t in shown)]
         if shown and len(dropped) == 1:

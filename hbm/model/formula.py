@@ -245,6 +245,7 @@ def formula_variables(parsed: ParsedFormula) -> tuple[str, list[str], list[str]]
     for block in parsed.blocks:
         covariates |= set(formulae.model_description(f"y ~ {block.expr}").var_names) - {"y"}
     factor_columns = list(
-        dict.fromkeys(part for factor in parsed.factors for part in factor.split(":"))
+        dict.fromkeys(part.strip("`") for factor in parsed.factors for part in factor.split(":"))
     )
+    covariates = {name for name in covariates if name}  # formulae names np.log's module ''
     return response_names[0], sorted(covariates - set(factor_columns)), factor_columns

@@ -1,4 +1,4 @@
-"""The Python API: ``hbm.fit``, ``hbm.load`` and the ``Fit`` they return.
+"""The Python API's functions: ``hbm.fit``, ``fit_grouped``, ``fit_spec`` and ``hbm.load``.
 
 ``Fit`` is a thin façade over a :class:`hbm.results.fit_result.FitResult`: its attributes are the
 record's, and each method calls one plain function in its own module (summary, shrinkage, plots,
@@ -9,208 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from hbm.api.facade import Fit
 from hbm.core.defaults import DEFAULTS
-from hbm.data.grouped import GroupedData
 from hbm.inference.config import SampleConfig
-from hbm.results.fit_result import FitResult
-from hbm.results.io import load_result, save_result
+from hbm.results.io import load_result
 from hbm.workflow import fit as workflow
 from hbm.workflow.fit_formula import fit_formula
 from hbm.workflow.specs import ModelSpec
 from hbm.workflow.specs import fit_spec as run_spec
 
 if TYPE_CHECKING:
-    import xarray as xr
-    from matplotlib.figure import Figure
-
-    from hbm.data.model_data import ModelData
-    from hbm.diagnostics.diagnosis import Diagnosis
-    from hbm.model.description import ModelDescription
-    from hbm.model.parameters import ParameterTable
+    from hbm.data.grouped import GroupedData
     from hbm.model.priors import Prior
-    from hbm.results.fit_spec import FitSpec
 
-__all__ = ["Fit", "fit", "fit_grouped", "fit_spec", "load"]
+__all__ = ["fit", "fit_grouped", "fit_spec", "load"]
 
 PriorsLike = str | Mapping[str, "str | float | Prior"] | None
-
-
-class Fit:
-    """The result of :func:`fit`: a fit's record, and what can be done with it.
-
-    Attributes
-    ----------
-    result : FitResult
-        The record itself (what analysis, plotting and reporting functions take).
-    spec : FitSpec
-        What was asked, with the priors and seed that actually ran.
-    description : ModelDescription
-        What model was fitted.
-    data : GroupedData
-        The reduced data.
-    priors : dict of Prior
-        The priors used (defaults filled in).
-    idata : xarray.DataTree
-        Posterior draws (``theta`` with a dimension named after the group column), sampler
-        statistics, observed data, the per-group data (``group_data``), and in its attributes the
-        description, spec, parameter table, sampler, seed, versions and parametrization as JSON.
-    parameters : ParameterTable
-        Every parameter with its role, dims and units.
-    diagnosis : Diagnosis
-        Divergences, R-hat, ESS, verdict and advice.
-    parametrization, reason : str
-        The parametrization that ran, and why it was chosen.
-    """
-
-    __slots__ = ("result",)
-
-    def __init__(self, result: FitResult) -> None:
-        if not isinstance(result, FitResult):
-            raise TypeError(f"Fit wraps a FitResult; got {type(result).__name__}.")
-        self.result = result
-
-    @property
-    def spec(self) -> FitSpec:
-        return self.result.spec
-
-    @property
-    def description(self) -> ModelDescription:
-        return self.result.description
-
-    @property
-    def data(self) -> GroupedData | ModelData:
-        return self.result.data
-
-    @property
-    def priors(self) -> dict[str, Prior]:
-        return self.result.priors
-
-    @property
-    def idata(self) -> xr.DataTree:
-        return self.result.idata
-
-    @property
-    def parameters(self) -> ParameterTable:
-        return self.result.parameters
-
-    @property
-    def diagnosis(self) -> Diagnosis:
-        return self.result.diagnosed
-
-    @property
-    def parametrization(self) -> str:
-        return self.result.parametrization
-
-    @property
-    def reason(self) -> str:
-        return self.result.reason
-
-    @property
-    def run_info(self) -> dict[str, object]:
-        """Sampler, seed, versions, parametrization and timing that actually ran."""
-        return self.result.run_info
-
-    def summary(self) -> pd.DataFrame:
-        """Posterior summary: ``param`` (mu, tau, sigma, ``theta[<label>]``), mean, sd, ESS, ..."""
-        return self.result.summary()
-
-    def diagnose(self) -> Diagnosis:
-        """The diagnosis: divergences, R-hat, ESS, verdict and advice."""
-        return self.diagnosis
-
-    def prior_summary(self) -> pd.DataFrame:
-        """The priors used, as a table (like rstanarm's ``prior_summary``)."""
-        return self.result.prior_summary()
-
-    def shrinkage(self, *, higher_is_better: bool = True) -> pd.DataFrame:
-        """Per-group shrinkage and league table (:func:`hbm.analysis.shrinkage.shrinkage_table`)."""
-        from hbm.analysis.shrinkage import shrinkage_table
-
-        return shrinkage_table(self.result, higher_is_better=higher_is_better)
-
-    def icc(self) -> pd.Series:
-        """Intraclass correlation tau² / (tau² + sigma²), rows form (:func:`hbm.analysis.
-        shrinkage.icc`)."""
-        from hbm.analysis.shrinkage import icc
-
-        return icc(self.result)
-
-    def plot_shrinkage(self) -> Figure:
-        """The shrinkage plot: raw group means -> posterior means (:mod:`hbm.viz.shrinkage`)."""
-        from hbm.viz import plot_shrinkage
-
-        return plot_shrinkage(self.result)
-
-    def plot_league(self) -> Figure:
-        """League table / caterpillar plot (:mod:`hbm.viz.league`)."""
-        from hbm.viz import plot_league
-
-        return plot_league(self.result)
-
-    def plot_pooling(self) -> Figure:
-        """Complete vs no vs partial pooling (:mod:`hbm.viz.pooling`)."""
-        from hbm.viz import plot_pooling
-
-        return plot_pooling(self.result)
-
-    def plot_ppc(self) -> Figure:
-        """Posterior predictive check of the group means (:mod:`hbm.viz.ppc`)."""
-        from hbm.viz import plot_ppc
-
-        return plot_ppc(self.result)
-
-    def plot_trace(self, kind: str = "trace") -> Figure:
-        """Trace or rank plots of mu, tau, sigma (:mod:`hbm.viz.trace`)."""
-        from hbm.viz import plot_trace
-
-        return plot_trace(self.result, kind=kind)
-
-    def plot_funnel(self, **kwargs: Any) -> Figure:
-        """Draws of ``theta[j]`` against ``log tau``, divergent ones in red (:mod:`hbm.viz.
-        funnel`)."""
-        from hbm.viz import plot_funnel
-
-        return plot_funnel(self.result, **kwargs)
-
-    def report(self, path: str | Path) -> Path:
-        """Write the report to ``path`` (HTML, or Markdown for ``.md``); return the path."""
-        from hbm.reporting.report import write_report
-
-        return write_report(self.result, Path(path))
-
-    def save(self, path: str | Path) -> Path:
-        """Save to netCDF (the DataTree, with the description, spec and diagnosis as JSON)."""
-        return save_result(self.result, Path(path))
-
-    def predict(self, groups: str | list[str] | None = None, **options: Any) -> Any:
-        """Posterior predictive draws for existing and/or new groups (:func:`hbm.analysis.
-        predict.predict`).
-
-        >>> fit.predict(["Ashford"], new_groups=["new school"], random_seed=1)  # doctest: +SKIP
-        """
-        from hbm.analysis.predict import predict
-
-        return predict(self.result, groups, **options)
-
-    def _repr_html_(self) -> str:
-        from hbm.reporting.report import fit_html_snippet
-
-        return fit_html_snippet(self.result, repr(self))
-
-    def __repr__(self) -> str:
-        data, d = self.data, self.result.diagnosis
-        ran = f"{d.sampler}, {d.chains}x{d.draws} draws; verdict {d.verdict}" if d else "no run"
-        if isinstance(data, GroupedData):
-            what = f"{data.n_groups} {data.group} groups"
-        else:
-            what = f"{self.description.formula}, " + ", ".join(
-                f"{f.n_groups} {f.name} groups" for f in data.factors
-            )
-        return f"<hbm.Fit {what}, {data.n_rows} rows; {self.parametrization} via {ran}>"
 
 
 def fit(
