@@ -144,8 +144,6 @@ def read_spec(path: str | Path) -> ModelSpec:
 
 def _spec_from_dict(raw: dict[str, Any], path: Path) -> ModelSpec:
     _no_unknown(raw, SPEC_KEYS, "at the top level")
-    if "data" not in raw:
-        raise ValueError("the required key 'data' is missing.")
     if "formula" in raw:
         given = [key for key in ("group", "value", "se") if key in raw]
         if given:
@@ -154,13 +152,17 @@ def _spec_from_dict(raw: dict[str, Any], path: Path) -> ModelSpec:
                 "names the columns ('group' and 'value' are the shorthand for "
                 "'value ~ 1 + (1 | group)')."
             )
-    else:
-        missing = [key for key in ("group", "value") if key not in raw]
-        if missing:
-            raise ValueError(
-                f"the required key(s) {', '.join(map(repr, missing))} are missing (or give "
-                "'formula')."
+    required = ("data",) if "formula" in raw else ("data", "group", "value")
+    missing = [key for key in required if key not in raw]
+    if missing:
+        raise ValueError(
+            f"the required key(s) {', '.join(map(repr, missing))} are missing"
+            + (
+                " (or give 'formula' instead of 'group' and 'value')."
+                if "formula" not in raw
+                else "."
             )
+        )
     text = {key: _string(raw, key) for key in SPEC_KEYS[:9] if key in raw}
     check_parametrization(text.get("parametrization", DEFAULTS.parametrization))
     check_likelihood(text.get("likelihood", DEFAULTS.likelihood))
