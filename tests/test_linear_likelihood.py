@@ -47,13 +47,18 @@ def covariance() -> np.ndarray:
 
 
 def dense(frame: pd.DataFrame, beta: np.ndarray) -> np.ndarray:
-    """Each group's log density with its effects integrated out, dense."""
+    """Each group's log density with its effects integrated out, dense.
+
+    The residuals ``y - X beta`` are formed in extended precision (``beta`` may be given as long
+    doubles), so values near 1e6 cost the reference no digits.
+    """
     out = []
     for _, rows in frame.groupby("g", sort=False):
         x = np.column_stack([np.ones(len(rows)), rows.x1, rows.x2])
         z = x[:, :2]
         cov = SIGMA**2 * np.eye(len(rows)) + z @ covariance() @ z.T
-        out.append(stats.multivariate_normal.logpdf(rows.y, x @ beta, cov))
+        wide = rows.y.to_numpy().astype(np.longdouble) - x.astype(np.longdouble) @ beta
+        out.append(stats.multivariate_normal.logpdf(wide.astype(float), np.zeros(len(rows)), cov))
     return np.array(out)
 
 
@@ -71,12 +76,9 @@ def test_numpy_marginal_equals_the_dense_multivariate_normal(intercept):
         assert np.max(np.abs(raw_yy - stats_["n"] * stats_["mean"][:, -1] ** 2 - centred_yy)) > 1e-6
 
 
-def _point(model, data, beta, values):
-    """Value variables of ``model`` for the constrained parameters given."""
-    means = data.column_summary()[0][: len(data.population)].copy()
-    means[0] = 0.0
-    centred = beta.copy()
-    centred[0] = beta[0] + (means * beta).sum()
+def _point(model, data, centred, values):
+    """Value variables of ``model`` for the constrained parameters given (the coefficients with
+    the intercept at the covariates' means)."""
     corr_raw = np.array([np.arctanh(CORR)])
     point = {
         "beta_centred": centred,
@@ -94,14 +96,23 @@ def _potential(model, name):
     return pytensor.function(model.value_vars, term, on_unused_input="ignore")
 
 
+def _raw(data, centred):
+    """The formula's coefficients from the centred ones, in extended precision."""
+    means = data.column_summary()[0][: len(data.population)].astype(np.longdouble)
+    means[0] = 0
+    beta = centred.astype(np.longdouble)
+    beta[0] = beta[0] - (means * beta).sum()
+    return beta
+
+
 @pytest.mark.parametrize("intercept", [0.0, 1e6])
 def test_the_model_marginal_term_equals_the_dense_multivariate_normal(intercept):
     frame = table(intercept)
     data = build_model_data(frame, parse_formula(FORMULA))
-    beta = BETA + np.array([intercept, 0, 0])
+    centred = BETA + np.array([intercept + 4.0, 0, 0])
     model = build_linear(data, resolve_linear_priors(data, None), "marginal").model
-    value = _potential(model, "y_marginal")(**_point(model, data, beta, {}))
-    assert float(value) == pytest.approx(dense(frame, beta).sum(), rel=1e-10)
+    value = _potential(model, "y_marginal")(**_point(model, data, centred, {}))
+    assert float(value) == pytest.approx(dense(frame, _raw(data, centred)).sum(), rel=1e-10)
 
 
 def test_the_model_given_effects_equals_the_rows():
@@ -113,8 +124,9 @@ def test_the_model_given_effects_equals_the_rows():
     factor = np.linalg.cholesky(covariance())
     z = np.linalg.solve(factor, u.T).T
     value = _potential(model, "y_given_effects")(**_point(model, data, BETA, {"u_g_z": z}))
+    beta = _raw(data, BETA).astype(float)
     codes = pd.factorize(frame.g)[0]
-    mean = BETA[0] + BETA[1] * frame.x1 + BETA[2] * frame.x2 + u[codes, 0] + u[codes, 1] * frame.x1
+    mean = beta[0] + beta[1] * frame.x1 + beta[2] * frame.x2 + u[codes, 0] + u[codes, 1] * frame.x1
     expected = stats.norm.logpdf(frame.y, mean, SIGMA).sum()
     assert float(value) == pytest.approx(expected, rel=1e-10)
 

@@ -32,8 +32,14 @@ from hbm.core.names import (
     term_dim,
 )
 from hbm.data.model_data import ModelData
-from hbm.model.families.normal_cells import observe_cells, observe_marginal_cells
-from hbm.model.families.normal_cells_conditional import group_statistics
+from hbm.model.families.normal_cells import (
+    Packed,
+    observe_cells,
+    observe_marginal_cells,
+    pack_marginal,
+    pack_moments,
+)
+from hbm.model.families.normal_cells_conditional import marginal_statistics
 from hbm.model.linear_effects import (
     correlations,
     effects,
@@ -113,7 +119,7 @@ def build_linear(data: ModelData, priors: Mapping[str, Prior], parametrization: 
         if pairs:
             coords[pair_dim(factor.name)] = [f"{a}, {b}" for a, b in pairs]
     with pm.Model(coords=coords) as model:
-        beta = _coefficients(data, priors)
+        beta, centred = _coefficients(data, priors)
         choleskies = {}
         for factor in data.factors:
             g = factor.name
@@ -129,18 +135,28 @@ def build_linear(data: ModelData, priors: Mapping[str, Prior], parametrization: 
         sigma = priors[SIGMA].to_pymc(SIGMA)
         if parametrization == "marginal":
             factor = data.factors[0]
-            stats = group_statistics(data, factor)
-            shared = {key: _shared(f"data_group_{key}", value) for key, value in stats.items()}
+            stats = marginal_statistics(data, factor)
+            packed, rows = pack_marginal(stats["zw"], stats["ztz"])
+            totals = {
+                key: _shared(f"data_{key}", stats[key])
+                for key in ("gram", "shift", "n_rows", "n_groups")
+            }
+            constants = np.flatnonzero(stats["constant"])
             precision, log_det = precision_entries(choleskies[factor.name])
             observe_marginal_cells(
-                shared, _population_entries(data, beta), sigma, precision, log_det, factor.columns
+                Packed(_shared("data_groups", packed), rows),
+                totals,
+                _population_entries(data, beta),
+                sigma,
+                precision,
+                log_det,
+                int(constants[0]) if constants.size else None,
+                centred[data.population.index(INTERCEPT)] if INTERCEPT in data.population else None,
             )
         else:
-            moments = {
-                "n": _shared("data_n", data.moments.n),
-                "mean": _shared("data_mean", data.moments.mean + data.moments.low),
-                "comoment": _shared("data_comoment", data.moments.comoment),
-            }
+            cells = data.moments
+            packed, rows = pack_moments(cells.n, cells.mean + cells.low, cells.comoment)
+            moments = Packed(_shared("data_cells", packed), rows)
             coefficients = _population_entries(data, beta)
             for factor in data.factors:
                 g = factor.name
@@ -160,19 +176,20 @@ def build_linear(data: ModelData, priors: Mapping[str, Prior], parametrization: 
     )
 
 
-def _coefficients(data: ModelData, priors: Mapping[str, Prior]) -> Any:
-    """``beta_centred`` from its priors, and ``beta`` (the formula's coefficients) from it."""
+def _coefficients(data: ModelData, priors: Mapping[str, Prior]) -> tuple[Any, Any]:
+    """``beta`` (the formula's coefficients) and ``beta_centred`` (sampled, from its priors)."""
     import pymc as pm
     import pytensor.tensor as pt
 
     terms = data.population
     centred = prior_vector(CENTRED, terms, [priors[f"{BETA}[{t}]"] for t in terms], BETA_DIM)
     if INTERCEPT not in terms:
-        return pm.Deterministic(BETA, centred, dims=BETA_DIM)
+        return pm.Deterministic(BETA, centred, dims=BETA_DIM), centred
     means = _shared("data_covariate_means", _covariate_means(data))
     where = terms.index(INTERCEPT)
     intercept = centred[where] - (means * centred).sum()
-    return pm.Deterministic(BETA, pt.set_subtensor(centred[where], intercept), dims=BETA_DIM)
+    beta = pm.Deterministic(BETA, pt.set_subtensor(centred[where], intercept), dims=BETA_DIM)
+    return beta, centred
 
 
 def _covariate_means(data: ModelData) -> np.ndarray:

@@ -25,80 +25,169 @@ element by element over the groups (``q`` is small), so the graph is elementwise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["cholesky_unrolled", "observe_cells", "observe_marginal_cells", "solve_unrolled"]
+__all__ = [
+    "Packed",
+    "cholesky_unrolled",
+    "ldl_unrolled",
+    "observe_cells",
+    "observe_marginal_cells",
+    "pack_marginal",
+    "pack_moments",
+    "solve_unit_unrolled",
+    "solve_unrolled",
+]
 
 #: Names of the potentials that carry the likelihood.
 GIVEN_EFFECTS, MARGINAL = "y_given_effects", "y_marginal"
 
 
-def observe_cells(moments: dict[str, Any], coefficients: list[Any], sigma: Any) -> None:
+class Packed:
+    """Per-cell (or per-group) statistics as rows of one matrix ``(P, C)``: every statistic a
+    contiguous vector over the cells, which is what an elementwise loop reads fastest.
+
+    ``rows`` maps a statistic's key (``"n"``, ``("m", k)``, ``("c", i, j)`` with ``i >= j``,
+    ``("z", i, j)``) to its row; :func:`pack_moments` makes both.
+    """
+
+    def __init__(self, matrix: Any, rows: dict[Any, int]) -> None:
+        self.matrix, self.rows = matrix, rows
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, tuple) and key[0] in ("c", "z") and key[1] < key[2]:
+            key = (key[0], key[2], key[1])
+        return self.matrix[self.rows[key]]
+
+
+def pack_marginal(zw: np.ndarray, ztz: np.ndarray) -> tuple[np.ndarray, dict[Any, int]]:
+    """The per-group statistics of the marginal form as a ``(P, J)`` array and its row index:
+    ``("w", t, k)`` rows of ``zw`` (J, q, K) and ``("z", i, j)`` rows of ``ztz`` (J, q, q)."""
+    rows: dict[Any, int] = {}
+    parts: list[np.ndarray] = []
+    for t in range(zw.shape[1]):
+        for k in range(zw.shape[2]):
+            rows[("w", t, k)] = len(parts)
+            parts.append(zw[:, t, k])
+    for i in range(ztz.shape[1]):
+        for j in range(i + 1):
+            rows[("z", i, j)] = len(parts)
+            parts.append(ztz[:, i, j])
+    return np.ascontiguousarray(np.stack(parts)), rows
+
+
+def pack_moments(
+    n: np.ndarray, mean: np.ndarray, comoment: np.ndarray, ztz: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[Any, int]]:
+    """The statistics of :class:`Packed` as a ``(P, C)`` array and its row index."""
+    rows: dict[Any, int] = {"n": 0}
+    parts = [np.asarray(n, dtype=float)]
+    for k in range(mean.shape[1]):
+        rows[("m", k)] = len(parts)
+        parts.append(mean[:, k])
+    for i in range(comoment.shape[1]):
+        for j in range(i + 1):
+            rows[("c", i, j)] = len(parts)
+            parts.append(comoment[:, i, j])
+    if ztz is not None:
+        for i in range(ztz.shape[1]):
+            for j in range(i + 1):
+                rows[("z", i, j)] = len(parts)
+                parts.append(ztz[:, i, j])
+    return np.ascontiguousarray(np.stack(parts)), rows
+
+
+def observe_cells(moments: Packed, coefficients: list[Any], sigma: Any) -> None:
     """Add the likelihood of every cell given its coefficients: one entry per column of ``W``,
     each a scalar or a vector over the cells (``coefficients[k]`` multiplies column ``k``)."""
     import pymc as pm
 
-    n, mean, comoment = moments["n"], moments["mean"], moments["comoment"]
+    n = moments["n"]
     k = len(coefficients)
     squares: Any = 0.0
     for i in range(k):
         for j in range(i + 1):
-            term = comoment[:, i, j] * coefficients[i] * coefficients[j]
+            term = moments[("c", i, j)] * coefficients[i] * coefficients[j]
             squares = squares + (term if i == j else 2.0 * term)
-    offset = sum(mean[:, i] * coefficients[i] for i in range(k))
+    offset = sum(moments[("m", i)] * coefficients[i] for i in range(k))
     total = squares + n * offset**2
     loglik = -0.5 * n.sum() * pm.math.log(2 * np.pi * sigma**2) - total.sum() / (2 * sigma**2)
     pm.Potential(GIVEN_EFFECTS, loglik)
 
 
 def observe_marginal_cells(
-    moments: dict[str, Any],
+    stats: Packed,
+    totals: dict[str, Any],
     coefficients: list[Any],
     sigma: Any,
     precision: list[list[Any]],
     log_det_sigma: Any,
-    columns: Sequence[int],
+    constant: int | None,
+    intercept: Any = None,
 ) -> None:
     """Add the likelihood of every group with its effects integrated out (one grouping factor).
 
-    ``moments`` are per group; ``coefficients`` is the population vector over ``W`` (one scalar
-    per column); ``precision`` holds the entries of ``Sigma^-1`` and ``log_det_sigma`` is
-    ``log|Sigma|``; ``columns`` are the varying terms' positions in ``W``.
+    ``stats`` holds per group ``("w", t, k)`` (``sum_i z_it (w_ik - shift_k)``) and ``("z", i, j)``
+    (``Z'Z``) (:func:`hbm.model.families.normal_cells_conditional.marginal_statistics`);
+    ``totals`` holds the shared ``gram`` (K, K), ``shift`` (K,), ``n_rows`` and ``n_groups``;
+    ``coefficients`` is the population vector over ``W`` (``r_i = w_i' a``); ``precision`` holds
+    the entries of ``Sigma^-1`` and ``log_det_sigma`` is ``log|Sigma|``; ``constant`` is the
+    position of the constant column (the intercept), which takes the shift; ``intercept``, when
+    given, is the population intercept at the covariates' means (the shift of the population
+    columns), from which the constant column's coefficient is computed without cancellation.
+
+    Per group only ``q`` products with ``K`` coefficients and a ``q x q`` factorisation remain:
+    ``sum_j r_j'r_j = a~' gram a~`` is one number for all groups.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
-    n, mean, comoment = moments["n"], moments["mean"], moments["comoment"]
-    ztz = moments["ztz"]  # (J, q, q): Z'Z per group, data
-    k, q = len(coefficients), len(columns)
-    # C a, one vector over the groups per column, then r'r and Z'r from the centred moments
-    spread = [
-        sum(comoment[:, i, j] * coefficients[j] for j in range(k) if not _zero(coefficients[j]))
+    k = len(coefficients)
+    shifted = list(coefficients)
+    if constant is not None and intercept is None:
+        shift = totals["shift"]
+        shifted[constant] = coefficients[constant] + sum(
+            coefficients[i] * shift[i] for i in range(k) if not _zero(coefficients[i])
+        )
+    elif constant is not None:
+        # The same number written without the large terms that cancel: with the population's
+        # intercept at the covariates' means (beta_centred), a~ on the constant column is
+        # shift_y - beta_centred[Intercept].
+        shifted[constant] = totals["shift"][k - 1] - intercept
+    gram = totals["gram"]
+    squares = sum(
+        (1.0 if i == j else 2.0) * gram[i, j] * shifted[i] * shifted[j]
         for i in range(k)
-    ]
-    offset = sum(mean[:, i] * coefficients[i] for i in range(k) if not _zero(coefficients[i]))
-    squares = (
-        sum(spread[i] * coefficients[i] for i in range(k) if not _zero(coefficients[i]))
-        + n * offset**2
+        for j in range(i + 1)
+        if not (_zero(shifted[i]) or _zero(shifted[j]))
     )
+    q = max(t for (_, t, _) in (key for key in stats.rows if key[0] == "w")) + 1
     sigma2 = sigma**2
-    c = [(spread[col] + n * mean[:, col] * offset) / sigma2 for col in columns]
-    entries = [[ztz[:, i, j] / sigma2 + precision[i][j] for j in range(q)] for i in range(q)]
-    lower = cholesky_unrolled(entries)
-    v = solve_unrolled(lower, c)
-    quad = sum(v_i**2 for v_i in v)
-    log_det_m = 2.0 * sum(pt.log(lower[i][i]) for i in range(q))
+    # M_j = (Z'Z + sigma^2 Sigma^-1) / sigma^2 = P_j / sigma^2: with P_j = L D L',
+    # log|M_j| = log prod(D) - q log sigma^2 and c'M^-1 c = |D^-1/2 L^-1 Z'r|^2 / sigma^2.
+    b = [
+        sum(stats[("w", t, i)] * shifted[i] for i in range(k) if not _zero(shifted[i]))
+        for t in range(q)
+    ]
+    entries = [[stats[("z", i, j)] + sigma2 * precision[i][j] for j in range(q)] for i in range(q)]
+    lower, diagonal = ldl_unrolled(entries)
+    w = solve_unit_unrolled(lower, b)
+    quad = sum(w_i**2 / d_i for w_i, d_i in zip(w, diagonal, strict=True))
+    product = diagonal[0]
+    for d_i in diagonal[1:]:
+        product = product * d_i
+    n_rows, n_groups = totals["n_rows"], totals["n_groups"]
     loglik = (
-        -0.5 * n * np.log(2 * np.pi)
-        - n * pm.math.log(sigma)
-        - 0.5 * log_det_sigma
-        - 0.5 * log_det_m
-        - 0.5 * (squares / sigma2 - quad)
+        -0.5 * n_rows * np.log(2 * np.pi)
+        - n_rows * pm.math.log(sigma)
+        - 0.5 * n_groups * log_det_sigma
+        + 0.5 * n_groups * q * pm.math.log(sigma2)
+        - 0.5 * (squares - quad.sum()) / sigma2
+        - 0.5 * pt.log(product).sum()
     )
-    pm.Potential(MARGINAL, loglik.sum())
+    pm.Potential(MARGINAL, loglik)
 
 
 def _zero(value: Any) -> bool:
@@ -121,6 +210,35 @@ def cholesky_unrolled(entries: list[list[Any]]) -> list[list[Any]]:
                 s = s - lower[i][k] * lower[j][k]
             lower[i][j] = s**0.5 if i == j else s / lower[j][j]
     return lower
+
+
+def ldl_unrolled(entries: list[list[Any]]) -> tuple[list[list[Any]], list[Any]]:
+    """``M = L D L'`` with ``L`` unit lower triangular, entry by entry (no square roots): the
+    strict lower entries of ``L`` and the diagonal ``D``."""
+    q = len(entries)
+    lower: list[list[Any]] = [[None] * q for _ in range(q)]
+    diagonal: list[Any] = []
+    for j in range(q):
+        d = entries[j][j]
+        for k in range(j):
+            d = d - lower[j][k] ** 2 * diagonal[k]
+        diagonal.append(d)
+        for i in range(j + 1, q):
+            value = entries[i][j]
+            for k in range(j):
+                value = value - lower[i][k] * lower[j][k] * diagonal[k]
+            lower[i][j] = value / d
+    return lower, diagonal
+
+
+def solve_unit_unrolled(lower: list[list[Any]], b: list[Any]) -> list[Any]:
+    """``L^-1 b`` for a unit lower-triangular ``L`` (see :func:`ldl_unrolled`)."""
+    out: list[Any] = []
+    for i, value in enumerate(b):
+        for k in range(i):
+            value = value - lower[i][k] * out[k]
+        out.append(value)
+    return out
 
 
 def solve_unrolled(lower: list[list[Any]], b: list[Any]) -> list[Any]:

@@ -35,6 +35,7 @@ __all__ = [
     "draw_effects",
     "group_statistics",
     "marginal_group_log_likelihood",
+    "marginal_statistics",
 ]
 
 #: Mixed into the fit's seed so the effects' exact draws use a stream of their own.
@@ -69,6 +70,44 @@ def group_statistics(data: ModelData, factor: FactorData) -> dict[str, np.ndarra
     mz = mean[:, cols]
     ztz = comoment[:, cols][:, :, cols] + n[:, None, None] * mz[:, :, None] * mz[:, None, :]
     return {"n": n, "mean": mean, "comoment": comoment, "ztz": ztz}
+
+
+def marginal_statistics(data: ModelData, factor: FactorData) -> dict[str, np.ndarray]:
+    """What the marginal form needs, from the per-group moments (one grouping factor).
+
+    The design columns are shifted by their grand means (``shift``; 0 for a constant column such
+    as the intercept, and everywhere when ``W`` has no constant column to absorb the shift), so
+    that raw cross-products are of small numbers and keep their digits:
+
+    - ``zw`` (J, q, K): per group, ``sum_i z_i (w_i - shift)'``;
+    - ``ztz`` (J, q, q): per group, ``Z'Z``;
+    - ``gram`` (K, K): over all rows, ``sum_i (w_i - shift)(w_i - shift)'``;
+    - ``shift`` (K,), ``n_rows`` and ``n_groups``.
+
+    With a coefficient vector ``a`` over ``W`` (``r_i = w_i' a``) and ``a~`` the same vector with
+    ``sum_k a_k shift_k`` added on the constant column, ``Z_j' r_j = zw_j a~`` and
+    ``sum_j r_j'r_j = a~' gram a~``.
+    """
+    stats = group_statistics(data, factor)
+    n_rows, grand, total = data.moments.totals()
+    constant = np.diag(total) <= 1e-12 * np.maximum(np.abs(grand) ** 2 * n_rows, 1.0)
+    shift = np.where(constant, 0.0, grand) if constant.any() else np.zeros_like(grand)
+    cols = list(factor.columns)
+    mz = stats["mean"][:, cols]
+    zw = stats["comoment"][:, cols, :] + stats["n"][:, None, None] * (
+        mz[:, :, None] * (stats["mean"] - shift)[:, None, :]
+    )
+    offset = grand - shift
+    gram = total + n_rows * offset[:, None] * offset[None, :]
+    return {
+        "zw": zw,
+        "ztz": stats["ztz"],
+        "gram": gram,
+        "shift": shift,
+        "constant": constant,
+        "n_rows": np.asarray(float(n_rows)),
+        "n_groups": np.asarray(float(factor.n_groups)),
+    }
 
 
 def covariance_draws(posterior: xr.Dataset, factor: FactorData) -> np.ndarray:
