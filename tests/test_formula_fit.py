@@ -62,6 +62,22 @@ def test_group_coefficients_are_beta_plus_u(sleep_fit):
     assert own[("308", "Days")] == pytest.approx(slope)
 
 
+def test_group_coefficients_by_blocks_equal_one_pass_over_all_groups(sleep_fit, monkeypatch):
+    import hbm.analysis.effects as effects
+    from hbm.analysis.groupwise import group_quantiles
+
+    monkeypatch.setattr(effects, "GROUP_BLOCK", 5)  # 18 subjects: blocks of 5, 5, 5, 3
+    table = effects.group_coefficients(sleep_fit.result, ci_prob=0.8)
+    draws = effects.coefficient_draws(sleep_fit.result, sleep_fit.result.model_data.factors[0])
+    flat = draws.reshape(draws.shape[0], -1)
+    np.testing.assert_array_equal(table["sd"].to_numpy(), flat.std(axis=0, ddof=1))
+    tail = (1 - 0.8) / 2  # as group_coefficients computes it (not exactly 0.1)
+    lb, ub = group_quantiles(flat, [tail, 1 - tail])
+    np.testing.assert_array_equal(table["eti80_lb"].to_numpy(), lb)
+    np.testing.assert_array_equal(table["eti80_ub"].to_numpy(), ub)
+    np.testing.assert_allclose(lb, np.quantile(flat, tail, axis=0), rtol=1e-14)
+
+
 def test_results_files_load_and_report_rebuild(sleep_fit, tmp_path):
     from hbm.reporting.outputs import write_outputs
 
@@ -123,6 +139,7 @@ BAD_CLI = [
     (["--formula", "Reaction ~ Dayz + (Days | Subject)"], "no column 'Dayz'.*Did you mean 'Days'"),
     (["--formula", "Reaction ~ Days + (Days | Subject"], r"1 unclosed '\('"),
     (["--formula", "Reaction Days"], "no '~'"),
+    (["--formula", "Reaction ~ Days"], "has no group term such as"),
     (["--formula", FORMULA, "--prior", "beta[Dayz]=normal(0, 1)"], "no parameter 'beta\\[Dayz\\]'"),
     (["--formula", FORMULA, "--prior", "corr_Subject=lkj(0)"], "shape eta of lkj must be > 0"),
     (["--formula", FORMULA, "--prior", "corr_Subject=normal(0, 1)"], "take an LKJ prior"),

@@ -28,11 +28,22 @@ from hbm.results.tree import as_result
 __all__ = ["coefficient_draws", "group_coefficients", "icc_by_factor", "no_pooling"]
 
 
-def coefficient_draws(result: FitResult, factor: FactorData) -> np.ndarray:
-    """Each group's coefficients per draw, ``(S, J, q)`` (see the module docstring)."""
+#: Groups summarised per block: the block's draws are copied, never all groups' at once.
+GROUP_BLOCK = 512
+
+
+def coefficient_draws(
+    result: FitResult, factor: FactorData, groups: slice = slice(None)
+) -> np.ndarray:
+    """Each group's coefficients per draw, ``(S, J, q)`` (see the module docstring).
+
+    ``groups`` picks a block of groups (by position), so that callers can go through many groups
+    without holding a second copy of all their draws.
+    """
     posterior = result.idata["posterior"]
     u = posterior[effect_name(factor.name)].transpose("chain", "draw", ...).values
-    values = np.asarray(u, dtype=float).reshape(-1, factor.n_groups, factor.n_terms).copy()
+    u = np.asarray(u, dtype=float).reshape(-1, factor.n_groups, factor.n_terms)
+    values = u[:, groups].copy()
     data = result.model_data
     beta = np.asarray(posterior[BETA].values, dtype=float).reshape(-1, len(data.population))
     for t, term in enumerate(factor.terms):
@@ -58,10 +69,17 @@ def group_coefficients(
     key = ("group_coefficients", chosen.name, ci_prob)
 
     def compute() -> pd.DataFrame:
-        draws = coefficient_draws(result, chosen)
         tail = (1 - ci_prob) / 2
-        flat = draws.reshape(draws.shape[0], -1)
-        lb, ub = group_quantiles(flat, [tail, 1 - tail])
+        size = chosen.n_groups * chosen.n_terms
+        mean, sd, lb, ub = (np.empty(size) for _ in range(4))
+        for start in range(0, chosen.n_groups, GROUP_BLOCK):
+            block = slice(start, min(start + GROUP_BLOCK, chosen.n_groups))
+            draws = coefficient_draws(result, chosen, block)
+            flat = draws.reshape(draws.shape[0], -1)
+            where = slice(block.start * chosen.n_terms, block.stop * chosen.n_terms)
+            mean[where] = flat.mean(axis=0)
+            sd[where] = flat.std(axis=0, ddof=1)
+            lb[where], ub[where] = group_quantiles(flat, [tail, 1 - tail])
         raw = no_pooling(result, chosen.name).to_numpy()
         sizes = np.bincount(chosen.cells, weights=result.model_data.moments.n)
         prefix = tag(ci_prob)
@@ -69,8 +87,8 @@ def group_coefficients(
             {
                 chosen.name: np.repeat(chosen.labels, chosen.n_terms),
                 "term": np.tile(chosen.terms, chosen.n_groups),
-                "mean": flat.mean(axis=0),
-                "sd": flat.std(axis=0, ddof=1),
+                "mean": mean,
+                "sd": sd,
                 f"{prefix}_lb": lb,
                 f"{prefix}_ub": ub,
                 "no_pooling": raw.reshape(-1),
@@ -105,9 +123,9 @@ def no_pooling(source: Any, factor: str | None = None) -> pd.DataFrame:
     zr = comoment[:, cols, :] @ a + n[:, None] * mean[:, cols] * (mean @ a)[:, None]
     ztz = stats["ztz"]
     out = np.full((chosen.n_groups, chosen.n_terms), np.nan)
-    for j in range(chosen.n_groups):
-        if np.linalg.matrix_rank(ztz[j]) == chosen.n_terms and n[j] > chosen.n_terms - 1:
-            out[j] = np.linalg.solve(ztz[j], zr[j])
+    full = (np.linalg.matrix_rank(ztz) == chosen.n_terms) & (n > chosen.n_terms - 1)
+    if full.any():
+        out[full] = np.linalg.solve(ztz[full], zr[full][:, :, None])[:, :, 0]
     return pd.DataFrame(out, index=pd.Index(chosen.labels, name=chosen.name), columns=chosen.terms)
 
 

@@ -66,6 +66,11 @@ def build_model_data(
         raise ValueError(
             f"The 'order' option must be one of 'first-seen', 'sorted'; got {order!r}."
         )
+    if not parsed.blocks:
+        raise ValueError(
+            f"The formula {parsed.text!r} has no group term such as (1 | group) or "
+            "(1 + x | group); hbm fits multilevel models, so add at least one."
+        )
     response, covariates, factor_columns = formula_variables(parsed)
     check_columns(table, [response, *covariates, *factor_columns])
     frame = table[list(dict.fromkeys([response, *covariates, *factor_columns]))]

@@ -62,18 +62,25 @@ def _two_terms(ax: Axes, result: Any, table: Any, factor: Any, alpha: float, siz
     x_post, y_post = by_term[first]["mean"], by_term[second]["mean"]
     x_raw, y_raw = by_term[first]["no_pooling"], by_term[second]["no_pooling"]
     both = np.isfinite(x_raw) & np.isfinite(y_raw)
-    ax.quiver(
-        x_raw[both],
-        y_raw[both],
-        (x_post - x_raw)[both],
-        (y_post - y_raw)[both],
-        angles="xy",
-        scale_units="xy",
-        scale=1,
-        color="0.55",
-        width=0.003,
-        alpha=alpha,
-    )
+    starts = np.column_stack([x_raw[both], y_raw[both]])
+    ends = np.column_stack([x_post[both], y_post[both]])
+    if len(starts) <= MAX_LABELLED_GROUPS:
+        ax.quiver(
+            starts[:, 0],
+            starts[:, 1],
+            *(ends - starts).T,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            color="0.55",
+            width=0.003,
+            alpha=alpha,
+        )
+    else:  # thousands of arrow heads are a blur that takes seconds to draw: plain segments
+        from matplotlib.collections import LineCollection
+
+        segments = np.stack([starts, ends], axis=1)
+        ax.add_collection(LineCollection(segments, colors="0.55", linewidths=0.5, alpha=alpha))
     ax.scatter(
         x_raw[both],
         y_raw[both],

@@ -16,15 +16,23 @@ effects integrated out (checked against a dense multivariate normal in the tests
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hbm.core.names import BETA, SIGMA, corr_name, effect_name, sd_name, term_dim
+from hbm.core.names import (
+    BETA,
+    INTERCEPT,
+    SIGMA,
+    corr_name,
+    effect_name,
+    sd_name,
+    term_dim,
+)
 from hbm.core.seeds import stream
 from hbm.data.model_data import FactorData, ModelData
 from hbm.model.families.normal_cells import cholesky_unrolled, solve_unrolled
-from hbm.model.linear_terms import correlated_pairs
+from hbm.model.linear_terms import CENTRED, correlated_pairs
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -125,21 +133,27 @@ def covariance_draws(posterior: xr.Dataset, factor: FactorData) -> np.ndarray:
 
 
 def marginal_group_log_likelihood(
-    data: ModelData, beta: np.ndarray, sigma: np.ndarray, covariance: np.ndarray
+    data: ModelData,
+    beta: np.ndarray,
+    sigma: np.ndarray,
+    covariance: np.ndarray,
+    centred_intercept: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each group's log density with its effects integrated out: ``(S, J)``.
 
-    ``beta`` (S, p), ``sigma`` (S,), ``covariance`` (S, q, q).
+    ``beta`` (S, p), ``sigma`` (S,), ``covariance`` (S, q, q); ``centred_intercept`` (S,), when
+    given, is the intercept at the covariates' means (``beta_centred``), from which the residuals'
+    offset is computed without cancellation.
     """
     factor = data.factors[0]
-    stats = group_statistics(data, factor)
+    stats = _draw_statistics(data, factor, with_squares=True)
     out = np.empty((len(sigma), factor.n_groups))
+    q = factor.n_terms
     for start in range(0, len(sigma), DRAW_BLOCK):
         part = slice(start, start + DRAW_BLOCK)
-        parts = _conditional(data, factor, stats, beta[part], sigma[part], covariance[part])
-        lower, v, squares, log_det_sigma = parts[0], parts[1], parts[2], parts[3]
-        sigma2 = sigma[part, None] ** 2
-        q = factor.n_terms
+        lower, v, squares, log_det_sigma = _conditional(
+            stats, beta[part], _part(centred_intercept, part), sigma[part], covariance[part]
+        )
         log_det_m = 2.0 * sum(np.log(lower[i][i]) for i in range(q))
         quad = sum(v_i**2 for v_i in v)
         n = stats["n"]
@@ -148,7 +162,7 @@ def marginal_group_log_likelihood(
             - n * np.log(sigma[part, None])
             - 0.5 * log_det_sigma[:, None]
             - 0.5 * log_det_m
-            - 0.5 * (squares / sigma2 - quad)
+            - 0.5 * (squares / sigma[part, None] ** 2 - quad)
         )
     return out
 
@@ -164,25 +178,27 @@ def draw_effects(posterior: xr.Dataset, data: ModelData, random_seed: int) -> xr
     factor = data.factors[0]
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     beta = _flat(posterior[BETA].values, len(data.population))
+    centred = _centred_intercept(posterior, data)
     sigma = posterior[SIGMA].values.reshape(-1)
     covariance = covariance_draws(posterior, factor)
-    stats = group_statistics(data, factor)
+    stats = _draw_statistics(data, factor, with_squares=False)
     q, n_groups = factor.n_terms, factor.n_groups
     rng = stream(random_seed, EFFECTS_STREAM)
     effects = rng.standard_normal((chains * draws, n_groups, q))
     for start in range(0, len(sigma), DRAW_BLOCK):
         part = slice(start, start + DRAW_BLOCK)
         lower, v, _, _ = _conditional(
-            data, factor, stats, beta[part], sigma[part], covariance[part]
+            stats, beta[part], _part(centred, part), sigma[part], covariance[part]
         )
         # u = M^-1 c + L^-T z, with M = L L' and v = L^-1 c: u = L^-T (v + z)
         block = effects[part]
-        rhs = [v[i] + block[:, :, i] for i in range(q)]
+        for i in range(q):
+            block[:, :, i] += v[i]
         for i in reversed(range(q)):
-            value = rhs[i]
+            value = block[:, :, i]
             for k in range(i + 1, q):
-                value = value - lower[k][i] * block[:, :, k]
-            block[:, :, i] = value / lower[i][i]
+                value -= lower[k][i] * block[:, :, k]
+            value /= lower[i][i]
     return xr.DataArray(
         effects.reshape(chains, draws, n_groups, q),
         dims=("chain", "draw", factor.name, term_dim(factor.name)),
@@ -196,30 +212,80 @@ def draw_effects(posterior: xr.Dataset, data: ModelData, random_seed: int) -> xr
     )
 
 
+def _centred_intercept(posterior: xr.Dataset, data: ModelData) -> np.ndarray | None:
+    """The draws of the intercept at the covariates' means, where the fit sampled them."""
+    if CENTRED not in posterior or INTERCEPT not in data.population:
+        return None
+    values = _flat(posterior[CENTRED].values, len(data.population))
+    return values[:, data.population.index(INTERCEPT)]
+
+
+def _part(values: np.ndarray | None, part: slice) -> np.ndarray | None:
+    return None if values is None else values[part]
+
+
+def _draw_statistics(data: ModelData, factor: FactorData, with_squares: bool) -> dict[str, Any]:
+    """:func:`marginal_statistics` laid out for matrix products with a block of draws.
+
+    ``zw`` becomes ``(J * q, K)``; with ``with_squares``, ``squares`` is each group's
+    ``sum_i (w_i - shift)(w_i - shift)'`` as ``(J, K * K)``.
+    """
+    stats = marginal_statistics(data, factor)
+    n_groups, q, k = stats["zw"].shape
+    out: dict[str, Any] = {
+        "zw": np.ascontiguousarray(stats["zw"].reshape(n_groups * q, k)),
+        "ztz": stats["ztz"],
+        "shift": stats["shift"],
+        "constant": np.flatnonzero(stats["constant"]),
+        "n_population": len(data.population),
+        "intercept": data.population.index(INTERCEPT) if INTERCEPT in data.population else None,
+    }
+    grouped = group_statistics(data, factor)
+    out["n"] = grouped["n"]
+    if with_squares:
+        centre = grouped["mean"] - stats["shift"]
+        squares = grouped["comoment"] + grouped["n"][:, None, None] * (
+            centre[:, :, None] * centre[:, None, :]
+        )
+        out["squares"] = np.ascontiguousarray(squares.reshape(n_groups, k * k))
+    return out
+
+
 def _conditional(
-    data: ModelData,
-    factor: FactorData,
-    stats: dict[str, np.ndarray],
+    stats: dict[str, Any],
     beta: np.ndarray,
+    centred_intercept: np.ndarray | None,
     sigma: np.ndarray,
     covariance: np.ndarray,
-) -> tuple[list[list[np.ndarray]], list[np.ndarray], np.ndarray, np.ndarray]:
-    """For a block of draws: the Cholesky factor of ``M`` (entries (B, J)), ``v = L^-1 c``,
-    ``r'r`` per group and ``log|Sigma|`` per draw."""
-    p, k = len(data.population), len(data.columns)
+) -> tuple[list[list[np.ndarray]], list[np.ndarray], np.ndarray | None, np.ndarray]:
+    """For a block of B draws: the Cholesky factor of ``M`` (entries (B, J)), ``v = L^-1 c``,
+    ``r'r`` per group (when ``stats`` has it) and ``log|Sigma|`` per draw.
+
+    The residuals' coefficients ``a`` over ``W`` (``-beta``, 0 for other columns, 1 for ``y``)
+    take the columns' shift on the constant column, so every product is a matrix product of
+    small numbers (the same algebra as the model's graph).
+    """
+    n_groups = len(stats["n"])
+    zw = stats["zw"]
+    k = zw.shape[1]
+    q = zw.shape[0] // n_groups
     a = np.zeros((len(sigma), k))
-    a[:, :p] = -beta
+    a[:, : stats["n_population"]] = -beta
     a[:, -1] = 1.0
-    spread = np.einsum("jkl,bl->bjk", stats["comoment"], a)  # (B, J, K)
-    offset = np.einsum("jk,bk->bj", stats["mean"], a)
-    n = stats["n"]
-    squares = np.einsum("bjk,bk->bj", spread, a) + n * offset**2
-    cols = list(factor.columns)
-    zr = spread[:, :, cols] + n[None, :, None] * stats["mean"][None, :, cols] * offset[:, :, None]
+    if stats["constant"].size:
+        where = int(stats["constant"][0])
+        if centred_intercept is not None and where == stats["intercept"]:
+            a[:, where] = stats["shift"][-1] - centred_intercept
+        else:
+            a[:, where] += a @ stats["shift"]
+    zr = (a @ zw.T).reshape(len(sigma), n_groups, q)
+    squares = None
+    if "squares" in stats:
+        outer = (a[:, :, None] * a[:, None, :]).reshape(len(sigma), k * k)
+        squares = outer @ stats["squares"].T
     precision = np.linalg.inv(covariance)  # (B, q, q), one small matrix per draw
     log_det_sigma = np.linalg.slogdet(covariance)[1]
     sigma2 = sigma[:, None] ** 2
-    q = factor.n_terms
     entries = [
         [stats["ztz"][None, :, i, j] / sigma2 + precision[:, i, j, None] for j in range(q)]
         for i in range(q)
