@@ -130,6 +130,10 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
                 nuts_sampler="nutpie",
                 progressbar=False,
                 compute_convergence_checks=False,
+                # Without a starting value for chol, PyMC 6.4's initial point draws the sds from
+                # sd_dist through scipy, which fails on numpy 2.5 ("cannot set WRITEABLE flag");
+                # the population sds at the data's scale, uncorrelated, and jittered as usual.
+                initvals={"chol": np.array([sy, 0.0, sy / s1])},
             )
         seconds = time.perf_counter() - start
         post = idata["posterior"]

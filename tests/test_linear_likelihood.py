@@ -90,10 +90,10 @@ def _point(model, data, centred, values):
     return {v.name: point[v.name] for v in model.value_vars}
 
 
-def _potential(model, name):
+def _potential(model, name, mode=None):
     potential = next(p for p in model.potentials if p.name == name)
     term = model.logp(vars=[potential], jacobian=False)
-    return pytensor.function(model.value_vars, term, on_unused_input="ignore")
+    return pytensor.function(model.value_vars, term, on_unused_input="ignore", mode=mode)
 
 
 def _raw(data, centred):
@@ -105,13 +105,14 @@ def _raw(data, centred):
     return beta
 
 
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])  # numpy (perform) and nutpie's backend
 @pytest.mark.parametrize("intercept", [0.0, 1e6])
-def test_the_model_marginal_term_equals_the_dense_multivariate_normal(intercept):
+def test_the_model_marginal_term_equals_the_dense_multivariate_normal(intercept, mode):
     frame = table(intercept)
     data = build_model_data(frame, parse_formula(FORMULA))
     centred = BETA + np.array([intercept + 4.0, 0, 0])
     model = build_linear(data, resolve_linear_priors(data, None), "marginal").model
-    value = _potential(model, "y_marginal")(**_point(model, data, centred, {}))
+    value = _potential(model, "y_marginal", mode)(**_point(model, data, centred, {}))
     assert float(value) == pytest.approx(dense(frame, _raw(data, centred)).sum(), rel=1e-10)
 
 
@@ -180,3 +181,39 @@ def test_exact_effect_draws_have_the_closed_form_conditional():
         assert np.all(np.abs(np.cov(u[:, j].T) - cov) < 0.04 * scale)
     again = draw_effects(posterior, data, random_seed=3).values[0]
     assert np.array_equal(u, again)  # the same seed, the same draws
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_group_marginal_op_numba_equals_numpy_and_its_gradient_equals_finite_differences(q):
+    """The Op's value in numba equals numpy's to 1e-12; its gradient (through a symmetric
+    Lambda, as the model builds it) matches central finite differences (PyTensor's verify_grad,
+    tolerance 1e-6 relative, well above the differences' O(h^2) error)."""
+    import pytensor.tensor as pt
+
+    from hbm.model.families.normal_marginal_op import GroupMarginal, pack_groups
+
+    rng = np.random.default_rng(q)
+    k, n_groups = 4, 7
+    z = [rng.normal(size=(int(n), q)) for n in rng.integers(1, 6, n_groups)]
+    w = [rng.normal(size=(len(zj), k)) for zj in z]
+    packed = pack_groups(
+        np.stack([zj.T @ wj for zj, wj in zip(z, w, strict=True)]),
+        np.stack([zj.T @ zj for zj in z]),
+    )
+    root = rng.normal(size=(q, q)) + 2 * np.eye(q)
+    values = [rng.normal(size=k), np.array(0.7), root @ root.T]
+    a, s2, lam = pt.dvector(), pt.dscalar(), pt.dmatrix()
+    outputs = GroupMarginal(q, k)(packed, a, s2, lam)[:2]
+    numpy_fn = pytensor.function([a, s2, lam], outputs, mode="FAST_RUN")
+    numba_fn = pytensor.function([a, s2, lam], outputs, mode="NUMBA")
+    np.testing.assert_allclose(numba_fn(*values), numpy_fn(*values), rtol=1e-12)
+
+    def objective(a_, s2_, half):
+        log_det, quad = GroupMarginal(q, k)(packed, a_, s2_, half + half.T)[:2]
+        return log_det + 0.3 * quad
+
+    half = np.tril(values[2]) - 0.5 * np.diag(np.diag(values[2]))  # half + half' = Lambda
+    for mode in ("FAST_RUN", "NUMBA"):
+        pytensor.gradient.verify_grad(
+            objective, [values[0], values[1], half], rng=rng, abs_tol=1e-6, rel_tol=1e-6, mode=mode
+        )

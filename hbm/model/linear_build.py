@@ -36,7 +36,6 @@ from hbm.model.families.normal_cells import (
     Packed,
     observe_cells,
     observe_marginal_cells,
-    pack_marginal,
     pack_moments,
 )
 from hbm.model.families.normal_cells_conditional import marginal_statistics
@@ -136,7 +135,8 @@ def build_linear(data: ModelData, priors: Mapping[str, Prior], parametrization: 
         if parametrization == "marginal":
             factor = data.factors[0]
             stats = marginal_statistics(data, factor)
-            packed, rows = pack_marginal(stats["zw"], stats["ztz"])
+            from hbm.model.families.normal_marginal_op import pack_groups
+
             totals = {
                 key: _shared(f"data_{key}", stats[key])
                 for key in ("gram", "shift", "n_rows", "n_groups")
@@ -144,7 +144,7 @@ def build_linear(data: ModelData, priors: Mapping[str, Prior], parametrization: 
             constants = np.flatnonzero(stats["constant"])
             precision, log_det = precision_entries(choleskies[factor.name])
             observe_marginal_cells(
-                Packed(_shared("data_groups", packed), rows),
+                _shared("data_groups", pack_groups(stats["zw"], stats["ztz"])),
                 totals,
                 _population_entries(data, beta),
                 sigma,

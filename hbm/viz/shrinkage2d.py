@@ -80,7 +80,8 @@ def _two_terms(ax: Axes, result: Any, table: Any, factor: Any, alpha: float, siz
         from matplotlib.collections import LineCollection
 
         segments = np.stack([starts, ends], axis=1)
-        ax.add_collection(LineCollection(segments, colors="0.55", linewidths=0.5, alpha=alpha))
+        lines = LineCollection(list(segments), colors="0.55", linewidths=0.5, alpha=alpha)
+        ax.add_collection(lines)
     ax.scatter(
         x_raw[both],
         y_raw[both],

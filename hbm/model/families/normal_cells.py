@@ -18,9 +18,11 @@ identity and the matrix determinant lemma with ``q x q`` matrices only (``q`` va
     log p(y_j) = -n_j/2 log(2 pi) - n_j log sigma - 1/2 log|Sigma| - 1/2 log|M_j|
                  - 1/2 (r_j'r_j / sigma^2 - c_j' M_j^-1 c_j)
 
-with ``r_j'r_j`` and ``Z_j'r_j`` from the centred moments (never raw cross-products: the raw form
-loses digits at large intercepts). ``M_j`` is factored by a Cholesky decomposition written out
-element by element over the groups (``q`` is small), so the graph is elementwise.
+with ``r_j'r_j`` and ``Z_j'r_j`` from cross-products of columns shifted by their means (never raw
+cross-products: the raw form loses digits at large intercepts). The per-group ``q x q`` algebra is
+one Op with its own gradient (:mod:`hbm.model.families.normal_marginal_op`); the numpy functions
+:func:`cholesky_unrolled` and :func:`solve_unrolled` do the same algebra element by element for
+the exact draws of the effects.
 """
 
 from __future__ import annotations
@@ -32,12 +34,9 @@ import numpy as np
 __all__ = [
     "Packed",
     "cholesky_unrolled",
-    "ldl_unrolled",
     "observe_cells",
     "observe_marginal_cells",
-    "pack_marginal",
     "pack_moments",
-    "solve_unit_unrolled",
     "solve_unrolled",
 ]
 
@@ -60,22 +59,6 @@ class Packed:
         if isinstance(key, tuple) and key[0] in ("c", "z") and key[1] < key[2]:
             key = (key[0], key[2], key[1])
         return self.matrix[self.rows[key]]
-
-
-def pack_marginal(zw: np.ndarray, ztz: np.ndarray) -> tuple[np.ndarray, dict[Any, int]]:
-    """The per-group statistics of the marginal form as a ``(P, J)`` array and its row index:
-    ``("w", t, k)`` rows of ``zw`` (J, q, K) and ``("z", i, j)`` rows of ``ztz`` (J, q, q)."""
-    rows: dict[Any, int] = {}
-    parts: list[np.ndarray] = []
-    for t in range(zw.shape[1]):
-        for k in range(zw.shape[2]):
-            rows[("w", t, k)] = len(parts)
-            parts.append(zw[:, t, k])
-    for i in range(ztz.shape[1]):
-        for j in range(i + 1):
-            rows[("z", i, j)] = len(parts)
-            parts.append(ztz[:, i, j])
-    return np.ascontiguousarray(np.stack(parts)), rows
 
 
 def pack_moments(
@@ -118,7 +101,7 @@ def observe_cells(moments: Packed, coefficients: list[Any], sigma: Any) -> None:
 
 
 def observe_marginal_cells(
-    stats: Packed,
+    stats: Any,
     totals: dict[str, Any],
     coefficients: list[Any],
     sigma: Any,
@@ -129,8 +112,9 @@ def observe_marginal_cells(
 ) -> None:
     """Add the likelihood of every group with its effects integrated out (one grouping factor).
 
-    ``stats`` holds per group ``("w", t, k)`` (``sum_i z_it (w_ik - shift_k)``) and ``("z", i, j)``
-    (``Z'Z``) (:func:`hbm.model.families.normal_cells_conditional.marginal_statistics`);
+    ``stats`` is the per-group matrix of :func:`hbm.model.families.normal_marginal_op.pack_groups`
+    (``sum_i z_it (w_ik - shift_k)`` and ``Z'Z``, from
+    :func:`hbm.model.families.normal_cells_conditional.marginal_statistics`);
     ``totals`` holds the shared ``gram`` (K, K), ``shift`` (K,), ``n_rows`` and ``n_groups``;
     ``coefficients`` is the population vector over ``W`` (``r_i = w_i' a``); ``precision`` holds
     the entries of ``Sigma^-1`` and ``log_det_sigma`` is ``log|Sigma|``; ``constant`` is the
@@ -138,7 +122,9 @@ def observe_marginal_cells(
     given, is the population intercept at the covariates' means (the shift of the population
     columns), from which the constant column's coefficient is computed without cancellation.
 
-    Per group only ``q`` products with ``K`` coefficients and a ``q x q`` factorisation remain:
+    Per group only ``q`` products with ``K`` coefficients and a ``q x q`` factorisation remain,
+    done in one pass over the groups by
+    :class:`~hbm.model.families.normal_marginal_op.GroupMarginal`;
     ``sum_j r_j'r_j = a~' gram a~`` is one number for all groups.
     """
     import pymc as pm
@@ -156,36 +142,25 @@ def observe_marginal_cells(
         # intercept at the covariates' means (beta_centred), a~ on the constant column is
         # shift_y - beta_centred[Intercept].
         shifted[constant] = totals["shift"][k - 1] - intercept
-    gram = totals["gram"]
-    squares = sum(
-        (1.0 if i == j else 2.0) * gram[i, j] * shifted[i] * shifted[j]
-        for i in range(k)
-        for j in range(i + 1)
-        if not (_zero(shifted[i]) or _zero(shifted[j]))
-    )
-    q = max(t for (_, t, _) in (key for key in stats.rows if key[0] == "w")) + 1
+    from hbm.model.families.normal_marginal_op import GroupMarginal
+
+    q = len(precision)
     sigma2 = sigma**2
-    # M_j = (Z'Z + sigma^2 Sigma^-1) / sigma^2 = P_j / sigma^2: with P_j = L D L',
-    # log|M_j| = log prod(D) - q log sigma^2 and c'M^-1 c = |D^-1/2 L^-1 Z'r|^2 / sigma^2.
-    b = [
-        sum(stats[("w", t, i)] * shifted[i] for i in range(k) if not _zero(shifted[i]))
-        for t in range(q)
-    ]
-    entries = [[stats[("z", i, j)] + sigma2 * precision[i][j] for j in range(q)] for i in range(q)]
-    lower, diagonal = ldl_unrolled(entries)
-    w = solve_unit_unrolled(lower, b)
-    quad = sum(w_i**2 / d_i for w_i, d_i in zip(w, diagonal, strict=True))
-    product = diagonal[0]
-    for d_i in diagonal[1:]:
-        product = product * d_i
+    lam = pt.stack([pt.stack([pt.as_tensor(x) for x in row]) for row in precision])
+    a = pt.stack([pt.as_tensor(x, dtype="float64") for x in shifted])
+    squares = a @ totals["gram"] @ a  # sum_j r_j'r_j over all rows
+    # A = sum_j log|P_j|, B = sum_j b_j' P_j^-1 b_j with P_j = Z'Z + sigma^2 Sigma^-1 = sigma^2 M_j
+    # and b_j = Z_j' r_j: log|M_j| = log|P_j| - q log sigma^2, c'M^-1 c = b'P^-1 b / sigma^2.
+    outputs: Any = GroupMarginal(q, k)(stats, a, sigma2, lam)
+    log_det_p, quad = outputs[0], outputs[1]
     n_rows, n_groups = totals["n_rows"], totals["n_groups"]
     loglik = (
         -0.5 * n_rows * np.log(2 * np.pi)
         - n_rows * pm.math.log(sigma)
         - 0.5 * n_groups * log_det_sigma
         + 0.5 * n_groups * q * pm.math.log(sigma2)
-        - 0.5 * (squares - quad.sum()) / sigma2
-        - 0.5 * pt.log(product).sum()
+        - 0.5 * (squares - quad) / sigma2
+        - 0.5 * log_det_p
     )
     pm.Potential(MARGINAL, loglik)
 
@@ -210,35 +185,6 @@ def cholesky_unrolled(entries: list[list[Any]]) -> list[list[Any]]:
                 s = s - lower[i][k] * lower[j][k]
             lower[i][j] = s**0.5 if i == j else s / lower[j][j]
     return lower
-
-
-def ldl_unrolled(entries: list[list[Any]]) -> tuple[list[list[Any]], list[Any]]:
-    """``M = L D L'`` with ``L`` unit lower triangular, entry by entry (no square roots): the
-    strict lower entries of ``L`` and the diagonal ``D``."""
-    q = len(entries)
-    lower: list[list[Any]] = [[None] * q for _ in range(q)]
-    diagonal: list[Any] = []
-    for j in range(q):
-        d = entries[j][j]
-        for k in range(j):
-            d = d - lower[j][k] ** 2 * diagonal[k]
-        diagonal.append(d)
-        for i in range(j + 1, q):
-            value = entries[i][j]
-            for k in range(j):
-                value = value - lower[i][k] * lower[j][k] * diagonal[k]
-            lower[i][j] = value / d
-    return lower, diagonal
-
-
-def solve_unit_unrolled(lower: list[list[Any]], b: list[Any]) -> list[Any]:
-    """``L^-1 b`` for a unit lower-triangular ``L`` (see :func:`ldl_unrolled`)."""
-    out: list[Any] = []
-    for i, value in enumerate(b):
-        for k in range(i):
-            value = value - lower[i][k] * out[k]
-        out.append(value)
-    return out
 
 
 def solve_unrolled(lower: list[list[Any]], b: list[Any]) -> list[Any]:

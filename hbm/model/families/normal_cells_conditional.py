@@ -184,21 +184,24 @@ def draw_effects(posterior: xr.Dataset, data: ModelData, random_seed: int) -> xr
     stats = _draw_statistics(data, factor, with_squares=False)
     q, n_groups = factor.n_terms, factor.n_groups
     rng = stream(random_seed, EFFECTS_STREAM)
-    effects = rng.standard_normal((chains * draws, n_groups, q))
+    effects = np.empty((chains * draws, n_groups, q))
     for start in range(0, len(sigma), DRAW_BLOCK):
-        part = slice(start, start + DRAW_BLOCK)
+        part = slice(start, min(start + DRAW_BLOCK, len(sigma)))
         lower, v, _, _ = _conditional(
             stats, beta[part], _part(centred, part), sigma[part], covariance[part]
         )
-        # u = M^-1 c + L^-T z, with M = L L' and v = L^-1 c: u = L^-T (v + z)
-        block = effects[part]
-        for i in range(q):
-            block[:, :, i] += v[i]
+        # u = M^-1 c + L^-T z, with M = L L' and v = L^-1 c: u = L^-T (v + z). The normals are
+        # drawn block by block in the output's (draw, group, term) order, which is the same
+        # stream as drawing them all at once; the algebra runs on contiguous (term, draw, group).
+        noise = rng.standard_normal((part.stop - part.start, n_groups, q))
+        block = np.moveaxis(noise, 2, 0).copy()
+        block += np.stack(v)
         for i in reversed(range(q)):
-            value = block[:, :, i]
+            value = block[i]
             for k in range(i + 1, q):
-                value -= lower[k][i] * block[:, :, k]
+                value -= lower[k][i] * block[k]
             value /= lower[i][i]
+        effects[part] = np.moveaxis(block, 0, 2)
     return xr.DataArray(
         effects.reshape(chains, draws, n_groups, q),
         dims=("chain", "draw", factor.name, term_dim(factor.name)),
