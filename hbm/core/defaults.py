@@ -37,6 +37,15 @@ class Defaults:
         Group rows shown in a report's tables (the CSV files hold them all).
     max_labelled_groups : int
         Above this many groups the per-group plots drop their labels.
+    loo_max_values : int
+        Most log-likelihood values (draws x rows) a leave-one-row-out computation holds (80 MB);
+        past it every k-th draw is used (see :mod:`hbm.analysis.log_likelihood`).
+    loo_min_draws : int
+        Fewest draws PSIS-LOO is run on: rows beyond ``loo_max_values / loo_min_draws`` are
+        not left out one by one (leave groups out instead).
+    max_report_loo_units : int
+        Units (groups or rows) up to which the report computes LOO: arviz-stats' PSIS costs
+        about half a millisecond per unit, and the report runs it up to four times.
     """
 
     draws: int = 1000
@@ -51,6 +60,9 @@ class Defaults:
     ci_prob: float = 0.94
     max_report_group_rows: int = 50
     max_labelled_groups: int = 70
+    loo_max_values: int = 10_000_000
+    loo_min_draws: int = 1_000
+    max_report_loo_units: int = 2_500
 
 
 #: The defaults in force.

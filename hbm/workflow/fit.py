@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.core.defaults import DEFAULTS
 from hbm.core.seeds import new_seed
 from hbm.data.grouped import GroupedData, grouped_data
@@ -206,6 +207,7 @@ def fit_grouped(
         reason=built.reason,
     )
     result.cache.put(("summary",), table)
+    store_log_likelihood(result)  # what PSIS-LOO and `hbm compare` read (hbm.analysis.loo)
     record_attrs(result)
     return result
 
