@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hbm.reporting.loo_section import report_loo_pit
 from hbm.viz import plot_league, plot_pooling, plot_ppc, plot_shrinkage, plot_trace
 
 if TYPE_CHECKING:
@@ -14,14 +15,16 @@ if TYPE_CHECKING:
 
 __all__ = ["FIGURES", "figure_png", "render_figures"]
 
-#: The report's figures: key -> (plot function of :mod:`hbm.viz`, keyword arguments).
-FIGURES: dict[str, tuple[Callable[..., MplFigure], dict[str, str]]] = {
+#: The report's figures: key -> (plot function of :mod:`hbm.viz`, keyword arguments); a function
+#: may return None for a figure this fit's report does not show.
+FIGURES: dict[str, tuple[Callable[..., MplFigure | None], dict[str, str]]] = {
     "shrinkage": (plot_shrinkage, {}),
     "league": (plot_league, {}),
     "pooling": (plot_pooling, {}),
     "ppc": (plot_ppc, {}),
     "trace": (plot_trace, {"kind": "trace"}),
     "rank": (plot_trace, {"kind": "rank"}),
+    "loo_pit": (report_loo_pit, {}),
 }
 
 
@@ -45,9 +48,12 @@ def figure_png(figure: MplFigure, dpi: int = 100, *, palette: bool = True) -> by
 
 
 def render_figures(result: Any, keys: tuple[str, ...] | None = None) -> dict[str, bytes]:
-    """The report's figures as PNG bytes, drawn once each (all of :data:`FIGURES` by default)."""
+    """The report's figures as PNG bytes, drawn once each (all of :data:`FIGURES` by default;
+    those this fit's report does not show are left out)."""
     out = {}
     for key in keys or tuple(FIGURES):
         plot, kwargs = FIGURES[key]
-        out[key] = figure_png(plot(result, **kwargs))
+        figure = plot(result, **kwargs)
+        if figure is not None:
+            out[key] = figure_png(figure)
     return out
