@@ -25,12 +25,14 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
+    from hbm.analysis.loo import LooResult
     from hbm.data.grouped import GroupedData
     from hbm.diagnostics.diagnosis import Diagnosis
     from hbm.model.description import ModelDescription
     from hbm.model.parameters import ParameterTable
     from hbm.model.priors import Prior
     from hbm.results.fit_spec import FitSpec
+    from hbm.workflow.prior_only import PriorFit
 
 __all__ = ["Fit", "fit", "fit_grouped", "fit_spec", "load"]
 
@@ -174,6 +176,39 @@ class Fit:
 
         return plot_funnel(self.result, **kwargs)
 
+    def loo(
+        self, unit: str | None = None, *, refit: bool | str = False, integrate: bool = True
+    ) -> LooResult:
+        """Leave-one-out predictive accuracy: ELPD, se, p_loo, Pareto k and advice
+        (:func:`hbm.analysis.loo.loo`; arviz-stats' PSIS).
+
+        ``unit``: ``"groups"`` (leave one group out: a new group) or ``"rows"`` (a new row of a
+        known group; fits with ``likelihood="rows"``); default rows where kept, else groups.
+        ``refit=True`` refits without each unit whose Pareto k is high, ``"all"`` without every
+        unit (exact LOO; :func:`hbm.workflow.loo_refit.refit_loo`).
+        """
+        if refit is False:
+            from hbm.analysis.loo import loo
+
+            return loo(self.result, unit, integrate=integrate)
+        if refit not in (True, "all"):
+            raise ValueError(f"The 'refit' option must be False, True or 'all'; got {refit!r}.")
+        from hbm.workflow.loo_refit import refit_loo
+
+        return refit_loo(self.result, unit, which="all" if refit == "all" else "high_k")
+
+    def plot_loo_pit(self, unit: str | None = None) -> Figure:
+        """LOO-PIT calibration plot (:mod:`hbm.viz.loo_pit`)."""
+        from hbm.viz import plot_loo_pit
+
+        return plot_loo_pit(self.result, unit)
+
+    def plot_pareto_k(self, unit: str | None = None) -> Figure:
+        """Pareto k per group or row left out (:mod:`hbm.viz.pareto_k`)."""
+        from hbm.viz import plot_pareto_k
+
+        return plot_pareto_k(self.result, unit)
+
     def report(self, path: str | Path) -> Path:
         """Write the report to ``path`` (HTML, or Markdown for ``.md``); return the path."""
         from hbm.reporting.report import write_report
@@ -226,7 +261,8 @@ def fit(
     progressbar: bool = True,
     order: str = DEFAULTS.order,
     missing: str = DEFAULTS.missing,
-) -> Fit:
+    prior_only: bool = False,
+) -> Fit | PriorFit:
     """Fit the three-level hierarchical normal model to a tidy table.
 
     Parameters
@@ -256,10 +292,13 @@ def fit(
         Order of the group labels.
     missing : {"error", "drop"}
         Rows with missing group / value / se: an error (default), or dropped and counted.
+    prior_only : bool
+        Sample the priors and the data they imply instead of fitting (``draws x chains`` draws;
+        a :class:`hbm.workflow.prior_only.PriorFit`): a prior predictive check.
 
     Returns
     -------
-    Fit
+    Fit, or PriorFit with ``prior_only=True``
 
     Examples
     --------
@@ -278,6 +317,13 @@ def fit(
         sampler=sampler,  # type: ignore[arg-type]
         progressbar=progressbar,
     )
+    if prior_only:
+        from hbm.workflow.prior_only import prior_only_table
+
+        return prior_only_table(
+            table, group=group, value=value, se=se, priors=priors, draws=draws * chains,
+            random_seed=random_seed, order=order, missing=missing,
+        )  # fmt: skip
     return Fit(
         workflow.fit_table(
             table,

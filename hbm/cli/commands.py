@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hbm.cli.model_choice import compare_command, prior_only_command
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
 
@@ -56,7 +57,7 @@ def fit_command(args: argparse.Namespace) -> int:
         se=args.se,
         order=args.order,
         missing="drop" if args.drop_missing else DEFAULTS.missing,  # type: ignore[arg-type]
-        keep_rows=args.likelihood == "rows",
+        keep_rows=args.likelihood == "rows" or args.prior_only,
     )
     del table
     if data.dropped and not args.quiet:
@@ -71,6 +72,8 @@ def fit_command(args: argparse.Namespace) -> int:
         preset = resolve_priors(data, args.priors_preset) if args.priors_preset else {}
         given = resolve_priors(data, dict(args.prior))
         priors = {**preset, **{name: given[name] for name in names}}
+    if args.prior_only:
+        return prior_only_command(args, data, priors, out)
     result = fit_grouped(
         data,
         priors=priors,
@@ -192,4 +195,9 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"batch": batch_command, "report": report_command, "predict": predict_command}
+COMMANDS = {
+    "batch": batch_command,
+    "report": report_command,
+    "predict": predict_command,
+    "compare": compare_command,
+}
