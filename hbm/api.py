@@ -216,7 +216,11 @@ class Fit:
         return write_report(self.result, Path(path))
 
     def save(self, path: str | Path) -> Path:
-        """Save to netCDF (the DataTree, with the description, spec and diagnosis as JSON)."""
+        """Save to netCDF (the DataTree, with its log likelihood, and the description, spec and
+        diagnosis as JSON)."""
+        from hbm.analysis.log_likelihood import store_log_likelihood
+
+        store_log_likelihood(self.result)
         return save_result(self.result, Path(path))
 
     def predict(self, groups: str | list[str] | None = None, **options: Any) -> Any:

@@ -171,3 +171,19 @@ def test_a_tree_without_a_stored_log_likelihood_computes_it_from_the_draws(eight
     del tree[LOG_LIKELIHOOD]
     recomputed = loo(tree)
     np.testing.assert_array_equal(recomputed.elpd_i, stored.elpd_i)
+
+
+def test_a_large_fit_gets_its_log_likelihood_when_saved(monkeypatch, tmp_path, eight_schools):
+    """Within 10M values a new fit holds its log likelihood at once; past the limit (here 100
+    values) only when it is saved, after its report (so the two never hold memory together)."""
+    small = hbm.fit(eight_schools, group="school", value="effect", se="stderr", **QUICK)
+    assert LOG_LIKELIHOOD in small.idata.children
+    monkeypatch.setattr(
+        loglik_module, "DEFAULTS", dataclasses.replace(DEFAULTS, loo_max_values=100)
+    )
+    large = hbm.fit(eight_schools, group="school", value="effect", se="stderr", **QUICK)
+    assert LOG_LIKELIHOOD not in large.idata.children
+    path = large.save(tmp_path / "large.nc")
+    stored = xr.open_datatree(path, engine="h5netcdf")[LOG_LIKELIHOOD]["y_group"]
+    assert stored.shape == (2, 500, 8)
+    np.testing.assert_array_equal(hbm.load(path).loo().elpd_i, small.loo().elpd_i)

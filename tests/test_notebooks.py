@@ -15,10 +15,11 @@ EXPECTED = {
     "03_funnel",
     "04_pooling",
     "05_batch",
+    "06_model_choice",
 }
 
 
-def test_the_five_notebooks_exist_without_outputs():
+def test_the_six_notebooks_exist_without_outputs():
     assert {p.stem for p in NOTEBOOKS} == EXPECTED
     for path in NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)

@@ -46,3 +46,22 @@ def test_hbm_report_gives_a_fit_saved_without_log_likelihood_one(tmp_path, eight
     assert "y_group" in again["log_likelihood"]
     assert main(["compare", str(tmp_path / "again"), str(tmp_path / "full.nc")]) == 0
     assert "groups" in capsys.readouterr().out
+
+
+def test_hbm_report_of_a_saved_rows_fit_leaves_rows_out_from_its_stored_log_likelihood(tmp_path):
+    """A saved fit keeps the rows' log likelihood but not the rows: the report shows LOO by rows
+    (stored) and by groups, and draws the pooling ranking and LOO-PIT by groups."""
+    from tests.conftest import simulate_rows
+
+    table = simulate_rows(sizes=(6, 9, 12, 15), seed=3)
+    fit = hbm.fit(table, group="group", value="y", likelihood="rows", **QUICK)
+    saved = fit.save(tmp_path / "fit.nc")
+    assert set(xr.open_datatree(saved, engine="h5netcdf")["log_likelihood"].data_vars) == {
+        "y_group",
+        "y",
+    }
+    assert main(["report", str(saved), "--out", str(tmp_path / "again")]) == 0
+    html = (tmp_path / "again" / "report.html").read_text(encoding="utf-8")
+    assert "By rows: PSIS-LOO: each row left out" in html and "By groups: PSIS-LOGO" in html
+    assert "By leave-one-group-out ELPD" in html
+    assert html.count('src="data:image/png;base64,') == 7

@@ -15,14 +15,17 @@ Two units can be left out (the output of every LOO says which):
   estimate per group: leaving one out *is* leaving its group out, so it has the groups unit only.
 
 *Memory*: one value per draw and unit, float64. The groups' array (4,000 draws x 10,000 groups:
-320 MB, as much as ``theta``) is made when a fit is made and stored in ``fit.nc`` (group
-``log_likelihood``, variable ``y_group``), so ``arviz_stats.loo(xarray.open_datatree("fit.nc"))``
-reads it directly. The rows' array would be draws x rows (4,000 x 1M rows = 32 GB): up to
-``DEFAULTS.loo_max_values`` values (10M, 80 MB, the posterior predictive check's limit; 2,500 rows
-at 4,000 draws) it uses every draw and is stored too (variable ``y``); past that every k-th draw,
-down to ``DEFAULTS.loo_min_draws`` (1,000; PSIS's k threshold is then 0.67), computed when asked
-and not stored; past 10,000 rows (10M values at 1,000 draws; PSIS also costs about half a
-millisecond per unit) leaving rows out is refused with a message that says to leave groups out.
+320 MB, as much as ``theta``) is stored in ``fit.nc`` (group ``log_likelihood``, variable
+``y_group``), so ``arviz_stats.loo(xarray.open_datatree("fit.nc"))`` reads it directly. A new fit
+holds it in its DataTree from the start up to ``DEFAULTS.loo_max_values`` (10M values: 2,500
+groups at 4,000 draws); a larger one gets it when it is saved, after its report has run, so the
+two never hold memory at once. The rows' array would be draws x rows (4,000 x 1M rows =
+32 GB): up to ``DEFAULTS.loo_max_values`` values (10M, 80 MB, the posterior predictive check's
+limit; 2,500 rows at 4,000 draws) it uses every draw and is stored too (variable ``y``); past that
+every k-th draw, down to ``DEFAULTS.loo_min_draws`` (1,000; PSIS's k threshold is then 0.67),
+computed when asked and not stored; past 10,000 rows (10M values at 1,000 draws; PSIS also costs
+about half a millisecond per unit) leaving rows out is refused with a message that says to leave
+groups out.
 Every array is computed a block of draws at a time, so its temporaries stay small.
 """
 
@@ -155,12 +158,21 @@ def row_draw_step(result: FitResult) -> int:
     return step
 
 
-def store_log_likelihood(result: FitResult) -> None:
+def store_log_likelihood(result: FitResult, *, small_only: bool = False) -> None:
     """Add the ``log_likelihood`` group to the fit's DataTree (in place), if it has none: the
     groups' log likelihood with the effects integrated out where the family can, and the rows'
-    where the rows were kept and every draw fits within the values limit."""
+    where the rows were kept and every draw fits within the values limit.
+
+    ``small_only``: only if the groups' array is within ``DEFAULTS.loo_max_values`` too (what a
+    new fit does: a larger one gets it when it is saved, after its report, so the two never
+    hold memory at once; see the module docstring).
+    """
     idata = result.idata
     if LOG_LIKELIHOOD in idata.children:
+        return
+    sizes = idata["posterior"].sizes
+    values = sizes["chain"] * sizes["draw"] * result.data.n_groups
+    if small_only and values > DEFAULTS.loo_max_values:
         return
     variables: dict[str, xr.DataArray] = {}
     family = get_family(result.description.family)

@@ -25,7 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from hbm.analysis.data_key import DataKey, data_key
-from hbm.analysis.log_likelihood import GROUP, ROW, available_units, default_unit
+from hbm.analysis.log_likelihood import GROUP, ROW, default_unit
 from hbm.analysis.log_likelihood import unit_log_likelihood as _unit_log_likelihood
 from hbm.results.fit_result import FitResult
 from hbm.results.tree import as_result
@@ -61,6 +61,8 @@ class LooResult:
         The data it was computed on (:func:`hbm.analysis.compare.compare` checks it).
     elpd_data : arviz_stats ELPDDataLOO
         arviz-stats' result (log weights dropped), what ``arviz_stats.compare`` reads.
+    r_eff : float
+        The relative efficiency PSIS used.
     refitted : tuple of str
         Units whose ELPD comes from refitting without them (exact), not from PSIS.
     """
@@ -77,6 +79,7 @@ class LooResult:
     n_draws: int
     key: DataKey = field(repr=False)
     elpd_data: Any = field(repr=False)
+    r_eff: float = 1.0
     refitted: tuple[str, ...] = ()
 
     @property
@@ -105,6 +108,8 @@ class LooResult:
     def advice(self) -> list[str]:
         """What the Pareto k say, naming the units above ``good_k`` and what to do."""
         high = self.high_k()
+        if len(self.refitted) == self.n_units:
+            return [f"Every one of the {self.n_units:,} {self.unit} was refitted: exact LOO."]
         if high.empty:
             refits = f"; {len(self.refitted)} refitted exactly" if self.refitted else ""
             return [
@@ -245,8 +250,9 @@ def psis_loo(
     tree = xr.DataTree.from_dict(
         {"posterior": posterior, "log_likelihood": xr.Dataset({name: log_lik})}
     )
+    reff = relative_efficiency(tree)
     with quiet_psis():
-        elpd = arviz_stats.loo(tree, pointwise=True, var_name=name, reff=relative_efficiency(tree))
+        elpd = arviz_stats.loo(tree, pointwise=True, var_name=name, reff=reff)
     elpd.log_weights = None  # draws x units: not kept
     return LooResult(
         unit=unit,
@@ -261,6 +267,7 @@ def psis_loo(
         n_draws=int(log_lik.sizes["chain"] * log_lik.sizes["draw"]),
         key=key,
         elpd_data=elpd,
+        r_eff=reff,
     )
 
 
@@ -311,8 +318,3 @@ def _labels(result: FitResult, unit: str) -> tuple[str, ...]:
         n_rows = data.n_rows
         return tuple(f"row {i + 1}" for i in range(n_rows))
     return tuple(f"row {i + 1} ({data.labels[c]})" for i, c in enumerate(data.codes))
-
-
-def units_of(source: Any) -> tuple[str, ...]:
-    """The units a fit can leave out (see :func:`hbm.analysis.log_likelihood.available_units`)."""
-    return available_units(as_result(source))

@@ -26,7 +26,7 @@ import xarray as xr
 
 from hbm.analysis.draws import maybe_role_draws, role_draws
 from hbm.analysis.log_likelihood import ROW, default_unit, unit_log_likelihood
-from hbm.analysis.loo import quiet_psis, relative_efficiency
+from hbm.analysis.loo import loo, quiet_psis
 from hbm.core.seeds import stream
 from hbm.model.families.normal import replicate_means, sampling_variance
 from hbm.results.fit_result import FitResult
@@ -36,6 +36,8 @@ __all__ = ["LooPit", "loo_pit"]
 
 #: Mixed into the fit's seed so the replicates use a stream of their own.
 PIT_STREAM = 0x917
+#: Units per call of arviz-stats (a block of 4,000 draws x 256 units is 8 MB).
+_UNIT_BLOCK = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,45 +94,53 @@ def loo_pit(source: Any, unit: str | None = None) -> LooPit:
 
 def _loo_pit(result: FitResult, unit: str) -> LooPit:
     log_lik = unit_log_likelihood(result, unit)
-    values = log_lik.values
-    step = log_lik.draw_step
+    values, step = log_lik.values, log_lik.draw_step
     data = result.data
     rng = stream(result.random_seed, PIT_STREAM)
-    sizes = values.sizes
-    shape = (sizes["chain"], sizes["draw"])
+    shape = (values.sizes["chain"], values.sizes["draw"])
     sigma = maybe_role_draws(result, "residual_scale")
-    sigma = None if sigma is None else sigma.reshape(-1, result.idata["posterior"].sizes["draw"])
-    sigma = None if sigma is None else sigma[:, ::step].reshape(-1)
+    if sigma is not None:
+        sigma = sigma.reshape(shape[0], -1)[:, ::step].reshape(-1)
     if unit == ROW:
         if data.codes is None or data.values is None:
             raise ValueError("LOO-PIT of the rows needs the rows, which this fit did not keep.")
         theta = role_draws(result, "group_effect")
         theta = theta.reshape(shape[0], -1, data.n_groups)[:, ::step].reshape(-1, data.n_groups)
         scale2 = np.ones(1) if sigma is None else sigma[:, None] ** 2
-        predicted = replicate_means(rng, theta[:, data.codes], scale2)
+        codes = data.codes
+
+        def predict(part: slice) -> np.ndarray:
+            return replicate_means(rng, theta[:, codes[part]], scale2)
+
         observed, statistic = data.values, "row values"
     else:
-        mu = role_draws(result, "coefficient")
-        tau = role_draws(result, "group_sd")
-        variance = sampling_variance(data, sigma) + tau[:, None] ** 2
-        predicted = replicate_means(rng, mu[:, None], variance)
+        mu = role_draws(result, "coefficient")[:, None]
+        tau2 = role_draws(result, "group_sd")[:, None] ** 2
+        variance = sampling_variance(data, sigma)
+
+        def predict(part: slice) -> np.ndarray:
+            return replicate_means(rng, mu, np.atleast_2d(variance)[:, part] + tau2)
+
         observed, statistic = data.mean, "group means"
+    reff = loo(result, unit).r_eff
     dim = values.dims[-1]
-    predictive = xr.DataArray(predicted.reshape(*shape, -1), dims=values.dims, coords=values.coords)
-    y_obs = xr.DataArray(observed, dims=(dim,), coords={dim: values[dim].values})
-    posterior = result.idata["posterior"].to_dataset().isel(draw=slice(None, None, step))
-    reff = relative_efficiency(xr.DataTree.from_dict({"posterior": posterior}))
-    with quiet_psis():
-        pit, _ = predictive.azstats.loo_pit(
-            y_obs=y_obs,
-            log_ratios=-values,
-            r_eff=reff,
-            sample_dims=["chain", "draw"],
-            random_state=result.random_seed,
+    pit = np.empty(len(observed))
+    # A block of units at a time: PSIS and the PIT are per unit, so the values are the same as
+    # in one call, and the copies arviz-stats makes stay the size of a block.
+    for start in range(0, len(observed), _UNIT_BLOCK):
+        part = slice(start, start + _UNIT_BLOCK)
+        block = values.isel({dim: part})
+        predictive = xr.DataArray(
+            predict(part).reshape(*shape, -1), dims=block.dims, coords=block.coords
         )
-    return LooPit(
-        unit=unit,
-        values=np.asarray(pit.values, dtype=float),
-        statistic=statistic,
-        n_draws=int(shape[0] * shape[1]),
-    )
+        y_obs = xr.DataArray(observed[part], dims=(dim,), coords={dim: block[dim].values})
+        with quiet_psis():
+            values_pit, _ = predictive.azstats.loo_pit(
+                y_obs=y_obs,
+                log_ratios=-block,
+                r_eff=reff,
+                sample_dims=["chain", "draw"],
+                random_state=result.random_seed,
+            )
+        pit[part] = values_pit.values
+    return LooPit(unit=unit, values=pit, statistic=statistic, n_draws=int(shape[0] * shape[1]))

@@ -38,8 +38,9 @@ class Defaults:
     max_labelled_groups : int
         Above this many groups the per-group plots drop their labels.
     loo_max_values : int
-        Most log-likelihood values (draws x rows) a leave-one-row-out computation holds (80 MB);
-        past it every k-th draw is used (see :mod:`hbm.analysis.log_likelihood`).
+        Most values (draws x units, 80 MB of float64) held at once for LOO and prior draws: rows
+        past it use every k-th draw; a new fit past it gets its groups' log likelihood when saved
+        rather than at once; prior draws past it are fewer (:mod:`hbm.analysis.log_likelihood`).
     loo_min_draws : int
         Fewest draws PSIS-LOO is run on: rows beyond ``loo_max_values / loo_min_draws`` are
         not left out one by one (leave groups out instead).

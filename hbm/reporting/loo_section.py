@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from hbm.analysis.log_likelihood import ROW, available_units, default_unit
+from hbm.analysis.log_likelihood import GROUP, ROW, available_units, default_unit
 from hbm.analysis.loo import LooResult, loo
 from hbm.analysis.pooling_loo import pooling_elpd
 from hbm.core.defaults import DEFAULTS
@@ -62,8 +62,7 @@ def pooling_blocks(result: FitResult) -> list[Block]:
     units = loo_units(result)
     if not units or not result.description.is_seed_model:
         return []
-    unit = units[0] if units[0] != ROW or result.data.codes is not None else "groups"
-    ranked = pooling_elpd(result, unit)
+    ranked = pooling_elpd(result, _with_rows(result, units))
     table = ranked.comparison.table[["elpd", "se", "elpd_diff", "dse", "p_loo", "high_k"]]
     blocks: list[Block] = [
         Para(ranked.verdict()),
@@ -111,7 +110,9 @@ def loo_blocks(result: FitResult) -> list[Block]:
         Figure(
             "loo_pit",
             "leave-one-out calibration plot (LOO-PIT)",
-            _PIT_TEXT.format(what="row" if units[0] == ROW else result.data.group),
+            _PIT_TEXT.format(
+                what="row" if _with_rows(result, units) == ROW else result.data.group
+            ),
         )
     )
     return blocks
@@ -123,11 +124,20 @@ def report_loo_pit(source: Any) -> MplFigure | None:
     units = loo_units(result)
     if not units:
         return None
-    return plot_loo_pit(result, units[0])
+    return plot_loo_pit(result, _with_rows(result, units))
 
 
 def _advice(result: LooResult) -> list[str]:
     return [f"By {result.unit}: {line}" for line in result.advice()]
+
+
+def _with_rows(result: FitResult, units: list[str]) -> str:
+    """The first of ``units`` whose analysis can be done from what the fit holds: the pooling
+    baselines and LOO-PIT of rows need the rows themselves, which a saved fit does not keep (its
+    stored log likelihood serves LOO only)."""
+    if units[0] == ROW and result.data.codes is None:
+        return GROUP
+    return units[0]
 
 
 def _n_units(result: FitResult, unit: str) -> int:

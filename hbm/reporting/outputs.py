@@ -134,7 +134,6 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
     atomically and return ``out``."""
     result = as_result(result)
     out = check_output_dir(out)
-    store_log_likelihood(result)  # a fit saved before hbm stored it gets one (`hbm compare`)
 
     def fill(staging: Path) -> None:
         result.summary().to_csv(staging / "summary.csv", index=False)
@@ -149,6 +148,9 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         (staging / "report.html").write_text(html, encoding="utf-8")
         markdown = render_markdown(result)  # links the PNG
         (staging / "report.md").write_text(markdown, encoding="utf-8")
+        # fit.nc carries the log likelihood (`hbm compare`, arviz_stats.loo), also for a fit that
+        # was too large to hold it next to its report, or saved before hbm stored it.
+        store_log_likelihood(result)
         save_result(result, staging / "fit.nc")
 
     return write_folder(out, fill)

@@ -207,7 +207,9 @@ def fit_grouped(
         reason=built.reason,
     )
     result.cache.put(("summary",), table)
-    store_log_likelihood(result)  # what PSIS-LOO and `hbm compare` read (hbm.analysis.loo)
+    # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values it is
+    # added when the fit is saved.
+    store_log_likelihood(result, small_only=True)
     record_attrs(result)
     return result
 
