@@ -187,3 +187,17 @@ def test_a_large_fit_gets_its_log_likelihood_when_saved(monkeypatch, tmp_path, e
     stored = xr.open_datatree(path, engine="h5netcdf")[LOG_LIKELIHOOD]["y_group"]
     assert stored.shape == (2, 500, 8)
     np.testing.assert_array_equal(hbm.load(path).loo().elpd_i, small.loo().elpd_i)
+
+
+def test_a_saved_rows_fit_past_the_limit_says_why_it_cannot_leave_rows_out(
+    monkeypatch, tmp_path, rows_fit
+):
+    fit, _ = rows_fit
+    monkeypatch.setattr(loglik_module, "DEFAULTS", dataclasses.replace(DEFAULTS, loo_max_values=10))
+    tree = fit.idata.copy()
+    del tree[LOG_LIKELIHOOD]
+    again = hbm.Fit(dataclasses.replace(fit.result, idata=tree, cache=DerivedCache()))
+    loaded = hbm.load(again.save(tmp_path / "fit.nc"))
+    with pytest.raises(ValueError, match=r"made with likelihood='rows', but .* x 50 rows is more"):
+        loaded.loo("rows")
+    assert loaded.loo().unit == "groups"

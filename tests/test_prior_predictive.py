@@ -132,3 +132,15 @@ def test_cli_prior_only_writes_its_folder_and_compare_refuses_it(tmp_path, capsy
     capsys.readouterr()
     assert main(["compare", str(out), str(out / "prior.nc")]) == 2
     assert "holds a prior predictive check (--prior-only), not a fit" in capsys.readouterr().err
+
+
+def test_cli_prior_only_with_a_model_spec_uses_its_priors_and_seed(tmp_path, capsys):
+    out = tmp_path / "prior"
+    assert (
+        main(["fit", "models/eight_schools.toml", "--prior-only", "--quiet", "--out", str(out)])
+        == 0
+    )
+    priors = (out / "priors.csv").read_text(encoding="utf-8")
+    assert "halfcauchy(5)" in priors and "normal(0, 5)" in priors
+    record = (out / "diagnostics.json").read_text(encoding="utf-8")
+    assert '"random_seed": 1' in record and '"draws": 4000' in record

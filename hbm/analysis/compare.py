@@ -71,8 +71,12 @@ class Comparison:
 
     def notes(self) -> list[str]:
         """What the ranking rests on: the unit and method, and any high Pareto k."""
-        first = next(iter(self.loos.values()))
-        out = [f"Left out: {self.unit} ({first.method})."]
+        methods = {result.method for result in self.loos.values()}
+        if len(methods) == 1:
+            out = [f"Left out: {self.unit} ({methods.pop()})."]
+        else:
+            out = [f"Left out: {self.unit}."]
+            out += [f"{name}: {result.method}." for name, result in self.loos.items()]
         for name, result in self.loos.items():
             high = result.high_k()
             if not high.empty:

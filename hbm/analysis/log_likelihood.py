@@ -221,6 +221,15 @@ def _check_rows(result: FitResult) -> None:
             "Summaries data (se=...) have one estimate per group: leaving one out is leaving its "
             "group out, so use unit='groups'."
         )
+    if ROW not in available_units(result) and result.description.likelihood == ROW:
+        sizes = result.idata["posterior"].sizes
+        n_draws = sizes["chain"] * sizes["draw"]
+        raise ValueError(
+            f"Leaving rows out needs the rows' log likelihood: this fit was made with "
+            f"likelihood='rows', but {n_draws:,} draws x {data.n_rows:,} rows is more than the "
+            f"{DEFAULTS.loo_max_values:,} values fit.nc stores, and the rows themselves are not "
+            "saved. Use unit='groups', or leave rows out on the fit before it is saved."
+        )
     if ROW not in available_units(result):
         raise ValueError(
             "Leaving rows out needs the rows, and this fit kept only their per-group statistics. "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hbm.cli.model_choice import compare_command, prior_only_command
+from hbm.cli.model_choice import compare_command, prior_only_command, prior_only_spec_command
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
 
@@ -105,7 +105,7 @@ def fit_spec_command(args: argparse.Namespace, argv: list[str]) -> int:
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.specs import fit_spec, read_spec
 
-    allowed = ("--out", "--quiet")
+    allowed = ("--out", "--quiet", "--prior-only")
     options = [a.split("=")[0] for a in argv[1:] if a.startswith("--")]
     given = sorted({o for o in options if not any(name.startswith(o) for name in allowed)})
     if given:
@@ -115,6 +115,8 @@ def fit_spec_command(args: argparse.Namespace, argv: list[str]) -> int:
         )
     out = check_output_dir(args.out)
     spec = read_spec(args.data)
+    if args.prior_only:
+        return prior_only_spec_command(args, spec, out)
     result = fit_spec(spec, progressbar=not args.quiet)
     write_outputs(result, out)
     if not args.quiet:

@@ -11,7 +11,7 @@ from typing import Any
 
 from hbm.cli.parser import UsageError
 
-__all__ = ["compare_command", "prior_only_command"]
+__all__ = ["compare_command", "prior_only_command", "prior_only_spec_command"]
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -45,17 +45,34 @@ def compare_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def prior_only_spec_command(args: argparse.Namespace, spec: Any, out: Path) -> int:
+    """``hbm fit SPEC.toml --prior-only --out DIR``: the spec's data, priors, draws and seed."""
+    from hbm.data.grouped import grouped_data
+    from hbm.data.tables import read_table
+
+    table = read_table(spec.data, group=spec.group)
+    data = grouped_data(
+        table, group=spec.group, value=spec.value, se=spec.se, order=spec.order,
+        missing=spec.missing, keep_rows=True,
+    )  # fmt: skip
+    args.seed = spec.seed
+    return prior_only_command(args, data, spec.priors, out, draws=spec.draws * spec.chains)
+
+
 def _fit_file(path: str) -> Path:
     given = Path(path)
     inside = given.is_dir() and given.suffix.lower() != ".zarr"
     return (given / "fit.nc" if inside else given).resolve()
 
 
-def prior_only_command(args: argparse.Namespace, data: Any, priors: Any, out: Path) -> int:
+def prior_only_command(
+    args: argparse.Namespace, data: Any, priors: Any, out: Path, *, draws: int | None = None
+) -> int:
     """``hbm fit DATA ... --prior-only --out DIR``: the prior predictive folder, no sampling."""
     from hbm.workflow.prior_only import prior_only
 
-    check = prior_only(data, priors=priors, draws=args.draws * args.chains, random_seed=args.seed)
+    draws = args.draws * args.chains if draws is None else draws
+    check = prior_only(data, priors=priors, draws=draws, random_seed=args.seed)
     check.write(out)
     if not args.quiet:
         columns = ["quantity", "what", "mean", "sd", "q3", "q50", "q97"]

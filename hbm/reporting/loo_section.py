@@ -110,9 +110,7 @@ def loo_blocks(result: FitResult) -> list[Block]:
         Figure(
             "loo_pit",
             "leave-one-out calibration plot (LOO-PIT)",
-            _PIT_TEXT.format(
-                what="row" if _with_rows(result, units) == ROW else result.data.group
-            ),
+            _PIT_TEXT.format(what="row" if _with_rows(result, units) == ROW else result.data.group),
         )
     )
     return blocks
