@@ -42,11 +42,11 @@ def test_rows_pit_is_uniform_for_the_true_model_and_not_for_a_wrong_sigma(table)
 def test_groups_pit_and_its_plot(eight_schools):
     fit = hbm.fit(eight_schools, group="school", value="effect", se="stderr", **QUICK)
     pit = loo_pit(fit)
-    assert pit.unit == "groups" and pit.statistic == "group means"
+    assert pit.unit == "groups" and pit.statistic == "estimates"
     assert np.all((pit.values > 0) & (pit.values < 1))
     assert loo_pit(fit) is pit  # kept on the fit
     figure = fit.plot_loo_pit()
     assert "leave-one-group-out" in figure.get_suptitle()
-    assert len(figure.axes) == 2 and "8 group means" in figure.axes[0].get_title()
+    assert len(figure.axes) == 2 and "8 estimates" in figure.axes[0].get_title()
     k = fit.plot_pareto_k()
     assert k.axes[0].get_ylabel() == "Pareto k"

@@ -121,7 +121,8 @@ def _loo_pit(result: FitResult, unit: str) -> LooPit:
         def predict(part: slice) -> np.ndarray:
             return replicate_means(rng, mu, np.atleast_2d(variance)[:, part] + tau2)
 
-        observed, statistic = data.mean, "group means"
+        observed = data.mean
+        statistic = "estimates" if data.kind == "summaries" else "group means"
     reff = loo(result, unit).r_eff
     dim = values.dims[-1]
     pit = np.empty(len(observed))
