@@ -15,6 +15,7 @@ EXPECTED = {
     "03_funnel",
     "04_pooling",
     "05_batch",
+    "06_model_choice",
     "07_varying_slopes",
 }
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
+    from hbm.analysis.loo import LooResult
     from hbm.data.model_data import ModelData
     from hbm.diagnostics.diagnosis import Diagnosis
     from hbm.model.description import ModelDescription
@@ -201,6 +202,39 @@ class Fit:
 
         return plot_funnel(self.result, **kwargs)
 
+    def loo(
+        self, unit: str | None = None, *, refit: bool | str = False, integrate: bool = True
+    ) -> LooResult:
+        """Leave-one-out predictive accuracy: ELPD, se, p_loo, Pareto k and advice
+        (:func:`hbm.analysis.loo.loo`; arviz-stats' PSIS).
+
+        ``unit``: ``"groups"`` (leave one group out: a new group) or ``"rows"`` (a new row of a
+        known group; fits with ``likelihood="rows"``); default rows where kept, else groups.
+        ``refit=True`` refits without each unit whose Pareto k is high, ``"all"`` without every
+        unit (exact LOO; :func:`hbm.workflow.loo_refit.refit_loo`).
+        """
+        if refit is False:
+            from hbm.analysis.loo import loo
+
+            return loo(self.result, unit, integrate=integrate)
+        if refit not in (True, "all"):
+            raise ValueError(f"The 'refit' option must be False, True or 'all'; got {refit!r}.")
+        from hbm.workflow.loo_refit import refit_loo
+
+        return refit_loo(self.result, unit, which="all" if refit == "all" else "high_k")
+
+    def plot_loo_pit(self, unit: str | None = None) -> Figure:
+        """LOO-PIT calibration plot (:mod:`hbm.viz.loo_pit`)."""
+        from hbm.viz import plot_loo_pit
+
+        return plot_loo_pit(self.result, unit)
+
+    def plot_pareto_k(self, unit: str | None = None) -> Figure:
+        """Pareto k per group or row left out (:mod:`hbm.viz.pareto_k`)."""
+        from hbm.viz import plot_pareto_k
+
+        return plot_pareto_k(self.result, unit)
+
     def report(self, path: str | Path) -> Path:
         """Write the report to ``path`` (HTML, or Markdown for ``.md``); return the path."""
         from hbm.reporting.report import write_report
@@ -208,7 +242,11 @@ class Fit:
         return write_report(self.result, Path(path))
 
     def save(self, path: str | Path) -> Path:
-        """Save to netCDF (the DataTree, with the description, spec and diagnosis as JSON)."""
+        """Save to netCDF (the DataTree, with its log likelihood, and the description, spec and
+        diagnosis as JSON)."""
+        from hbm.analysis.log_likelihood import store_log_likelihood
+
+        store_log_likelihood(self.result)
         return save_result(self.result, Path(path))
 
     def predict(self, groups: str | list[str] | pd.DataFrame | None = None, **options: Any) -> Any:

@@ -25,6 +25,7 @@ from hbm.workflow.specs import fit_spec as run_spec
 if TYPE_CHECKING:
     from hbm.data.grouped import GroupedData
     from hbm.model.priors import Prior
+    from hbm.workflow.prior_only import PriorFit
 
 __all__ = ["fit", "fit_grouped", "fit_spec", "load"]
 
@@ -50,7 +51,8 @@ def fit(
     progressbar: bool = True,
     order: str = DEFAULTS.order,
     missing: str = DEFAULTS.missing,
-) -> Fit:
+    prior_only: bool = False,
+) -> Fit | PriorFit:
     """Fit a hierarchical normal model to a tidy table: a formula, or ``group=`` and ``value=``.
 
     Parameters
@@ -86,10 +88,13 @@ def fit(
         Order of the group labels.
     missing : {"error", "drop"}
         Rows with missing group / value / se: an error (default), or dropped and counted.
+    prior_only : bool
+        Sample the priors and the data they imply instead of fitting (``draws x chains`` draws;
+        a :class:`hbm.workflow.prior_only.PriorFit`): a prior predictive check.
 
     Returns
     -------
-    Fit
+    Fit, or PriorFit with ``prior_only=True``
 
     Examples
     --------
@@ -113,6 +118,25 @@ def fit(
         sampler=sampler,  # type: ignore[arg-type]
         progressbar=progressbar,
     )
+    if prior_only:
+        from hbm.workflow.prior_only import prior_only_table
+
+        if formula is not None:
+            raise ValueError(
+                "prior_only=True is available for value ~ 1 + (1 | group) (group= and value=) "
+                f"so far; not for the formula {formula!r}."
+            )
+        return prior_only_table(
+            table,
+            group=group,  # type: ignore[arg-type]
+            value=value,  # type: ignore[arg-type]
+            se=se,
+            priors=priors,
+            draws=draws * chains,
+            random_seed=random_seed,
+            order=order,
+            missing=missing,
+        )
     if formula is not None:
         return Fit(
             fit_formula(

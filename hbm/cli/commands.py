@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import Any
 
+from hbm.cli.model_choice import compare_command, prior_only_command, prior_only_spec_command
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
 
@@ -91,7 +92,7 @@ def fit_command(args: argparse.Namespace) -> int:
         se=args.se,
         order=args.order,
         missing="drop" if args.drop_missing else DEFAULTS.missing,  # type: ignore[arg-type]
-        keep_rows=args.likelihood == "rows",
+        keep_rows=args.likelihood == "rows" or args.prior_only,
     )
     del table
     if data.dropped and not args.quiet:
@@ -106,6 +107,8 @@ def fit_command(args: argparse.Namespace) -> int:
         preset = resolve_priors(data, args.priors_preset) if args.priors_preset else {}
         given = resolve_priors(data, dict(args.prior))
         priors = {**preset, **{name: given[name] for name in names}}
+    if args.prior_only:
+        return prior_only_command(args, data, priors, out)
     result = fit_grouped(
         data,
         priors=priors,
@@ -168,7 +171,7 @@ def fit_spec_command(args: argparse.Namespace, argv: list[str]) -> int:
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.specs import fit_spec, read_spec
 
-    allowed = ("--out", "--quiet")
+    allowed = ("--out", "--quiet", "--prior-only")
     options = [a.split("=")[0] for a in argv[1:] if a.startswith("--")]
     given = sorted({o for o in options if not any(name.startswith(o) for name in allowed)})
     if given:
@@ -178,6 +181,8 @@ def fit_spec_command(args: argparse.Namespace, argv: list[str]) -> int:
         )
     out = check_output_dir(args.out)
     spec = read_spec(args.data)
+    if args.prior_only:
+        return prior_only_spec_command(args, spec, out)
     result = fit_spec(spec, progressbar=not args.quiet)
     write_outputs(result, out)
     if not args.quiet:
@@ -289,4 +294,9 @@ def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) ->
     return 0
 
 
-COMMANDS = {"batch": batch_command, "report": report_command, "predict": predict_command}
+COMMANDS = {
+    "batch": batch_command,
+    "report": report_command,
+    "predict": predict_command,
+    "compare": compare_command,
+}

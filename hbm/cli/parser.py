@@ -139,12 +139,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--order", default=DEFAULTS.order, metavar="{first-seen,sorted}")
     fit.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    fit.add_argument(
+        "--prior-only",
+        action="store_true",
+        help="sample the priors and the data they imply (no fit): a prior predictive check, "
+        "its plot and report",
+    )
     fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
 
     commands.add_parser("datasets", help="list the bundled datasets")
     add_batch_commands(commands)
+    add_compare_command(commands)
     return parser
+
+
+def add_compare_command(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="rank saved fits of the same data by leave-one-out ELPD",
+        description="Rank fits (fit.nc files, or result folders holding one) of the same data by "
+        "PSIS leave-one-out ELPD, best first, with arviz-stats. --unit says what is left out: "
+        "groups (a new group; the default unless every fit kept its rows) or rows (a new row of "
+        "a known group; fits made with --likelihood rows). --out FILE.csv writes the table and "
+        "FILE.png beside it.",
+    )
+    compare.add_argument("fits", nargs="+", metavar="FIT", help="fit.nc, .zarr, or a result folder")
+    compare.add_argument("--unit", choices=("groups", "rows"), help="what is left out")
+    compare.add_argument("--out", metavar="FILE.csv", help="write the table (and FILE.png)")
 
 
 def add_batch_commands(commands: argparse._SubParsersAction) -> None:

@@ -28,6 +28,8 @@ __all__ = [
     "BETA",
     "BETA_DIM",
     "INTERCEPT",
+    "LOG_LIK_GROUPS",
+    "LOG_LIK_ROWS",
     "MU",
     "OBSERVED",
     "RESERVED",
@@ -68,8 +70,13 @@ INTERCEPT = "Intercept"
 #: within-group sum of squares (``ss_within``).
 OBSERVED = ("y", "ybar", "ss_within")
 
+#: Variables of a fit's ``log_likelihood`` group: one value per row (named as the observed rows,
+#: so arviz pairs them) and one per group, the group's whole data (leave-one-group-out).
+LOG_LIK_ROWS = OBSERVED[0]
+LOG_LIK_GROUPS = "y_group"
+
 #: Names a column that becomes a dimension may not have: they name variables of the model.
-RESERVED = frozenset({MU, TAU, SIGMA, THETA, THETA_Z, *OBSERVED})
+RESERVED = frozenset({MU, TAU, SIGMA, THETA, THETA_Z, *OBSERVED, LOG_LIK_GROUPS})
 
 Support = Literal["real", "positive", "correlation"]
 

@@ -23,6 +23,7 @@ from hbm.reporting.blocks import (
     format_number,
     format_table,
 )
+from hbm.reporting.loo_section import loo_blocks, loo_brief
 from hbm.reporting.sections import (
     bounded,
     diagnostics_table,
@@ -71,7 +72,7 @@ def formula_blocks(result: FitResult, figures: tuple[str, ...]) -> list[Block]:
         Heading(1, f"hbm report: {result.description.formula}"),
         verdict_block(result),
         Heading(2, "In brief"),
-        Bullets(_brief(result, hyper)),
+        Bullets(_brief(result, hyper) + loo_brief(result)),
         Heading(2, "Data"),
         Table(format_table(_data_table(data))),
         Heading(2, "Model and priors"),
@@ -95,6 +96,7 @@ def formula_blocks(result: FitResult, figures: tuple[str, ...]) -> list[Block]:
         Heading(2, "League table"),
         Figure("league", "league table of the group coefficients", _LEAGUE_TEXT),
         *bounded(coefficients, "group coefficients", "the fit (fit.group_coefficients())"),
+        *loo_blocks(result),
         Heading(2, "Trace and rank plots"),
         Figure("trace", "trace plots", "Left: posterior density per chain; right: the draws."),
         Figure("rank", "rank plots", _RANK_TEXT),

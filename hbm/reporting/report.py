@@ -4,8 +4,9 @@ and ``report.md`` (the same text and tables; it links ``shrinkage.png`` beside i
 The report is built once as a list of blocks (headings, paragraphs, tables, figures) and then
 written as HTML or Markdown, so both say the same thing. The order is the reader's: the verdict
 and its advice first, then the findings in plain words, the data, the model and priors, the
-posterior summary with the ICC, shrinkage, the league table, the pooling comparison, the
-posterior predictive check, trace and rank plots, and what ran (sampler, seed, versions).
+posterior summary with the ICC, shrinkage, the league table, the pooling comparison (pictured and
+ranked by ELPD), the posterior predictive check, the leave-one-out summary with its LOO-PIT
+calibration plot, trace and rank plots, and what ran (sampler, seed, versions).
 
 Every text that comes from the data (labels, column names, the data path) is escaped in both
 forms: a school called ``<b>North</b>`` shows as exactly that.
@@ -35,6 +36,7 @@ from hbm.reporting.blocks import (
 )
 from hbm.reporting.figures import figure_keys, figure_png, render_figures
 from hbm.reporting.formula_report import formula_blocks
+from hbm.reporting.loo_section import loo_blocks, loo_brief, pooling_blocks
 from hbm.reporting.sections import (
     bounded,
     brief,
@@ -80,7 +82,7 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         Heading(1, f"hbm report: {what}"),
         verdict_block(result),
         Heading(2, "In brief"),
-        Bullets(brief(result, table, hyper, check)),
+        Bullets(brief(result, table, hyper, check) + loo_brief(result)),
         Heading(2, "Data"),
         Table(format_table(data_summary(result))),
         Heading(2, "Model and priors"),
@@ -109,9 +111,11 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         *bounded(league.reset_index(), "groups (the highest ranked)", "the shrinkage table"),
         Heading(2, "Complete, no and partial pooling"),
         Figure("pooling", "pooling comparison", _POOLING_TEXT),
+        *pooling_blocks(result),
         Heading(2, "Posterior predictive check"),
         Figure("ppc", "posterior predictive check", _PPC_TEXT.format(draws=check.describe_draws())),
         Table(format_table(ppc_table(check))),
+        *loo_blocks(result),
         Heading(2, "Trace and rank plots"),
         Figure("trace", "trace plots", "Left: posterior density per chain; right: the draws."),
         Figure("rank", "rank plots", _RANK_TEXT),

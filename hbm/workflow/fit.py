@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.core.defaults import DEFAULTS
 from hbm.core.seeds import new_seed
 from hbm.data.grouped import GroupedData, grouped_data
@@ -183,6 +184,9 @@ def fit_grouped(
         reason=built.reason,
     )
     result.cache.put(("summary",), run.table)
+    # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values it is
+    # added when the fit is saved.
+    store_log_likelihood(result, small_only=True)
     record_attrs(result)
     return result
 
