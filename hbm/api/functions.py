@@ -119,12 +119,17 @@ def fit(
         progressbar=progressbar,
     )
     if prior_only:
-        from hbm.workflow.prior_only import prior_only_table
+        from hbm.workflow.prior_only import prior_only_formula, prior_only_table
 
         if formula is not None:
-            raise ValueError(
-                "prior_only=True is available for value ~ 1 + (1 | group) (group= and value=) "
-                f"so far; not for the formula {formula!r}."
+            return prior_only_formula(
+                table,
+                formula,
+                priors=priors,
+                draws=draws * chains,
+                random_seed=random_seed,
+                order=order,
+                missing=missing,
             )
         return prior_only_table(
             table,

@@ -9,7 +9,12 @@ import argparse
 import sys
 from typing import Any
 
-from hbm.cli.model_choice import compare_command, prior_only_command, prior_only_spec_command
+from hbm.cli.model_choice import (
+    compare_command,
+    prior_only_command,
+    prior_only_spec_command,
+    write_prior_check,
+)
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
 
@@ -48,6 +53,19 @@ def formula_command(args: argparse.Namespace) -> int:
     parsed = parse_formula(args.formula)
     _, _, factors = formula_variables(parsed)
     table = read_table(args.data, group=factors)
+    if args.prior_only:
+        from hbm.workflow.prior_only import prior_only_formula
+
+        check = prior_only_formula(
+            table,
+            args.formula,
+            priors=dict(args.prior) or None,
+            draws=args.draws * args.chains,
+            random_seed=args.seed,
+            order=args.order,
+            missing="drop" if args.drop_missing else DEFAULTS.missing,
+        )
+        return write_prior_check(args, check, out)
     result = fit_formula(
         table,
         args.formula,
