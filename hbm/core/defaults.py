@@ -37,6 +37,20 @@ class Defaults:
         Group rows shown in a report's tables (the CSV files hold them all).
     max_labelled_groups : int
         Above this many groups the per-group plots drop their labels.
+    engine : str
+        How a data file is reduced: ``auto`` is pandas up to :attr:`engine_switch_bytes` and
+        DuckDB (out of core) above, when it is installed.
+    engine_switch_bytes : int
+        Size of a data file (or of all files a glob matches) above which ``auto`` uses DuckDB.
+    duckdb_memory_limit : str
+        DuckDB's memory limit during a reduction (it spills to disk beyond it).
+    duckdb_threads : int
+        DuckDB's threads during a reduction.
+    cluster_timeout : float
+        Seconds to wait for a cluster's scheduler to answer before saying it does not.
+    max_drawn_groups : int
+        Past this many groups the per-group figures draw the extremes and a seeded sample
+        (every group stays in the CSV files and tables).
     """
 
     draws: int = 1000
@@ -51,6 +65,12 @@ class Defaults:
     ci_prob: float = 0.94
     max_report_group_rows: int = 50
     max_labelled_groups: int = 70
+    engine: str = "auto"
+    engine_switch_bytes: int = 200 * 2**20
+    duckdb_memory_limit: str = "256MB"
+    duckdb_threads: int = 2
+    cluster_timeout: float = 5.0
+    max_drawn_groups: int = 300
 
 
 #: The defaults in force.
