@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
@@ -22,16 +24,11 @@ def datasets_command() -> int:
 
 
 def fit_command(args: argparse.Namespace) -> int:
-    from hbm.data.grouped import grouped_data
-    from hbm.data.tables import read_table
     from hbm.inference.config import SampleConfig
     from hbm.model.parametrizations import check_likelihood, check_parametrization
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
-    missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
-    if missing:
-        raise UsageError(f"the following arguments are required: {', '.join(missing)}")
     out = check_output_dir(args.out)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
@@ -48,22 +45,7 @@ def fit_command(args: argparse.Namespace) -> int:
         sampler=args.sampler,
         progressbar=not args.quiet,
     )
-    table = read_table(args.data, group=args.group)
-    data = grouped_data(
-        table,
-        group=args.group,
-        value=args.value,
-        se=args.se,
-        order=args.order,
-        missing="drop" if args.drop_missing else DEFAULTS.missing,  # type: ignore[arg-type]
-        keep_rows=args.likelihood == "rows",
-    )
-    del table
-    if data.dropped and not args.quiet:
-        print(
-            f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)",
-            file=sys.stderr,
-        )
+    data, reduction = _fit_data(args)
     priors = None
     if args.priors_preset or args.prior:
         from hbm.model.families.normal import resolve_priors
@@ -78,6 +60,7 @@ def fit_command(args: argparse.Namespace) -> int:
         likelihood=args.likelihood,
         config=config,
         source=str(args.data),
+        reduction=reduction,
     )
     write_outputs(result, out)
     if not args.quiet:
@@ -89,6 +72,121 @@ def fit_command(args: argparse.Namespace) -> int:
         print(
             f"hbm: wrote {out}/ (summary.csv, diagnostics.json, priors.csv, fit.nc, report.html, "
             "report.md, shrinkage.png)"
+        )
+    return 0
+
+
+def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
+    """The data of ``hbm fit``: a statistics file, or a table reduced on an engine."""
+    from hbm.data.engines import check_engine, choose_engine
+    from hbm.workflow.reduce import is_stats_file, read_statistics, reduce_source
+
+    check_engine(args.engine)
+    say = None if args.quiet else _say_err
+    if is_stats_file(args.data):
+        given = [o for o, v in (("--engine", args.engine != "auto"), ("--cluster", args.cluster)) if v]
+        if given:
+            raise UsageError(
+                f"{args.data} holds statistics already reduced; {', '.join(given)} cannot be "
+                "given for it"
+            )
+        stats = read_statistics(args.data, group=args.group, value=args.value, se=args.se)
+        if say:
+            say(f"hbm: statistics of {stats.data.n_rows} rows from {args.data} "
+                f"(reduced by {stats.provenance.get('engine', '?')})")
+        return stats.data, stats.provenance
+    missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
+    if missing:
+        raise UsageError(f"the following arguments are required: {', '.join(missing)}")
+    engine, why = choose_engine(args.data, args.engine)
+    missing_rows = "drop" if args.drop_missing else DEFAULTS.missing
+    if engine == "pandas" and args.cluster is None and Path(args.data).is_file():
+        from hbm.data.grouped import grouped_data
+        from hbm.data.tables import read_table
+
+        table = read_table(args.data, group=args.group)
+        data = grouped_data(
+            table,
+            group=args.group,
+            value=args.value,
+            se=args.se,
+            order=args.order or DEFAULTS.order,
+            missing=missing_rows,  # type: ignore[arg-type]
+            keep_rows=args.likelihood == "rows",
+        )
+        del table
+        reduction = None if args.engine == "auto" and why.endswith("pandas") else {
+            "engine": "pandas", "why": why}
+        if reduction is None and "not installed" in why and say:
+            say(f"hbm: {why}")
+    else:
+        for option, given in (("--se", args.se), ("--likelihood rows", args.likelihood == "rows")):
+            if given:
+                raise UsageError(
+                    f"{option} needs the rows in memory (the pandas engine); the {engine} engine "
+                    "only reduces them to per-group statistics"
+                )
+        stats = reduce_source(
+            args.data,
+            group=args.group,
+            value=args.value,
+            engine=engine,
+            cluster=args.cluster,
+            missing=missing_rows,
+            order=args.order,
+            progress=say,
+        )
+        data, reduction = stats.data, {**stats.provenance, "why": why}
+        if say:
+            _say_reduction(stats.provenance, why, data.order)
+    if data.dropped and say:
+        say(f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)")
+    return data, reduction
+
+
+def _say_reduction(provenance: dict[str, Any], why: str, order: str) -> None:
+    _say_err(
+        f"hbm: reduced {provenance['rows']} rows with {provenance['engine']} ({why}) in "
+        f"{provenance['seconds']:.1f} s: {provenance['detail']}; groups in {order} order"
+    )
+
+
+def _say_err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def reduce_command(args: argparse.Namespace) -> int:
+    from hbm.data.engines import choose_engine
+    from hbm.workflow.reduce import reduce_source
+
+    target = Path(args.out)
+    if target.suffix.lower() not in (".parquet", ".pq"):
+        raise UsageError(f"--out must name a .parquet file; got {args.out!r}")
+    if target.is_dir():
+        raise UsageError(f"--out {args.out!r} is a folder; expected a .parquet file")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {args.out!r}: the folder {str(target.parent)!r} does not exist")
+    engine, why = choose_engine(args.data, args.engine)
+    stats = reduce_source(
+        args.data,
+        group=args.group,
+        value=args.value,
+        formula=args.formula,
+        engine=engine,
+        cluster=args.cluster,
+        missing="drop" if args.drop_missing else DEFAULTS.missing,
+        order=args.order,
+        progress=None if args.quiet else _say_err,
+    )
+    stats = type(stats)(stats.data, stats.description, {**stats.provenance, "why": why})
+    stats.write(target)
+    if not args.quiet:
+        _say_reduction(stats.provenance, why, stats.data.order)
+        if stats.data.dropped:
+            _say_err(f"hbm: dropped {stats.data.dropped} row(s) with missing values")
+        print(
+            f"hbm: wrote {target} ({stats.data.n_groups} groups of {stats.data.group!r}: "
+            f"n, mean, ss of {stats.data.value!r}; model {stats.description.formula!r})"
         )
     return 0
 
@@ -192,4 +290,4 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"batch": batch_command, "report": report_command, "predict": predict_command}
+COMMANDS = {"reduce": reduce_command, "batch": batch_command, "report": report_command, "predict": predict_command}
