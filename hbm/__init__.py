@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from hbm.core.version import __version__
 
 if TYPE_CHECKING:
-    from hbm.api import Fit, fit, fit_grouped, fit_spec, load
+    from hbm.api import Fit, fit, fit_grouped, fit_spec, load, reduce
     from hbm.data import datasets
     from hbm.data.grouped import GroupedData, grouped_data
     from hbm.diagnostics.diagnosis import Diagnosis, diagnose
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from hbm.results.fit_result import FitResult
     from hbm.results.fit_spec import FitSpec
     from hbm.workflow.batch import run_batch
+    from hbm.workflow.reduce import Statistics
     from hbm.workflow.specs import ModelSpec, read_spec
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "ParameterTable",
     "Prior",
     "SampleConfig",
+    "Statistics",
     "__version__",
     "build_model",
     "centered",
@@ -68,6 +70,7 @@ __all__ = [
     "noncentered",
     "parse_prior",
     "read_spec",
+    "reduce",
     "resolve_priors",
     "run_batch",
 ]
@@ -80,6 +83,8 @@ _LAZY = {
     "fit_grouped": ("hbm.api", "fit_grouped"),
     "fit_spec": ("hbm.api", "fit_spec"),
     "load": ("hbm.api", "load"),
+    "reduce": ("hbm.api", "reduce"),
+    "Statistics": ("hbm.workflow.reduce", "Statistics"),
     "FitResult": ("hbm.results.fit_result", "FitResult"),
     "FitSpec": ("hbm.results.fit_spec", "FitSpec"),
     "GroupedData": ("hbm.data.grouped", "GroupedData"),

@@ -18,6 +18,7 @@ from hbm.inference.config import SampleConfig
 from hbm.results.fit_result import FitResult
 from hbm.results.io import load_result, save_result
 from hbm.workflow import fit as workflow
+from hbm.workflow.reduce import Statistics, is_stats_file, read_statistics, reduce_source
 from hbm.workflow.specs import ModelSpec
 from hbm.workflow.specs import fit_spec as run_spec
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from hbm.model.priors import Prior
     from hbm.results.fit_spec import FitSpec
 
-__all__ = ["Fit", "fit", "fit_grouped", "fit_spec", "load"]
+__all__ = ["Fit", "Statistics", "fit", "fit_grouped", "fit_spec", "load", "reduce"]
 
 PriorsLike = str | Mapping[str, "str | float | Prior"] | None
 
@@ -209,10 +210,10 @@ class Fit:
 
 
 def fit(
-    table: pd.DataFrame,
+    table: pd.DataFrame | Statistics | str | Path,
     *,
-    group: str,
-    value: str,
+    group: str | None = None,
+    value: str | None = None,
     se: str | None = None,
     priors: PriorsLike = None,
     parametrization: str = DEFAULTS.parametrization,
@@ -226,14 +227,18 @@ def fit(
     progressbar: bool = True,
     order: str = DEFAULTS.order,
     missing: str = DEFAULTS.missing,
+    engine: str = DEFAULTS.engine,
+    cluster: str | None = None,
 ) -> Fit:
-    """Fit the three-level hierarchical normal model to a tidy table.
+    """Fit the three-level hierarchical normal model to a tidy table, a file or statistics.
 
     Parameters
     ----------
-    table : pandas.DataFrame
+    table : pandas.DataFrame, Statistics, str or Path
         Rows form (one row per unit: ``group``, ``value``) or summaries form (one row per group:
-        ``group``, ``value``, ``se``).
+        ``group``, ``value``, ``se``); or the :class:`~hbm.workflow.reduce.Statistics` of
+        :func:`reduce`; or the path of a data file (or glob), reduced on ``engine``; or of a
+        statistics file written by ``hbm reduce`` (then ``group``/``value`` may be left out).
     group, value : str
         Column names of the group labels and of the numeric values.
     se : str, optional
@@ -253,9 +258,13 @@ def fit(
     progressbar : bool
         Show the priors, the choice of parametrization and sampling progress.
     order : {"first-seen", "sorted"}
-        Order of the group labels.
+        Order of the group labels (a file reduced by DuckDB is always sorted).
     missing : {"error", "drop"}
         Rows with missing group / value / se: an error (default), or dropped and counted.
+    engine : {"auto", "pandas", "duckdb", "dask"}
+        Where a data file's rows are reduced (see :func:`reduce`).
+    cluster : str, optional
+        A Dask scheduler's address for ``engine="dask"``.
 
     Returns
     -------
@@ -278,6 +287,38 @@ def fit(
         sampler=sampler,  # type: ignore[arg-type]
         progressbar=progressbar,
     )
+    options = dict(parametrization=parametrization, likelihood=likelihood, config=config)
+    if isinstance(table, str | Path):
+        if is_stats_file(table):
+            table = read_statistics(table, group=group, value=value, se=se)
+        elif likelihood == "rows" or se is not None:
+            from hbm.data.tables import read_table
+
+            table = read_table(table, group=group)
+        else:
+            table = reduce(
+                table,
+                group=group,
+                value=value,
+                engine=engine,
+                cluster=cluster,
+                missing=missing,
+                order=None if order == DEFAULTS.order else order,
+                progress=print if progressbar else None,
+            )
+    if isinstance(table, Statistics):
+        source = table.provenance.get("statistics") or table.provenance.get("source")
+        return Fit(
+            workflow.fit_grouped(
+                table.data,
+                priors=priors,
+                source=None if source is None else str(source),
+                reduction=table.provenance,
+                **options,  # type: ignore[arg-type]
+            )
+        )
+    if group is None or value is None:
+        raise TypeError("hbm.fit needs group= and value= for a table.")
     return Fit(
         workflow.fit_table(
             table,
@@ -285,12 +326,44 @@ def fit(
             value=value,
             se=se,
             priors=priors,
-            parametrization=parametrization,
-            likelihood=likelihood,
-            config=config,
             order=order,
             missing=missing,
+            **options,  # type: ignore[arg-type]
         )
+    )
+
+
+def reduce(
+    source: str | Path,
+    *,
+    group: str | None = None,
+    value: str | None = None,
+    formula: str | None = None,
+    engine: str = DEFAULTS.engine,
+    cluster: str | None = None,
+    missing: str = DEFAULTS.missing,
+    order: str | None = None,
+    progress: Any = None,
+) -> Statistics:
+    """Reduce a data file (or glob) to per-group statistics on an engine (see
+    :func:`hbm.workflow.reduce.reduce_source`); ``hbm.fit(stats)`` fits them and
+    ``stats.write("stats.parquet")`` keeps them for ``hbm fit stats.parquet``.
+
+    >>> import hbm
+    >>> stats = hbm.reduce("data/schools.csv", group="school", value="score")
+    >>> stats.to_frame().columns.tolist()
+    ['school', 'n', 'mean', 'ss']
+    """
+    return reduce_source(
+        source,
+        group=group,
+        value=value,
+        formula=formula,
+        engine=engine,
+        cluster=cluster,
+        missing=missing,
+        order=order,
+        progress=progress,
     )
 
 

@@ -113,8 +113,11 @@ class CoMoments:
             weight = (n_a * share)[:, :, None]
             outer = delta[:, :, None] * delta[:, None, :]
             comoment = self.comoment + other.comoment + outer * weight
-        empty = n == 0
-        mean[empty], low[empty], comoment[empty] = 0.0, 0.0, 0.0
+        # A cell empty on one side is the other side's, exactly (low parts included: through
+        # the update, ``mean + low`` would be rounded into ``delta`` and the low part lost).
+        for side, empty in ((other, self.n == 0), (self, other.n == 0)):
+            mean[empty], low[empty] = side.mean[empty], side.low[empty]
+            comoment[empty] = side.comoment[empty]
         return CoMoments(n=n, mean=mean, comoment=comoment, low=low)
 
     def take(self, index: np.ndarray, n_cells: int) -> CoMoments:
