@@ -2,7 +2,8 @@
 
 Runs ``hbm fit`` on a seeded table (bench/make_data.py; 10,000 schools, 1.1M rows by default) in
 this process, timing each stage: reading and reducing, sampling (with the summary and diagnosis),
-each figure, the report text and ``fit.nc``. Prints one table and writes it as CSV.
+the derived tables the report's text needs (league table, pooling comparison, predictive check),
+each figure (drawing and PNG), the report text and ``fit.nc``. Prints one table and writes it as CSV.
 
     python bench/report_scale.py --schools 10000 --out bench/results/report_scale.csv
 
@@ -39,6 +40,8 @@ def main() -> None:
         stages[name] = now - since
         return now
 
+    from hbm.analysis.ppc import posterior_predictive
+    from hbm.analysis.shrinkage import pooling_comparison, shrinkage_table
     from hbm.data.grouped import grouped_data
     from hbm.data.tables import read_table
     from hbm.inference.config import SampleConfig
@@ -53,6 +56,9 @@ def main() -> None:
     result = fit_grouped(data, config=SampleConfig(random_seed=args.seed, progressbar=False))
     result.summary()
     t = lap("sample, summary, diagnosis", t)
+    # The report's tables need these whether or not any figure is drawn: timed on their own.
+    shrinkage_table(result), pooling_comparison(result), posterior_predictive(result)
+    t = lap("derived tables (league, pooling, check)", t)
     pngs = {}
     for key, (plot, kwargs) in figure_module.FIGURES.items():
         pngs[key] = figure_module.figure_png(plot(result, **kwargs))

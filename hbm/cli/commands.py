@@ -224,7 +224,11 @@ def batch_command(args: argparse.Namespace) -> int:
 
     try:
         rows = run_batch(
-            args.specs, args.out, jobs=args.jobs, progress=None if args.quiet else _say
+            args.specs,
+            args.out,
+            jobs=args.jobs,
+            progress=None if args.quiet else _say,
+            cluster=args.cluster,
         )
     except KeyboardInterrupt:
         print(

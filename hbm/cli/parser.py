@@ -202,6 +202,12 @@ def add_batch_commands(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="specs fitted at the same time, each in its own process (default 1)",
     )
+    batch.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="fit the specs on the workers of a Dask scheduler (tcp://host:8786); the folder "
+        "DIR must be shared with them",
+    )
     batch.add_argument("--quiet", action="store_true", help="no progress lines")
 
     report = commands.add_parser(

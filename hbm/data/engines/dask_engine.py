@@ -49,10 +49,10 @@ def connect(address: str | None, *, workers: int | None = None) -> tuple[Any, An
         cluster = LocalCluster(
             n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None
         )
-        return Client(cluster), cluster
+        return Client(cluster, set_as_default=False), cluster
     timeout = DEFAULTS.cluster_timeout
     try:
-        return Client(address, timeout=timeout), None
+        return Client(address, timeout=timeout, set_as_default=False), None
     except (OSError, TimeoutError, ValueError) as error:
         why = " ".join(str(error).split()) or type(error).__name__
         raise ValueError(
@@ -126,7 +126,7 @@ def reduce_dask(
         order = {future.key: i for i, future in enumerate(futures)}
         results: list[dict[str, Any] | None] = [None] * len(futures)
         rows, last = 0, time.perf_counter()
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             result = future.result()
             results[order[future.key]] = result
             rows += result["rows"] + result["dropped"]
