@@ -70,8 +70,8 @@ def fit_command(args: argparse.Namespace) -> int:
         d = result.diagnosed
         print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
         print(
-            f"hbm: wrote {out}/ (summary.csv, diagnostics.json, priors.csv, fit.nc, report.html, "
-            "report.md, shrinkage.png)"
+            f"hbm: wrote {out}/ (summary.csv, groups.csv, diagnostics.json, priors.csv, fit.nc, "
+            "report.html, report.md, shrinkage.png)"
         )
     return 0
 

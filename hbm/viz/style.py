@@ -91,4 +91,4 @@ def group_ticks(axes: Axes, y: np.ndarray, labels: list[str] | None, n_groups: i
             axes.set_ylabel(f"{n_groups} groups (too many to label)")
         return
     axes.set_yticks(y, labels, fontsize="small")
-    axes.set_ylim(-0.7, n_groups - 0.3)
+    axes.set_ylim(float(np.min(y)) - 0.7, float(np.max(y)) + 0.7)
