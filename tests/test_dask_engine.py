@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbm.data.engines import Column, Request, run
-from hbm.data.engines import dask_engine
+from hbm.data.engines import Column, Request, dask_engine, run
 from hbm.data.grouped import grouped_data
 
 distributed = pytest.importorskip("distributed")
@@ -78,6 +77,9 @@ def test_an_address_that_does_not_answer_says_so_within_seconds(tmp_path):
     frame(0.0, rows=100).to_csv(path, index=False)
     start = time.perf_counter()
     with pytest.raises(ValueError, match=r"cluster at 'tcp://127.0.0.1:9' did not answer within"):
-        run(Request(str(path), ("school",), (Column.plain("score"),)), "dask",
-            cluster="tcp://127.0.0.1:9")
+        run(
+            Request(str(path), ("school",), (Column.plain("score"),)),
+            "dask",
+            cluster="tcp://127.0.0.1:9",
+        )
     assert time.perf_counter() - start < 15

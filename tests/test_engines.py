@@ -55,8 +55,9 @@ def test_duckdb_agrees_with_pandas(tmp_path, center, kind):
         frame.to_csv(path, index=False, float_format="%.17g")
     else:
         frame.to_parquet(path)
-    reference = grouped_data(pd.read_csv(path) if kind == "csv" else frame, group="school",
-                             value="score", order="sorted")
+    reference = grouped_data(
+        pd.read_csv(path) if kind == "csv" else frame, group="school", value="score", order="sorted"
+    )
     reduced = run(Request(str(path), ("school",), (Column.plain("score"),)), "duckdb")
     assert reduced.order == "sorted" and [k[0] for k in reduced.keys] == list(reference.labels)
     assert_agree(reduced, reference)
@@ -144,8 +145,12 @@ def test_text_files_read_as_read_table_reads_them(tmp_path):
     request = Request(str(path), ("g",), (Column.plain("y"),), missing="drop")
     for engine in ("pandas", "duckdb"):
         reduced = run(request, engine)
-        got = {k[0]: (int(n), float(m)) for k, n, m in
-               zip(reduced.keys, reduced.moments.n, reduced.moments.mean[:, 0], strict=True)}
+        got = {
+            k[0]: (int(n), float(m))
+            for k, n, m in zip(
+                reduced.keys, reduced.moments.n, reduced.moments.mean[:, 0], strict=True
+            )
+        }
         assert got == {"007": (2, 2.0), "NA": (2, 5.0), "008": (2, 1.5)}, engine
         assert reduced.dropped == 2
 
@@ -154,8 +159,12 @@ def test_text_files_read_as_read_table_reads_them(tmp_path):
     ("text", "columns", "message"),
     [
         ("g,y\na,1\nb,x\n", ("g", "y"), r"'y' must hold numbers; data row 2 holds 'x'"),
-        ("g,y\na,1\n,2\nb,\n", ("g", "y"), r"2 row\(s\) have missing values \(by column: 'g': 1, "
-         r"'y': 1\); the first at data row 2, 3\. Drop them"),
+        (
+            "g,y\na,1\n,2\nb,\n",
+            ("g", "y"),
+            r"2 row\(s\) have missing values \(by column: 'g': 1, "
+            r"'y': 1\); the first at data row 2, 3\. Drop them",
+        ),
         ("g,y\na,1\nb,2\n", ("g", "score"), r"no column 'score'; its columns are 'g', 'y'"),
         ("g,y\na,1\nb,inf\n", ("g", "y"), r"'y' must hold finite numbers; data row 2 holds inf"),
         ("g,y\na,true\nb,false\n", ("g", "y"), r"'y' holds true/false values"),
@@ -174,7 +183,9 @@ def test_sources_and_engines_that_do_not_exist(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="must be one of 'auto', 'pandas', 'duckdb', 'dask'"):
         check_engine("spark")
     monkeypatch.setitem(ENGINES, "duckdb", ("no_such_module_hbm", "duckdb"))
-    with pytest.raises(ValueError, match=r"not installed; install it with: pip install 'hbm\[duckdb\]'"):
+    with pytest.raises(
+        ValueError, match=r"not installed; install it with: pip install 'hbm\[duckdb\]'"
+    ):
         check_engine("duckdb")
 
 

@@ -84,7 +84,9 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
     check_engine(args.engine)
     say = None if args.quiet else _say_err
     if is_stats_file(args.data):
-        given = [o for o, v in (("--engine", args.engine != "auto"), ("--cluster", args.cluster)) if v]
+        given = [
+            o for o, v in (("--engine", args.engine != "auto"), ("--cluster", args.cluster)) if v
+        ]
         if given:
             raise UsageError(
                 f"{args.data} holds statistics already reduced; {', '.join(given)} cannot be "
@@ -92,8 +94,10 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
             )
         stats = read_statistics(args.data, group=args.group, value=args.value, se=args.se)
         if say:
-            say(f"hbm: statistics of {stats.data.n_rows} rows from {args.data} "
-                f"(reduced by {stats.provenance.get('engine', '?')})")
+            say(
+                f"hbm: statistics of {stats.data.n_rows} rows from {args.data} "
+                f"(reduced by {stats.provenance.get('engine', '?')})"
+            )
         return stats.data, stats.provenance
     missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
     if missing:
@@ -115,8 +119,11 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
             keep_rows=args.likelihood == "rows",
         )
         del table
-        reduction = None if args.engine == "auto" and why.endswith("pandas") else {
-            "engine": "pandas", "why": why}
+        reduction = (
+            None
+            if args.engine == "auto" and why.endswith("pandas")
+            else {"engine": "pandas", "why": why}
+        )
         if reduction is None and "not installed" in why and say:
             say(f"hbm: {why}")
     else:
@@ -294,4 +301,9 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"reduce": reduce_command, "batch": batch_command, "report": report_command, "predict": predict_command}
+COMMANDS = {
+    "reduce": reduce_command,
+    "batch": batch_command,
+    "report": report_command,
+    "predict": predict_command,
+}

@@ -45,7 +45,9 @@ def grouped_from_reduced(
         index = np.argsort(np.asarray(labels, dtype=object), kind="stable")
         labels, n, mean, ss = [labels[i] for i in index], n[index], mean[index], ss[index]
         kept = "sorted"
-    after = f" after dropping {reduced.dropped} row(s) with missing values" if reduced.dropped else ""
+    after = (
+        f" after dropping {reduced.dropped} row(s) with missing values" if reduced.dropped else ""
+    )
     if len(labels) < 2:
         raise ValueError(
             f"The group column {group!r} has {len(labels)} distinct value(s) "

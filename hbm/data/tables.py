@@ -32,7 +32,6 @@ import pandas as pd
 __all__ = ["MISSING_SPELLINGS", "check_header", "read_table", "text_format"]
 
 
-
 _DELIMITERS = (",", ";", "\t", "|")
 _SPACE = np.frombuffer(b" \t\r\x0b\x0c", dtype=np.uint8)
 _HEAD_BYTES = 1 << 16

@@ -244,8 +244,7 @@ def _many_groups(
     else:
         right.invert_xaxis()
     figure.suptitle(
-        f"Shrinkage of {data.n_groups:,} {text(data.group)} means towards mu\n"
-        + drawn.note
+        f"Shrinkage of {data.n_groups:,} {text(data.group)} means towards mu\n" + drawn.note
     )
     figure.legend(loc="outside lower center", ncols=4, fontsize="small", frameon=False)
     return figure

@@ -151,7 +151,9 @@ def reduce_source(
     """
     group, value = _columns(group, value, formula)
     if order not in (None, "first-seen", "sorted"):
-        raise ValueError(f"The 'order' option must be one of 'first-seen', 'sorted'; got {order!r}.")
+        raise ValueError(
+            f"The 'order' option must be one of 'first-seen', 'sorted'; got {order!r}."
+        )
     chosen, why = choose_engine(str(source), engine)
     if chosen == "duckdb" and order == "first-seen":
         raise ValueError(

@@ -8,7 +8,7 @@ two-pass refinement, whose sums then replace their first-pass numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -16,12 +16,21 @@ import pandas as pd
 from hbm.data.comoments import CoMoments
 from hbm.data.engines.sql import MAX_SPREADS
 
-__all__ = ["FirstPass", "first_pass", "refined", "to_refine"]
+__all__ = [
+    "FirstPass",
+    "first_pass",
+    "needs_extent",
+    "pilot_table",
+    "refined",
+    "to_refine",
+    "with_extent",
+]
 
 
 @dataclass(frozen=True, eq=False)
 class FirstPass:
-    """The first pass, cells sorted by label: moments, ranges, counts of rows and gaps."""
+    """The first pass, cells sorted by label: moments, counts of rows and of gaps, and each
+    column's range (bounds from the moments until :func:`with_extent` gives the exact values)."""
 
     keys: list[tuple[str, ...]]
     moments: CoMoments
@@ -30,6 +39,12 @@ class FirstPass:
     rows: int
     missing_label: int
     missing: np.ndarray
+    exact: bool = False
+
+    @property
+    def dropped(self) -> int:
+        """Rows left out for a missing label or value."""
+        return self.rows - int(self.moments.n.sum())
 
 
 def first_pass(table: pd.DataFrame, n_keys: int, shift: list[float]) -> FirstPass:
@@ -37,35 +52,64 @@ def first_pass(table: pd.DataFrame, n_keys: int, shift: list[float]) -> FirstPas
     k = len(shift)
     keys = [f"k{i}" for i in range(n_keys)]
     unlabelled = table[keys].isna().any(axis=1).to_numpy()
-    rows = int(table["rows"].sum())
-    missing_label = int(table.loc[unlabelled, "rows"].sum())
-    # rows with a label but no value, per column (a row may miss several)
-    labelled = table.loc[~unlabelled]
-    missing = np.array(
-        [int((labelled["rows"] - labelled[f"present{a}"]).sum()) for a in range(k)], dtype=np.int64
-    )
-    cells = labelled[labelled["n"] > 0]
-    cells = cells.sort_values(keys, kind="stable")
+    cells = table.loc[~unlabelled]
+    cells = cells[cells["n"] > 0].sort_values(keys, kind="stable")
     n = cells["n"].to_numpy(dtype=np.int64)
     c = np.asarray(shift, dtype=float)
-    mean = np.column_stack([cells[f"m{a}"].to_numpy(dtype=float) for a in range(k)])
+    mean = np.column_stack([cells[f"m{a}"].to_numpy(dtype=float) for a in range(k)]).reshape(-1, k)
     comoment = np.zeros((len(cells), k, k))
     for a in range(k):
         comoment[:, a, a] = _filled(cells[f"v{a}"]) * n
         for b in range(a + 1, k):
             comoment[:, a, b] = comoment[:, b, a] = _filled(cells[f"c{a}_{b}"]) * n
-    lo = np.column_stack([cells[f"lo{a}"].to_numpy(dtype=float) for a in range(k)])
-    hi = np.column_stack([cells[f"hi{a}"].to_numpy(dtype=float) for a in range(k)])
-    moments = CoMoments(n=n, mean=mean + c, comoment=comoment, low=np.zeros_like(mean))
+    mean = mean + c
+    moments = CoMoments(n=n, mean=mean, comoment=comoment, low=np.zeros_like(mean))
+    # No value lies further from its cell's mean than the square root of the cell's sum of squares.
+    reach = np.sqrt(np.diagonal(comoment, axis1=1, axis2=2))
+    with np.errstate(invalid="ignore"):
+        low = (mean - reach).min(axis=0) if len(cells) else np.full(k, np.nan)
+        high = (mean + reach).max(axis=0) if len(cells) else np.full(k, np.nan)
     label_rows = cells[keys].astype(str).itertuples(index=False, name=None)
     return FirstPass(
         keys=[tuple(row) for row in label_rows],
         moments=moments,
-        minimum=(lo.min(axis=0) + c) if len(cells) else np.full(k, np.nan),
-        maximum=(hi.max(axis=0) + c) if len(cells) else np.full(k, np.nan),
-        rows=rows,
-        missing_label=missing_label,
-        missing=missing,
+        minimum=low,
+        maximum=high,
+        rows=int(table["rows"].sum()),
+        missing_label=int(table.loc[unlabelled, "rows"].sum()),
+        missing=np.zeros(k, dtype=np.int64),
+    )
+
+
+def needs_extent(first: FirstPass) -> bool:
+    """Whether the checks need :func:`hbm.data.engines.sql.extent_sql`: rows were left out (their
+    counts by column), or the values may be infinite, huge, or not varying (their exact range)."""
+    m = first.moments
+    with np.errstate(invalid="ignore", over="ignore"):
+        size = np.nanmax(np.abs(np.concatenate([first.minimum, first.maximum]))) if m.n_cells else 0
+        spread = np.diagonal(m.comoment, axis1=1, axis2=2).sum(axis=0)
+    finite = bool(np.all(np.isfinite(m.mean)) and np.all(np.isfinite(m.comoment)))
+    return bool(
+        first.dropped > 0
+        or m.n_cells == 0
+        or not finite
+        or not size < 1e149
+        or np.any(spread == 0)
+        or np.any(spread < 1e-290 * m.n.sum())
+    )
+
+
+def with_extent(first: FirstPass, table: pd.DataFrame) -> FirstPass:
+    """The first pass with :func:`hbm.data.engines.sql.extent_sql`'s exact counts and range."""
+    k = first.moments.n_columns
+    row = table.iloc[0]
+    return replace(
+        first,
+        minimum=np.array([float(row[f"lo{a}"]) for a in range(k)]),
+        maximum=np.array([float(row[f"hi{a}"]) for a in range(k)]),
+        missing=np.array([int(row[f"missing{a}"] or 0) for a in range(k)], dtype=np.int64),
+        missing_label=int(row["unlabelled"] or 0),
+        exact=True,
     )
 
 
@@ -88,9 +132,7 @@ def to_refine(first: FirstPass, shift: list[float]) -> np.ndarray:
 
 def pilot_table(first: FirstPass, cells: np.ndarray, n_keys: int) -> pd.DataFrame:
     """The table the refinement joins: the cells' labels ``k0..`` and means ``p0..``."""
-    columns: dict[str, object] = {
-        f"k{i}": [first.keys[j][i] for j in cells] for i in range(n_keys)
-    }
+    columns: dict[str, object] = {f"k{i}": [first.keys[j][i] for j in cells] for i in range(n_keys)}
     for a in range(first.moments.n_columns):
         columns[f"p{a}"] = first.moments.mean[cells, a]
     return pd.DataFrame(columns)

@@ -26,7 +26,7 @@ def check_first_pass(first: FirstPass, request: Request, where: Where) -> None:
     counts[request.groups[0]] = first.missing_label  # rows without a full label
     for column, gap in zip(request.columns, first.missing, strict=True):
         counts[column.name] = counts.get(column.name, 0) + int(gap)
-    dropped = first.rows - int(first.moments.n.sum())
+    dropped = first.dropped
     if dropped and request.missing == "error":
         labels = [f"{quote_sql(g)} IS NULL" for g in request.groups]
         values = [f"{quote_sql(c)} IS NULL" for c in request.source_columns]

@@ -86,8 +86,9 @@ def _frame(source: Source, request: Request) -> Any:
     encoding, delimiter, decimal, header = text_format(source.files[0])
     missing = [c for c in columns if c not in header]
     if missing:  # checked here: dask would fail on the first partition with its own words
-        from hbm.data.columns import check_columns
         import pandas as pd
+
+        from hbm.data.columns import check_columns
 
         check_columns(pd.DataFrame(columns=header), columns)
     na_values = {c: list(MISSING_SPELLINGS) for c in columns}

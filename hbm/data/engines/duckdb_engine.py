@@ -63,13 +63,20 @@ def reduce_duckdb(
             text = sql.moments_sql(request, frame, kinds, shift)
             table = _run(con, text, source, progress)
             first = assemble.first_pass(table, len(request.groups), shift)
-            check_first_pass(first, request, lambda test, column: _where(con, frame, source, test, column=column))
+            if assemble.needs_extent(first):
+                extent = con.execute(sql.extent_sql(request, frame, kinds)).df()
+                first = assemble.with_extent(first, extent)
+            check_first_pass(
+                first, request, lambda test, column: _where(con, frame, source, test, column=column)
+            )
             moments = first.moments
             cells = assemble.to_refine(first, shift)
             if cells.size:
                 con.register("hbm_pilot", assemble.pilot_table(first, cells, len(request.groups)))
                 refine = sql.refine_sql(request, frame, kinds, "hbm_pilot")
-                moments = assemble.refined(first, cells, con.execute(refine).df(), len(request.groups))
+                moments = assemble.refined(
+                    first, cells, con.execute(refine).df(), len(request.groups)
+                )
         except duckdb.Error as error:
             raise ValueError(_engine_message(error, source)) from None
         finally:
@@ -82,7 +89,7 @@ def reduce_duckdb(
         minimum=first.minimum,
         maximum=first.maximum,
         rows=int(moments.n.sum()),
-        dropped=first.rows - int(moments.n.sum()),
+        dropped=first.dropped,
         engine="duckdb",
         detail=f"DuckDB {duckdb.__version__}, {threads} thread(s), memory limit {memory_limit}"
         f"{refined}",
@@ -140,10 +147,13 @@ def _normalised(con: Any, reader: str, types: dict[str, str], request: Request, 
             selected.append(f"CAST({q} AS DOUBLE) AS {q}")
             continue
         if kind == "BOOLEAN":
-            raise ValueError(f"The value column {name!r} holds true/false values; expected numbers.")
+            raise ValueError(
+                f"The value column {name!r} holds true/false values; expected numbers."
+            )
         if kind.startswith(("DATE", "TIME", "INTERVAL")):
-            raise ValueError(f"The value column {name!r} holds dates or times ({kind}); "
-                             "expected numbers.")
+            raise ValueError(
+                f"The value column {name!r} holds dates or times ({kind}); expected numbers."
+            )
         missing = ", ".join(_literal(s) for s in MISSING_SPELLINGS)
         text = f"trim(CAST({q} AS VARCHAR))"
         if decimal == ",":
@@ -189,10 +199,8 @@ def _no_rows(con: Any, reader: str, request: Request, source: Source) -> str:
     total = con.execute(f"SELECT count(*) FROM {reader}").fetchone()[0]
     if total == 0:
         return f"The data {source.text!r} has a header but no data rows."
-    return (
-        f"The data {source.text!r} has no row in which {', '.join(map(repr, request.source_columns))}"
-        " all hold values."
-    )
+    columns = ", ".join(map(repr, request.source_columns))
+    return f"The data {source.text!r} has no row in which {columns} all hold values."
 
 
 def _run(con: Any, text: str, source: Source, progress: Callable[[str], None] | None):

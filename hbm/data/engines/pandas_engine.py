@@ -42,8 +42,9 @@ def reduce_pandas(request: Request) -> Reduced:
     rows = sum(p.rows for p in parts)
     if rows == 0:
         dropped = sum(p.dropped for p in parts)
-        raise ValueError(f"The table has no rows with data after dropping {dropped} row(s) "
-                         "with missing values.")
+        raise ValueError(
+            f"The table has no rows with data after dropping {dropped} row(s) with missing values."
+        )
     return Reduced(
         keys=keys,
         moments=moments,

@@ -4,7 +4,7 @@ Two statements do the work, and a third only when a cell needs it:
 
 1. **pilot**: one complete row's values ``c`` (a shift per column).
 2. **moments**: per cell ``count``, ``avg(x - c)``, ``var_pop(x - c)``, ``covar_pop(x_a - c_a,
-   x_b - c_b)``, ``min``, ``max``, and the counts of missing values. ``var_pop`` and
+   x_b - c_b)``: no more than the bare group-by computes. ``var_pop`` and
    ``covar_pop`` are centred (Welford's update, Chan's merge between threads), never raw sums of
    squares; but their error grows with the ratio of a cell's distance from zero to its spread
    (values near 1e9 with sd 1 keep only about 7 digits of the sum of squares). Shifting by ``c``
@@ -16,14 +16,16 @@ Two statements do the work, and a third only when a cell needs it:
    mean is ``p + sum(x - p) / n`` and the co-moment ``sum(...) - n low_a low_b``.
 
 Rows with a missing group label or a missing value in any column read are left out of every
-aggregate (``CASE WHEN complete THEN ... END``), and counted.
+aggregate. Only when rows were left out, or the moments hint at values too large or not varying,
+does **extent** count the missing values by column and find each column's smallest and largest
+value, for the checks' messages.
 """
 
 from __future__ import annotations
 
 from hbm.data.engines.request import Request, quote_sql
 
-__all__ = ["MAX_SPREADS", "label_sql", "moments_sql", "pilot_sql", "refine_sql"]
+__all__ = ["MAX_SPREADS", "extent_sql", "label_sql", "moments_sql", "pilot_sql", "refine_sql"]
 
 #: Cells whose mean lies further than this many of their sds from the shift are refined.
 MAX_SPREADS = 100.0
@@ -66,29 +68,43 @@ def pilot_sql(request: Request, source: str, kinds: dict[str, str]) -> str:
 
 
 def moments_sql(request: Request, source: str, kinds: dict[str, str], shift: list[float]) -> str:
-    """Per cell: ``rows``, ``n``, ``present{a}``, ``m{a}`` (shifted mean), ``v{a}``
-    (``var_pop``), ``c{a}_{b}`` (``covar_pop``), ``lo{a}``, ``hi{a}`` (shifted range)."""
+    """Per cell: ``rows``, ``n`` (complete rows), ``m{a}`` (shifted mean), ``v{a}``
+    (``var_pop``), ``c{a}_{b}`` (``covar_pop``). As lean as the bare group-by: with one column a
+    missing value is skipped by the aggregates themselves and a missing label makes a cell of its
+    own; with several, a row missing any of them is left out of all."""
     k = len(request.columns)
     keys = ", ".join(f"k{i}" for i in range(len(request.groups)))
-    shifted = ", ".join(
-        f"CASE WHEN {_complete(request)} THEN r{a} - ({shift[a]!r}) END AS x{a}" for a in range(k)
-    )
-    present = ", ".join(f"r{a} IS NOT NULL AS p{a}" for a in range(k))
+    if k == 1:
+        shifted = f"r0 - ({shift[0]!r}) AS x0"
+    else:
+        values = " AND ".join(f"r{a} IS NOT NULL" for a in range(k))
+        shifted = ", ".join(
+            f"CASE WHEN {values} THEN r{a} - ({shift[a]!r}) END AS x{a}" for a in range(k)
+        )
     aggregates = ["count(*) AS rows", "count(x0) AS n"]
     for a in range(k):
-        aggregates += [
-            f"sum(CASE WHEN p{a} THEN 1 ELSE 0 END) AS present{a}",
-            f"avg(x{a}) AS m{a}",
-            f"var_pop(x{a}) AS v{a}",
-            f"min(x{a}) AS lo{a}",
-            f"max(x{a}) AS hi{a}",
-        ]
+        aggregates += [f"avg(x{a}) AS m{a}", f"var_pop(x{a}) AS v{a}"]
         aggregates += [f"covar_pop(x{a}, x{b}) AS c{a}_{b}" for b in range(a + 1, k)]
     return (
         f"SELECT {keys}, {', '.join(aggregates)} FROM "
-        f"(SELECT {keys}, {shifted}, {present} FROM ({_rows(request, source, kinds)}) AS t) AS s "
+        f"(SELECT {keys}, {shifted} FROM ({_rows(request, source, kinds)}) AS t) AS s "
         f"GROUP BY {keys}"
     )
+
+
+def extent_sql(request: Request, source: str, kinds: dict[str, str]) -> str:
+    """Only when a check needs them: rows without a full label (``unlabelled``), rows missing
+    each column (``missing{a}``), and each column's ``lo{a}``/``hi{a}`` over complete rows."""
+    complete = _complete(request)
+    labels = " OR ".join(f"k{i} IS NULL" for i in range(len(request.groups)))
+    parts = [f"sum(CASE WHEN {labels} THEN 1 ELSE 0 END) AS unlabelled"]
+    for a in range(len(request.columns)):
+        parts += [
+            f"sum(CASE WHEN r{a} IS NULL THEN 1 ELSE 0 END) AS missing{a}",
+            f"min(CASE WHEN {complete} THEN r{a} END) AS lo{a}",
+            f"max(CASE WHEN {complete} THEN r{a} END) AS hi{a}",
+        ]
+    return f"SELECT {', '.join(parts)} FROM ({_rows(request, source, kinds)}) AS t"
 
 
 def refine_sql(request: Request, source: str, kinds: dict[str, str], pilot: str) -> str:
@@ -101,7 +117,9 @@ def refine_sql(request: Request, source: str, kinds: dict[str, str], pilot: str)
     sums = [f"sum(d{a}) AS s{a}" for a in range(k)]
     sums += [f"sum(d{a} * d{b}) AS q{a}_{b}" for a in range(k) for b in range(a, k)]
     selected = ", ".join(f"t.{key} AS {key}" for key in keys)
-    complete = " AND ".join([f"t.{key} IS NOT NULL" for key in keys] + [f"t.r{a} IS NOT NULL" for a in range(k)])
+    complete = " AND ".join(
+        [f"t.{key} IS NOT NULL" for key in keys] + [f"t.r{a} IS NOT NULL" for a in range(k)]
+    )
     return (
         f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM "
         f"(SELECT {selected}, {deviations} FROM ({_rows(request, source, kinds)}) AS t "
