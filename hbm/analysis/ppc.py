@@ -205,7 +205,10 @@ def _posterior_predictive(result: FitResult, random_seed: int | None) -> GroupCh
     sigma = None if sigma is None else sigma[keep]
     variance = sampling_variance(data, sigma)
     rep_mean = replicate_means(rng, theta, variance)
-    variance += tau[:, None] ** 2  # in place: the same numbers as a new array, 1 array less
+    if variance.ndim == 2:  # rows form, (S, J): in place, the same numbers with 1 array less
+        variance += tau[:, None] ** 2
+    else:  # summaries form: the known se^2, (J,)
+        variance = variance + tau[:, None] ** 2
     new_mean = replicate_means(rng, mu[:, None], variance)
     del variance
     observed_sd = rep_sd = None
