@@ -28,7 +28,8 @@ at least two rows (does every group share one ``sigma``?). p-values near 0 or 1 
 *Memory*: each replicate array holds draws x groups values. Beyond :data:`MAX_REPLICATED_VALUES`
 (10,000 groups x 4,000 draws would be 320 MB per array) the check uses every ``k``-th posterior
 draw, the smallest ``k`` that fits: 400 of 4,000 draws for 10,000 groups, all of them up to
-1,000 groups (so that a fit of 10,000 groups stays within 1 GiB from table to report). ``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
+1,000 groups (so that a fit of 10,000 groups stays within 1 GiB from table to report).
+``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
 """
 
 from __future__ import annotations

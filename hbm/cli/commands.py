@@ -114,7 +114,7 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
             group=args.group,
             value=args.value,
             se=args.se,
-            order=args.order or DEFAULTS.order,
+            order=args.order or DEFAULTS.order,  # type: ignore[arg-type]
             missing=missing_rows,  # type: ignore[arg-type]
             keep_rows=args.likelihood == "rows",
         )

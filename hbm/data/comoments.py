@@ -25,7 +25,9 @@ numbers are those of :class:`hbm.data.reduce.GroupMoments`, bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -140,8 +142,8 @@ class CoMoments:
 
     @staticmethod
     def merge_labelled(
-        parts: list[tuple[list[str] | tuple[str, ...], CoMoments]],
-    ) -> tuple[list[str], CoMoments]:
+        parts: Sequence[tuple[Sequence[Hashable], CoMoments]],
+    ) -> tuple[list[Any], CoMoments]:
         """Merge moments whose cells are named by labels, in the order given.
 
         Returns the labels in order of first appearance among the parts, and their moments.
@@ -154,7 +156,7 @@ class CoMoments:
         """
         if not parts:
             raise ValueError("There are no moments to merge.")
-        position: dict[str, int] = {}
+        position: dict[Any, int] = {}
         for labels, _ in parts:
             for label in labels:
                 position.setdefault(label, len(position))

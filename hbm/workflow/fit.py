@@ -172,7 +172,7 @@ def fit_grouped(
             )
     diagnosis = replace(diagnosis, attempts=attempts)
     effects = parameters.one("group_effect").name
-    run = {
+    run: dict[str, object] = {
         "sampler": config.sampler,
         "random_seed": config.random_seed,
         "parametrization": built.parametrization,

@@ -239,6 +239,8 @@ def read_statistics(
         dropped=int(info.get("dropped", 0)),
         where=where,
     )
-    provenance = {k: info[k] for k in ("engine", "why", "detail", "source", "rows") if k in info}
+    provenance: dict[str, Any] = {
+        k: info[k] for k in ("engine", "why", "detail", "source", "rows") if k in info
+    }
     provenance["statistics"] = str(path)
     return Statistics(data=data, description=description, provenance=provenance)

@@ -47,7 +47,11 @@ def reduce_duckdb(
     start = time.perf_counter()
     source = resolve_source(request.source)
     with tempfile.TemporaryDirectory(prefix="hbm-duckdb-") as spill:
-        config = {"threads": threads, "memory_limit": memory_limit, "temp_directory": spill}
+        config: dict[str, Any] = {
+            "threads": threads,
+            "memory_limit": memory_limit,
+            "temp_directory": spill,
+        }
         con = duckdb.connect(config=config)
         try:
             con.execute("SET enable_progress_bar = false")

@@ -69,7 +69,7 @@ def reduce_frame(table: pd.DataFrame, request: Request) -> FramePart:
     values = np.column_stack([column.frame(shown) for column in request.columns])
     if len(request.groups) == 1:
         codes, uniques = pd.factorize(shown[request.groups[0]], sort=False)
-        keys = [(str(label),) for label in uniques]
+        keys: list[tuple[str, ...]] = [(str(label),) for label in uniques]
     else:
         codes, uniques = pd.MultiIndex.from_frame(shown[list(request.groups)]).factorize()
         keys = [tuple(map(str, label)) for label in uniques]
