@@ -30,6 +30,8 @@ from hbm.data.tables import MISSING_SPELLINGS, text_format
 
 __all__ = ["reduce_duckdb"]
 
+#: Seconds between progress lines of a long reduction.
+PROGRESS_EVERY = 2.0
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
 
@@ -54,7 +56,10 @@ def reduce_duckdb(
         }
         con = duckdb.connect(config=config)
         try:
-            con.execute("SET enable_progress_bar = false")
+            # progress is tracked (for query_progress) but never printed by DuckDB itself
+            con.execute("SET enable_progress_bar = true")
+            con.execute("SET enable_progress_bar_print = false")
+            con.execute("SET progress_bar_time = 0")
             reader = _reader(source, request)
             types = _types(con, reader, source)
             check_columns(pd.DataFrame(columns=list(types)), list(request.source_columns))
@@ -208,7 +213,8 @@ def _no_rows(con: Any, reader: str, request: Request, source: Source) -> str:
 
 
 def _run(con: Any, text: str, source: Source, progress: Callable[[str], None] | None):
-    """Run the main query; every 2 s tell ``progress`` how far it has read, and how fast."""
+    """Run the main query; every :data:`PROGRESS_EVERY` seconds tell ``progress`` how far it has
+    read, and how fast."""
     if progress is None:
         return con.execute(text).df()
     done = threading.Event()
@@ -216,7 +222,7 @@ def _run(con: Any, text: str, source: Source, progress: Callable[[str], None] | 
     total = _parquet_rows(source)
 
     def report() -> None:
-        while not done.wait(2.0):
+        while not done.wait(PROGRESS_EVERY):
             share = con.query_progress()
             if share is None or share < 0:
                 continue
