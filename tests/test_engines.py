@@ -182,6 +182,9 @@ def test_sources_and_engines_that_do_not_exist(tmp_path, monkeypatch):
         choose_engine(str(tmp_path / "*.parquet"))
     with pytest.raises(ValueError, match="must be one of 'auto', 'pandas', 'duckdb', 'dask'"):
         check_engine("spark")
+    with pytest.raises(ValueError, match=r"'s3://b/x.parquet' is a URL: only the dask engine"):
+        choose_engine("s3://b/x.parquet", "duckdb")
+    assert choose_engine("s3://b/*.parquet", "dask") == ("dask", "asked for")
     monkeypatch.setitem(ENGINES, "duckdb", ("no_such_module_hbm", "duckdb"))
     with pytest.raises(
         ValueError, match=r"not installed; install it with: pip install 'hbm\[duckdb\]'"

@@ -119,13 +119,11 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
             keep_rows=args.likelihood == "rows",
         )
         del table
-        reduction = (
-            None
-            if args.engine == "auto" and why.endswith("pandas")
-            else {"engine": "pandas", "why": why}
-        )
-        if reduction is None and "not installed" in why and say:
-            say(f"hbm: {why}")
+        # the default on a small file records nothing new: such fits stay as they were
+        default = args.engine == "auto" and why.endswith("read whole with pandas")
+        reduction = None if default else {"engine": "pandas", "why": why}
+        if say:
+            say(f"hbm: engine pandas ({why})")
     else:
         for option, given in (("--se", args.se), ("--likelihood rows", args.likelihood == "rows")):
             if given:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from hbm.core.defaults import DEFAULTS
 from hbm.data.engines.request import Column, Reduced, Request
-from hbm.data.engines.sources import resolve_source
+from hbm.data.engines.sources import is_url, resolve_source
 
 __all__ = ["ENGINES", "Column", "Reduced", "Request", "check_engine", "choose_engine", "run"]
 
@@ -60,6 +60,12 @@ def choose_engine(source: str, engine: str = DEFAULTS.engine) -> tuple[str, str]
     ('pandas', 'auto: the data (0.0 MB) are below 200 MB, read whole with pandas')
     """
     check_engine(engine)
+    if is_url(source) and engine != "dask":
+        raise ValueError(
+            f"The data {source!r} is a URL: only the dask engine's workers read URLs "
+            "(--engine dask, with fsspec's reader for it on the workers); copy it to a file for "
+            "the other engines."
+        )
     if engine != "auto":
         return engine, "asked for"
     found = resolve_source(source)

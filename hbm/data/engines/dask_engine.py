@@ -26,7 +26,7 @@ from hbm.core.defaults import DEFAULTS
 from hbm.data.comoments import CoMoments
 from hbm.data.engines.frames import reduce_frame
 from hbm.data.engines.request import Reduced, Request
-from hbm.data.engines.sources import Source, resolve_source
+from hbm.data.engines.sources import Source, is_url, resolve_source
 from hbm.data.tables import MISSING_SPELLINGS, text_format
 
 __all__ = ["connect", "reduce_dask", "reduce_partition"]
@@ -83,14 +83,15 @@ def _frame(source: Source, request: Request) -> Any:
     columns = list(request.source_columns)
     if source.kind == "parquet":
         return dd.read_parquet(list(source.files), columns=columns)
-    encoding, delimiter, decimal, header = text_format(source.files[0])
-    missing = [c for c in columns if c not in header]
-    if missing:  # checked here: dask would fail on the first partition with its own words
-        import pandas as pd
+    encoding, delimiter, decimal = "utf-8", ",", "."
+    if not is_url(source.files[0]):  # a local text file: read as read_table reads it
+        encoding, delimiter, decimal, header = text_format(source.files[0])
+        if [c for c in columns if c not in header]:  # dask would say it in its own words
+            import pandas as pd
 
-        from hbm.data.columns import check_columns
+            from hbm.data.columns import check_columns
 
-        check_columns(pd.DataFrame(columns=header), columns)
+            check_columns(pd.DataFrame(columns=header), columns)
     na_values = {c: list(MISSING_SPELLINGS) for c in columns}
     for g in request.groups:
         na_values[g] = [""]

@@ -14,9 +14,14 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Source", "is_glob", "resolve_source"]
+__all__ = ["Source", "is_glob", "is_url", "resolve_source"]
 
 _GLOB = set("*?[")
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` is a URL (``s3://bucket/x.parquet``, ``hdfs://...``): for Dask's workers."""
+    return "://" in text and not text.startswith("file://")
 
 
 def is_glob(text: str) -> bool:
@@ -45,6 +50,9 @@ def resolve_source(source: str | Path) -> Source:
         A folder, or files of different kinds (CSV and Parquet) under one glob.
     """
     text = str(source)
+    if is_url(text):  # read by the cluster's workers (fsspec): nothing to check here
+        kind = "parquet" if text.rstrip("/*").lower().endswith((".parquet", ".pq")) else "csv"
+        return Source(text=text, files=(text,), kind=kind, bytes=0)
     if is_glob(text):
         files = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
         if not files:
