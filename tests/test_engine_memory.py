@@ -5,7 +5,9 @@ process, which reports its own peak resident memory (``VmHWM``, Linux). The boun
 :data:`BOUND_MB` = 400 MB, is the interpreter with pandas, pyarrow and DuckDB loaded (about
 150 MB) plus DuckDB's memory limit (256 MB); the per-group result is small. Measured: about
 205 MB (the reduction itself about 1 s).
-(``bench/big_table.py`` measures 40M rows and a whole fit.)
+The same file reduced twice gives the same numbers bit for bit (so the same draws): DuckDB runs
+one thread, as with two it merges partial aggregates in a varying order (on this file: four
+different results in four runs). (``bench/big_table.py`` measures 40M rows and a whole fit.)
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ CHILD = """
 import re, sys
 from hbm.workflow.reduce import reduce_source
 stats = reduce_source(sys.argv[1], group="school", value="score", engine="duckdb")
+again = reduce_source(sys.argv[1], group="school", value="score", engine="duckdb")
+assert (stats.data.mean == again.data.mean).all() and (stats.data.ss == again.data.ss).all()
 # VmHWM: this program's peak resident memory (ru_maxrss would also count the forking parent's)
 peak = re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)
 print(stats.data.n_rows, stats.data.n_groups, float(stats.data.ss.sum()), peak)

@@ -45,7 +45,9 @@ class Defaults:
     duckdb_memory_limit : str
         DuckDB's memory limit during a reduction (it spills to disk beyond it).
     duckdb_threads : int
-        DuckDB's threads during a reduction.
+        DuckDB's threads during a reduction: 1, because with more DuckDB merges the threads'
+        partial aggregates in an order that varies from run to run, and the statistics (so the
+        draws) would differ in their last bits between two runs on the same file.
     cluster_timeout : float
         Seconds to wait for a cluster's scheduler to answer before saying it does not.
     max_drawn_groups : int
@@ -68,7 +70,7 @@ class Defaults:
     engine: str = "auto"
     engine_switch_bytes: int = 200 * 2**20
     duckdb_memory_limit: str = "256MB"
-    duckdb_threads: int = 2
+    duckdb_threads: int = 1
     cluster_timeout: float = 5.0
     max_drawn_groups: int = 300
 
