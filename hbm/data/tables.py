@@ -29,14 +29,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING_SPELLINGS", "check_header", "read_table", "text_format"]
-
+__all__ = ["MISSING_SPELLINGS", "read_table", "text_format"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _SPACE = np.frombuffer(b" \t\r\x0b\x0c", dtype=np.uint8)
 _HEAD_BYTES = 1 << 16
 #: Spellings that mean "missing" in value columns (pandas's defaults).
-MISSING_SPELLINGS = _MISSING = (
+MISSING_SPELLINGS = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )  # fmt: skip
@@ -101,7 +100,7 @@ def read_table(path: str | Path, *, group: str | None = None) -> pd.DataFrame:
     if head.startswith(b"PAR1"):
         return _read_parquet(path, name)
     encoding, delimiter, decimal, columns = text_format(path)
-    na_values = {column: list(_MISSING) for column in columns}
+    na_values = {column: list(MISSING_SPELLINGS) for column in columns}
     if group is not None and group in columns:
         na_values[group] = [""]
     options = dict(
@@ -151,7 +150,7 @@ def text_format(path: str | Path) -> tuple[str, str, str, list[str]]:
     header_line = next(line for line in text.splitlines() if line.strip())
     delimiter = max(_DELIMITERS, key=header_line.count)
     columns = next(csv.reader([header_line], delimiter=delimiter))
-    check_header(columns, name)
+    _check_header(columns, name)
     body = text.split("\n", 1)[1] if "\n" in text else ""
     decimal = "," if delimiter == ";" and _decimal_comma(body) else "."
     return encoding, delimiter, decimal, columns
@@ -166,7 +165,7 @@ def _read_parquet(path: Path, name: str) -> pd.DataFrame:
         raise ValueError(
             f"The data file {name} could not be read as Parquet ({type(error).__name__}: {error})."
         ) from None
-    check_header([n for n in names if not n.startswith("__index_level_")], name)
+    _check_header([n for n in names if not n.startswith("__index_level_")], name)
     try:
         table = pd.read_parquet(path)
     except Exception as error:  # any reader failure is reported the same way
@@ -215,8 +214,7 @@ def _decodes(path: Path, encoding: str) -> bool:
     return True
 
 
-def check_header(columns: list[str], name: str) -> None:
-    """Every column has its own name (a ValueError naming the file and the columns)."""
+def _check_header(columns: list[str], name: str) -> None:
     seen: dict[str, list[int]] = {}
     for position, column in enumerate(columns, start=1):
         seen.setdefault(column, []).append(position)
