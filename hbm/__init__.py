@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from hbm.core.version import __version__
 
 if TYPE_CHECKING:
-    from hbm.api import Fit, fit, fit_grouped, fit_spec, load, reduce
+    from hbm.api import Fit, fit, fit_grouped, fit_spec, load
     from hbm.data import datasets
     from hbm.data.grouped import GroupedData, grouped_data
     from hbm.diagnostics.diagnosis import Diagnosis, diagnose
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from hbm.results.fit_spec import FitSpec
     from hbm.workflow.batch import run_batch
     from hbm.workflow.reduce import Statistics
+    from hbm.workflow.reduce import reduce_source as reduce
     from hbm.workflow.specs import ModelSpec, read_spec
 
 __all__ = [
@@ -83,7 +84,7 @@ _LAZY = {
     "fit_grouped": ("hbm.api", "fit_grouped"),
     "fit_spec": ("hbm.api", "fit_spec"),
     "load": ("hbm.api", "load"),
-    "reduce": ("hbm.api", "reduce"),
+    "reduce": ("hbm.workflow.reduce", "reduce_source"),
     "Statistics": ("hbm.workflow.reduce", "Statistics"),
     "FitResult": ("hbm.results.fit_result", "FitResult"),
     "FitSpec": ("hbm.results.fit_spec", "FitSpec"),

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from hbm.model.priors import Prior
     from hbm.results.fit_spec import FitSpec
 
-__all__ = ["Fit", "Statistics", "fit", "fit_grouped", "fit_spec", "load", "reduce"]
+__all__ = ["Fit", "fit", "fit_grouped", "fit_spec", "load"]
 
 PriorsLike = str | Mapping[str, "str | float | Prior"] | None
 
@@ -237,7 +237,7 @@ def fit(
     table : pandas.DataFrame, Statistics, str or Path
         Rows form (one row per unit: ``group``, ``value``) or summaries form (one row per group:
         ``group``, ``value``, ``se``); or the :class:`~hbm.workflow.reduce.Statistics` of
-        :func:`reduce`; or the path of a data file (or glob), reduced on ``engine``; or of a
+        :func:`hbm.reduce`; or the path of a data file (or glob), reduced on ``engine``; or of a
         statistics file written by ``hbm reduce`` (then ``group``/``value`` may be left out).
     group, value : str
         Column names of the group labels and of the numeric values.
@@ -262,7 +262,7 @@ def fit(
     missing : {"error", "drop"}
         Rows with missing group / value / se: an error (default), or dropped and counted.
     engine : {"auto", "pandas", "duckdb", "dask"}
-        Where a data file's rows are reduced (see :func:`reduce`).
+        Where a data file's rows are reduced (see :func:`hbm.reduce`).
     cluster : str, optional
         A Dask scheduler's address for ``engine="dask"``.
 
@@ -296,7 +296,7 @@ def fit(
 
             table = read_table(table, group=group)
         else:
-            table = reduce(
+            table = reduce_source(
                 table,
                 group=group,
                 value=value,
@@ -330,40 +330,6 @@ def fit(
             missing=missing,
             **options,  # type: ignore[arg-type]
         )
-    )
-
-
-def reduce(
-    source: str | Path,
-    *,
-    group: str | None = None,
-    value: str | None = None,
-    formula: str | None = None,
-    engine: str = DEFAULTS.engine,
-    cluster: str | None = None,
-    missing: str = DEFAULTS.missing,
-    order: str | None = None,
-    progress: Any = None,
-) -> Statistics:
-    """Reduce a data file (or glob) to per-group statistics on an engine (see
-    :func:`hbm.workflow.reduce.reduce_source`); ``hbm.fit(stats)`` fits them and
-    ``stats.write("stats.parquet")`` keeps them for ``hbm fit stats.parquet``.
-
-    >>> import hbm
-    >>> stats = hbm.reduce("data/schools.csv", group="school", value="score")
-    >>> stats.to_frame().columns.tolist()
-    ['school', 'n', 'mean', 'ss']
-    """
-    return reduce_source(
-        source,
-        group=group,
-        value=value,
-        formula=formula,
-        engine=engine,
-        cluster=cluster,
-        missing=missing,
-        order=order,
-        progress=progress,
     )
 
 

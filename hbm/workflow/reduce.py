@@ -143,11 +143,17 @@ def reduce_source(
     -------
     Statistics
 
+    ``hbm.reduce`` is this function; ``hbm.fit(stats)`` fits the result and
+    ``stats.write("stats.parquet")`` keeps it for ``hbm fit stats.parquet``.
+
     Examples
     --------
-    >>> stats = reduce_source("data/schools.csv", group="school", value="score")
+    >>> import hbm
+    >>> stats = hbm.reduce("data/schools.csv", group="school", value="score")
     >>> stats.data.n_groups, stats.provenance["engine"]
     (30, 'pandas')
+    >>> stats.to_frame().columns.tolist()
+    ['school', 'n', 'mean', 'ss']
     """
     group, value = _columns(group, value, formula)
     if order not in (None, "first-seen", "sorted"):
