@@ -59,9 +59,16 @@ def execute_on_cluster(
                     "a worker died (killed, crashed or out of memory) each time it fitted this "
                     "spec, as many times as the scheduler allows",
                 )
-            except (FutureCancelledError, OSError) as error:
+            except FutureCancelledError as error:
                 text = " ".join(str(error).split()) or type(error).__name__
                 row = failed_row(task["spec"], f"the cluster lost the task ({text})")
+            except Exception as error:  # e.g. a worker without hbm: recorded, the batch goes on
+                text = " ".join(str(error).split()) or type(error).__name__
+                row = failed_row(
+                    task["spec"],
+                    f"the worker could not run the fit ({type(error).__name__}: {text}); every "
+                    "worker needs hbm installed and the batch folder at the same path",
+                )
             yield i, row
     except BaseException:
         client.cancel(list(futures))

@@ -77,6 +77,21 @@ def reduce_partition(table: Any, request: Request) -> dict[str, Any]:
     }
 
 
+def _result(future: Any, index: int) -> dict[str, Any]:
+    """A partition's moments; a failure that is not about the data (a worker without hbm, a
+    file the worker cannot reach) becomes a ValueError that says where and what."""
+    try:
+        return future.result()
+    except (ValueError, TypeError):
+        raise
+    except Exception as error:
+        text = " ".join(str(error).split()) or type(error).__name__
+        raise ValueError(
+            f"A Dask worker failed on partition {index} ({type(error).__name__}: {text}); every "
+            "worker needs hbm installed and the data at the same path."
+        ) from None
+
+
 def _frame(source: Source, request: Request) -> Any:
     import dask.dataframe as dd
 
@@ -129,7 +144,7 @@ def reduce_dask(
         results: list[dict[str, Any] | None] = [None] * len(futures)
         rows, last = 0, time.perf_counter()
         for future in as_completed(futures, loop=client.loop):
-            result = future.result()
+            result = _result(future, order[future.key])
             results[order[future.key]] = result
             rows += result["rows"] + result["dropped"]
             if progress is not None and time.perf_counter() - last > 2.0:
