@@ -44,6 +44,7 @@ def cluster():
         yield local
 
 
+@pytest.mark.slow
 def test_specs_run_on_the_workers_and_a_rerun_skips_them(cluster, tmp_path, capsys):
     paths = [str(p) for p in specs(tmp_path, 2, 100)]
     out = tmp_path / "out"
@@ -55,6 +56,7 @@ def test_specs_run_on_the_workers_and_a_rerun_skips_them(cluster, tmp_path, caps
     assert "hbm: batch 0 done, 2 skipped, 0 failed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_fit_loses_nothing_finished(cluster, tmp_path):
     paths = specs(tmp_path, 3, 1500)
     out = tmp_path / "out"

@@ -38,6 +38,7 @@ def posterior(folder: Path) -> dict[str, np.ndarray]:
         return {name: tree["posterior"][name].values for name in ("mu", "tau", "sigma", "theta")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["pandas", "duckdb"])
 def test_a_fit_from_the_statistics_equals_the_direct_fit(tmp_path, scores, engine, capsys):
     stats = tmp_path / "stats.parquet"
