@@ -177,14 +177,15 @@ def _many_groups(
     pick = drawn.index
     figure = Figure(figsize=(10.0, 5.2), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=[1, 1.5])
-    segments = np.stack(
+    segments: Any = np.stack(  # an (n, 2, 2) array is a sequence of segments
         [
             np.column_stack([np.zeros(pick.size), raw[pick]]),
             np.column_stack([np.ones(pick.size), post[pick]]),
         ],
         axis=1,
     )
-    left.add_collection(LineCollection(segments, colors="0.6", linewidths=0.4, alpha=0.4, zorder=1))  # type: ignore[arg-type]
+    joins = LineCollection(segments, colors="0.6", linewidths=0.4, alpha=0.4, zorder=1)
+    left.add_collection(joins)
     small = sizes[pick] * math.sqrt(MAX_LABELLED_GROUPS / pick.size)
     for x, values, colour, label in (
         (0, raw[pick], RAW, "raw " + raw_word(data)),
