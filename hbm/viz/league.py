@@ -18,6 +18,7 @@ from hbm.viz.style import (
     group_ticks,
     height,
     raw_word,
+    row_labels,
     text,
     tick_labels,
 )
@@ -66,18 +67,28 @@ def plot_league(source: Any, *, ci_prob: float = CI_PROB, higher_is_better: bool
         linewidth=1,
         label="mu (posterior mean)",
     )
-    group_ticks(axes, y, tick_labels(data, table.index), len(table))
-    if len(table) <= MAX_LABELLED_GROUPS:
-        ranks = axes.twinx()
-        ranks.set_ylim(axes.get_ylim())
-        ranks.set_yticks(
-            y,
-            [
-                f"{r:.1f} ({lo}–{hi})"
-                for r, lo, hi in zip(table["rank"], table["rank_lb"], table["rank_ub"], strict=True)
-            ],
+    rank_labels = [
+        f"{r:.1f} ({lo}–{hi})"
+        for r, lo, hi in zip(table["rank"], table["rank_lb"], table["rank_ub"], strict=True)
+    ]
+    if not drawn.all:  # the few groups drawn out of many: labels as texts, both sides
+        row_labels(axes, y, tick_labels(data, table.index))
+        row_labels(axes, y, rank_labels, right=True)
+        axes.text(
+            1.01,
+            1.0,
+            f"rank ({ci_prob:.0%} interval)",
+            transform=axes.transAxes,
+            ha="left",
+            va="bottom",
             fontsize="small",
         )
+    else:
+        group_ticks(axes, y, tick_labels(data, table.index), len(table))
+    if drawn.all and len(table) <= MAX_LABELLED_GROUPS:
+        ranks = axes.twinx()
+        ranks.set_ylim(axes.get_ylim())
+        ranks.set_yticks(y, rank_labels, fontsize="small")
         ranks.set_ylabel(f"posterior rank ({ci_prob:.0%} interval)")
     axes.set_xlabel(text(data.value))
     axes.set_title(

@@ -10,7 +10,16 @@ from hbm.analysis.shrinkage import pooling_comparison
 from hbm.results.summary import CI_PROB
 from hbm.results.tree import as_result
 from hbm.viz.selection import drawn_groups
-from hbm.viz.style import COMPLETE, PARTIAL, RAW, group_ticks, height, text, tick_labels
+from hbm.viz.style import (
+    COMPLETE,
+    PARTIAL,
+    RAW,
+    group_ticks,
+    height,
+    row_labels,
+    text,
+    tick_labels,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,7 +61,10 @@ def plot_pooling(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
             y + offset, table[f"{kind}_lb"], table[f"{kind}_ub"], color=colour, linewidth=1.4
         )
         axes.scatter(table[f"{kind}_mean"], y + offset, color=colour, s=18, zorder=3, label=name)
-    group_ticks(axes, y, tick_labels(data, table.index), len(table))
+    if drawn.all:
+        group_ticks(axes, y, tick_labels(data, table.index), len(table))
+    else:  # the few groups drawn out of many
+        row_labels(axes, y, tick_labels(data, table.index))
     axes.set_xlabel(text(data.value))
     axes.set_title(
         f"Complete, no and partial pooling ({ci_prob:.0%} intervals)"

@@ -10,7 +10,7 @@ from hbm.analysis.ppc import posterior_predictive
 from hbm.results.summary import CI_PROB
 from hbm.results.tree import as_result
 from hbm.viz.selection import drawn_groups
-from hbm.viz.style import group_ticks, height, raw_word, text, tick_labels
+from hbm.viz.style import group_ticks, height, raw_word, row_labels, text, tick_labels
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,7 +60,10 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
             zorder=3,
             color=np.where(outside[order], "tab:red", "black"),
         )
-        group_ticks(axes, y, names if column == 0 else None, order.size)
+        if drawn.all or column:
+            group_ticks(axes, y, names if column == 0 else None, order.size)
+        else:  # the few groups drawn out of many
+            row_labels(axes, y, names)
         word = "within-group sd" if what == "sd" else raw_word(data)
         count = int(outside.sum())
         total = int(np.isfinite(lb).sum())
