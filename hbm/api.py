@@ -307,6 +307,11 @@ def fit(
                 progress=print if progressbar else None,
             )
     if isinstance(table, Statistics):
+        if likelihood == "rows" or se is not None:
+            given = "likelihood='rows'" if likelihood == "rows" else f"se={se!r}"
+            raise ValueError(
+                f"{given} needs the table's rows; statistics hold each group's n, mean and ss."
+            )
         source = table.provenance.get("statistics") or table.provenance.get("source")
         return Fit(
             workflow.fit_grouped(

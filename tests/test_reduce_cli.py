@@ -126,6 +126,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, scores, capsys, monk
     assert "--value 'grade' does not match it (it was reduced with --value 'score')" in message
     message = error(["fit", str(out), "--engine", "duckdb", "--out", str(folder)], capsys)
     assert "holds statistics already reduced; --engine cannot be given" in message
+    message = error(["fit", str(out), "--likelihood", "rows", "--out", str(folder)], capsys)
+    assert "--likelihood rows needs the table's rows" in message
     message = error(
         [
             "reduce",

@@ -92,6 +92,11 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
                 f"{args.data} holds statistics already reduced; {', '.join(given)} cannot be "
                 "given for it"
             )
+        if args.likelihood == "rows":
+            raise UsageError(
+                f"--likelihood rows needs the table's rows; {args.data} holds each group's n, "
+                "mean and ss"
+            )
         stats = read_statistics(args.data, group=args.group, value=args.value, se=args.se)
         if say:
             say(
