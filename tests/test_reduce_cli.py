@@ -75,7 +75,7 @@ def test_the_default_engine_is_stated_and_switches_above_the_size(
         main(["reduce", str(scores), "--group", "school", "--value", "score", "--out", str(stats)])
         == 0
     )
-    assert "with pandas (auto: the data (0.0 MB) are below 200 MB" in capsys.readouterr().err
+    assert "with pandas (auto: the data (0.0 MB) are below 200 MB" in capsys.readouterr().out
     import dataclasses
 
     monkeypatch.setattr(
@@ -85,9 +85,9 @@ def test_the_default_engine_is_stated_and_switches_above_the_size(
         main(["reduce", str(scores), "--group", "school", "--value", "score", "--out", str(stats)])
         == 0
     )
-    err = capsys.readouterr().err
-    assert "with duckdb (auto: the data (0.0 MB) are above 0 MB, reduced out of core" in err
-    assert "groups in sorted order" in err
+    said = capsys.readouterr().out
+    assert "with duckdb (auto: the data (0.0 MB) are above 0 MB, reduced out of core" in said
+    assert "groups in sorted order" in said
 
 
 def error(argv, capsys) -> str:

@@ -45,7 +45,7 @@ def fit_command(args: argparse.Namespace) -> int:
         sampler=args.sampler,
         progressbar=not args.quiet,
     )
-    data, reduction = _fit_data(args)
+    data, reduction, notes = _fit_data(args)
     priors = None
     if args.priors_preset or args.prior:
         from hbm.model.families.normal import resolve_priors
@@ -53,6 +53,8 @@ def fit_command(args: argparse.Namespace) -> int:
         preset = resolve_priors(data, args.priors_preset) if args.priors_preset else {}
         given = resolve_priors(data, dict(args.prior))
         priors = {**preset, **{name: given[name] for name in names}}
+    for note in notes:  # after every option is checked: bad input prints only its error
+        _say(note)
     result = fit_grouped(
         data,
         priors=priors,
@@ -76,13 +78,15 @@ def fit_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
-    """The data of ``hbm fit``: a statistics file, or a table reduced on an engine."""
+def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None, list[str]]:
+    """The data of ``hbm fit`` (a statistics file, or a table reduced on an engine), its
+    provenance for the run record, and the lines that say how it was read."""
     from hbm.data.engines import check_engine, choose_engine
     from hbm.workflow.reduce import is_stats_file, read_statistics, reduce_source
 
     check_engine(args.engine)
-    say = None if args.quiet else _say_err
+    say = None if args.quiet else _say  # progress on stdout: stderr is for the one error line
+    notes: list[str] = []
     if is_stats_file(args.data):
         given = [
             o for o, v in (("--engine", args.engine != "auto"), ("--cluster", args.cluster)) if v
@@ -99,11 +103,11 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
             )
         stats = read_statistics(args.data, group=args.group, value=args.value, se=args.se)
         if say:
-            say(
+            notes.append(
                 f"hbm: statistics of {stats.data.n_rows} rows from {args.data} "
                 f"(reduced by {stats.provenance.get('engine', '?')})"
             )
-        return stats.data, stats.provenance
+        return stats.data, stats.provenance, notes
     missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
     if missing:
         raise UsageError(f"the following arguments are required: {', '.join(missing)}")
@@ -128,7 +132,7 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
         default = args.engine == "auto" and why.endswith("read whole with pandas")
         reduction = None if default else {"engine": "pandas", "why": why}
         if say:
-            say(f"hbm: engine pandas ({why})")
+            notes.append(f"hbm: engine pandas ({why})")
     else:
         for option, given in (("--se", args.se), ("--likelihood rows", args.likelihood == "rows")):
             if given:
@@ -148,14 +152,14 @@ def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
         )
         data, reduction = stats.data, {**stats.provenance, "why": why}
         if say:
-            _say_reduction(stats.provenance, why, data.order)
+            notes.append(_reduction_line(stats.provenance, why, data.order))
     if data.dropped and say:
-        say(f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)")
-    return data, reduction
+        _say_err(f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)")
+    return data, reduction, notes
 
 
-def _say_reduction(provenance: dict[str, Any], why: str, order: str) -> None:
-    _say_err(
+def _reduction_line(provenance: dict[str, Any], why: str, order: str) -> str:
+    return (
         f"hbm: reduced {provenance['rows']} rows with {provenance['engine']} ({why}) in "
         f"{provenance['seconds']:.1f} s: {provenance['detail']}; groups in {order} order"
     )
@@ -186,12 +190,12 @@ def reduce_command(args: argparse.Namespace) -> int:
         cluster=args.cluster,
         missing="drop" if args.drop_missing else DEFAULTS.missing,
         order=args.order,
-        progress=None if args.quiet else _say_err,
+        progress=None if args.quiet else _say,
     )
     stats = type(stats)(stats.data, stats.description, {**stats.provenance, "why": why})
     stats.write(target)
     if not args.quiet:
-        _say_reduction(stats.provenance, why, stats.data.order)
+        _say(_reduction_line(stats.provenance, why, stats.data.order))
         if stats.data.dropped:
             _say_err(f"hbm: dropped {stats.data.dropped} row(s) with missing values")
         print(
