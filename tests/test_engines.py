@@ -206,3 +206,14 @@ def test_auto_switches_to_duckdb_above_the_stated_size(tmp_path, monkeypatch):
     monkeypatch.setattr(engines, "DEFAULTS", small)
     engine, why = choose_engine(str(path))
     assert engine == "duckdb" and "above 0 MB, reduced out of core by DuckDB" in why
+
+
+def test_nan_in_a_parquet_column_is_missing_as_for_pandas(tmp_path):
+    frame = pd.DataFrame({"g": ["a", "a", "b", "b", "b"], "y": [1.0, np.nan, 2.0, 4.0, 6.0]})
+    path = tmp_path / "nan.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(ValueError, match=r"1 row\(s\) have missing values \(by column: 'y': 1\)"):
+        run(Request(str(path), ("g",), (Column.plain("y"),)), "duckdb")
+    reduced = run(Request(str(path), ("g",), (Column.plain("y"),), missing="drop"), "duckdb")
+    assert reduced.moments.n.tolist() == [1, 3] and reduced.dropped == 1
+    assert reduced.moments.mean[:, 0].tolist() == [1.0, 4.0]

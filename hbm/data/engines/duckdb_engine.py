@@ -153,7 +153,12 @@ def _normalised(con: Any, reader: str, types: dict[str, str], request: Request, 
             continue
         kind = types[name]
         if kind.startswith(_NUMERIC) or kind.startswith("U"):
-            selected.append(f"CAST({q} AS DOUBLE) AS {q}")
+            # NaN in a float column is missing, as for pandas (DuckDB counts NaN equal to NaN)
+            number = f"CAST({q} AS DOUBLE)"
+            nan = kind in ("FLOAT", "DOUBLE")
+            selected.append(
+                f"NULLIF({number}, 'NaN'::DOUBLE) AS {q}" if nan else f"{number} AS {q}"
+            )
             continue
         if kind == "BOOLEAN":
             raise ValueError(
