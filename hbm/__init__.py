@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from hbm.results.fit_result import FitResult
     from hbm.results.fit_spec import FitSpec
     from hbm.workflow.batch import run_batch
+    from hbm.workflow.compare import compare
     from hbm.workflow.reduce import Statistics
     from hbm.workflow.reduce import reduce_source as reduce
     from hbm.workflow.specs import ModelSpec, read_spec
@@ -60,6 +61,7 @@ __all__ = [
     "__version__",
     "build_model",
     "centered",
+    "compare",
     "datasets",
     "diagnose",
     "fit",
@@ -104,6 +106,7 @@ _LAZY = {
     "ModelSpec": ("hbm.workflow.specs", "ModelSpec"),
     "read_spec": ("hbm.workflow.specs", "read_spec"),
     "run_batch": ("hbm.workflow.batch", "run_batch"),
+    "compare": ("hbm.workflow.compare", "compare"),
 }
 
 

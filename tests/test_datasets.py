@@ -13,7 +13,7 @@ import hbm
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["schools", "eight_schools"])
+@pytest.mark.parametrize("name", ["schools", "eight_schools", "sleepstudy"])
 def test_packaged_copy_equals_data_folder(name):
     packaged = ROOT / "hbm" / "_data" / f"{name}.csv"
     assert packaged.read_bytes() == (ROOT / "data" / f"{name}.csv").read_bytes()
@@ -34,5 +34,8 @@ def test_load():
     assert eight["effect"].tolist() == [28, 8, -3, 7, -1, 1, 18, 12]
     assert eight["stderr"].tolist() == [15, 10, 16, 11, 9, 11, 10, 18]
     assert list(hbm.datasets.load("schools").columns) == ["school", "score"]
+    sleep = hbm.datasets.load("sleepstudy")
+    assert sleep.shape == (180, 3) and sleep["Subject"].nunique() == 18
+    assert sleep["Reaction"].sum() == pytest.approx(53731.4205)  # the source's column total
     with pytest.raises(ValueError, match="Unknown dataset 'nope'.*'schools', 'eight_schools'"):
         hbm.datasets.load("nope")

@@ -24,11 +24,11 @@ def schools_fit():
 def test_the_shorthand_is_the_seed_model_and_round_trips():
     d = ModelDescription.for_groups(group="log.school", value="y", priors={"tau": "1"})
     assert d.formula == "y ~ 1 + (1 | `log.school`)"
-    assert d.is_seed_model and d.groups == (GroupTerm("log.school", ("Intercept",), True),)
+    assert d.is_seed_model and d.groups == (GroupTerm("log.school", (("Intercept",),), (True,)),)
     again = ModelDescription.from_json(d.to_json())
     assert again == d and again.hash == d.hash
     slopes = ModelDescription(
-        response="Reaction", groups=(GroupTerm("Subject", ("Intercept", "Days")),)
+        response="Reaction", groups=(GroupTerm("Subject", (("Intercept", "Days"),)),)
     )
     assert not slopes.is_seed_model and slopes.hash != d.hash
     assert ModelDescription.from_json(slopes.to_json()).groups[0].terms == ("Intercept", "Days")

@@ -15,10 +15,12 @@ EXPECTED = {
     "03_funnel",
     "04_pooling",
     "05_batch",
+    "06_model_choice",
+    "07_varying_slopes",
 }
 
 
-def test_the_five_notebooks_exist_without_outputs():
+def test_the_notebooks_exist_without_outputs():
     assert {p.stem for p in NOTEBOOKS} == EXPECTED
     for path in NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)

@@ -139,7 +139,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, scores, capsys, monk
         ],
         capsys,
     )
-    assert "formula models (covariates, varying slopes) are not in this version" in message
+    assert "is not one hbm reduce can reduce yet" in message
     assert not folder.exists() and not (tmp_path / "f.parquet").exists()
 
 

@@ -36,6 +36,7 @@ SECTIONS = [
     "League table",
     "Complete, no and partial pooling",
     "Posterior predictive check",
+    "Predictive accuracy (leave-one-out)",
     "Trace and rank plots",
     "Diagnostics",
     "What ran",
@@ -110,8 +111,8 @@ def test_html_report_is_ordered_escaped_and_self_contained(rows_fit):
     # Verdict and advice first, then the sections in the reader's order.
     assert re.findall(r"<h2>(.*?)</h2>", html) == SECTIONS
     assert html.index("Verdict: ") < html.index("<h2>In brief</h2>")
-    # Self-contained: six inline PNGs, no address to load anything from, a CSP that forbids it.
-    assert html.count('src="data:image/png;base64,') == 6
+    # Self-contained: seven inline PNGs, no address to load anything from, a CSP that forbids it.
+    assert html.count('src="data:image/png;base64,') == 7
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:)""", html)
     assert "http://" not in html and "https://" not in html and "@import" not in html
     assert "default-src 'none'" in html

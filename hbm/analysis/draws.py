@@ -28,14 +28,17 @@ def role_draws(result: FitResult, role: str) -> np.ndarray:
     array = result.idata["posterior"][parameter.name]
     if not parameter.dims:
         return np.asarray(array.values, dtype=float).reshape(-1)
-    data = result.data
-    array = array.transpose("chain", "draw", data.group)
-    labels = tuple(str(v) for v in array[data.group].values)
-    if labels != data.labels:
-        raise ValueError(
-            f"{parameter.name}'s {data.group!r} coordinates do not match the data's group labels."
-        )
-    return np.asarray(array.values, dtype=float).reshape(-1, data.n_groups)
+    array = array.transpose("chain", "draw", *parameter.dims)
+    if role == "group_effect" and len(parameter.dims) == 1:
+        data = result.grouped
+        labels = tuple(str(v) for v in array[data.group].values)
+        if labels != data.labels:
+            raise ValueError(
+                f"{parameter.name}'s {data.group!r} coordinates do not match the data's group "
+                "labels."
+            )
+    values = np.asarray(array.values, dtype=float)
+    return values.reshape(-1, *values.shape[2:])
 
 
 def maybe_role_draws(result: FitResult, role: str) -> np.ndarray | None:

@@ -192,7 +192,7 @@ def posterior_predictive(source: Any, *, random_seed: int | None = None) -> Grou
 
 
 def _posterior_predictive(result: FitResult, random_seed: int | None) -> GroupCheck:
-    data = result.data
+    data = result.grouped
     seed = result.random_seed if random_seed is None else random_seed
     rng = np.random.default_rng([seed, PPC_STREAM])
     theta = role_draws(result, "group_effect")

@@ -105,7 +105,7 @@ def predict(
     import xarray as xr
 
     result = as_result(fit)
-    data = result.data
+    data = result.grouped
     old = _labels(groups, "groups")
     new = _labels(new_groups, "new_groups")
     if groups is None:
@@ -180,8 +180,13 @@ def predict(
 
 
 def to_frame(prediction: xr.DataTree) -> pd.DataFrame:
-    """A prediction in long form: one row per draw, group and predicted row."""
+    """A prediction in long form: one row per draw, group and predicted row (or per draw and
+    new row, for a formula model's predictions)."""
     dataset = prediction["predictions"].to_dataset()
+    if "expected" in dataset:  # a formula model's rows: chain, draw, row, y, expected, ...
+        frame = dataset.to_dataframe().reset_index()
+        frame.attrs.update(dataset.attrs)
+        return frame
     group, effect = _group_and_effect(dataset)
     frame = dataset.to_dataframe().reset_index()
     extra = [c for c in ("source_chain", "source_draw") if c in frame.columns]
@@ -277,7 +282,7 @@ def _check_labels(old: list[str], new: list[str], known: tuple[str, ...], column
 def _check_scale(fit: FitResult, se: float | None) -> str:
     """``"sigma"`` (rows form: the residual sd's name) or ``"se"`` (summaries form), after
     checking ``se``."""
-    if fit.data.kind == "rows":
+    if fit.grouped.kind == "rows":
         if se is not None:
             raise ValueError(
                 "The 'se' option applies only to fits of the summaries form; this fit has rows, "
@@ -286,9 +291,10 @@ def _check_scale(fit: FitResult, se: float | None) -> str:
         return fit.parameters.one("residual_scale").name
     if se is None:
         raise ValueError(
-            f"This fit is of the summaries form ({fit.data.value!r} with known standard errors "
-            f"{fit.data.se!r}), so it has no sigma: a prediction is a new estimate, and needs its "
-            "standard error. Pass se=... (CLI: --se), or se=0 to predict the group's true mean."
+            f"This fit is of the summaries form ({fit.grouped.value!r} with known standard "
+            f"errors {fit.grouped.se!r}), so it has no sigma: a prediction is a new estimate, and "
+            "needs its standard error. Pass se=... (CLI: --se), or se=0 to predict the group's "
+            "true mean."
         )
     if (
         isinstance(se, bool)

@@ -89,7 +89,7 @@ def shrinkage_table(
 
 def _shrinkage_table(result: Any, ci_prob: float, higher_is_better: bool) -> pd.DataFrame:
     check_prob(ci_prob)
-    data = result.data
+    data = result.grouped
     theta = role_draws(result, "group_effect")
     sigma = maybe_role_draws(result, "residual_scale")
     tau = role_draws(result, "group_sd")
@@ -128,7 +128,7 @@ def icc_draws(source: Any) -> Any:
     """Posterior draws of the intraclass correlation ``tau^2 / (tau^2 + sigma^2)``, an
     ``xarray.DataArray`` with dims ``(chain, draw)`` (rows form only; see :func:`icc`)."""
     result = as_result(source)
-    data = result.data
+    data = result.grouped
     residual = result.parameters.maybe("residual_scale")
     if residual is None:
         raise ValueError(
@@ -198,7 +198,7 @@ def pooling_comparison(source: Any, *, ci_prob: float = CI_PROB) -> pd.DataFrame
 
 def _pooling_comparison(result: Any, ci_prob: float) -> pd.DataFrame:
     check_prob(ci_prob)
-    data = result.data
+    data = result.grouped
     z = float(stats.norm.ppf(0.5 + ci_prob / 2.0))
     if data.kind == "summaries":
         no_se = np.sqrt(sampling_variance(data, None))

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hbm.cli.data_commands import fit_data, reduce_command
+from hbm.cli.model_choice import compare_command, prior_only_command, prior_only_spec_command
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
 
@@ -23,29 +25,66 @@ def datasets_command() -> int:
     return 0
 
 
+def formula_command(args: argparse.Namespace) -> int:
+    """``hbm fit DATA --formula F --out DIR``."""
+    from hbm.data.tables import read_table
+    from hbm.model.formula import formula_variables, parse_formula
+    from hbm.reporting.outputs import check_output_dir, write_outputs
+    from hbm.workflow.fit_formula import fit_formula
+
+    given = [
+        o for o, v in (("--group", args.group), ("--value", args.value), ("--se", args.se)) if v
+    ]
+    if given:
+        raise UsageError(
+            f"--formula cannot be given together with {', '.join(given)}: the formula names the "
+            "columns (--group/--value is the shorthand for 'value ~ 1 + (1 | group)')"
+        )
+    if args.priors_preset:
+        raise UsageError(
+            "--priors-preset is for 'value ~ 1 + (1 | group)'; give a formula model's priors "
+            'with --prior, e.g. --prior "sd_Subject=halfnormal(10)"'
+        )
+    out = check_output_dir(args.out)
+    _check_repeated_priors(args)
+    parsed = parse_formula(args.formula)
+    _, _, factors = formula_variables(parsed)
+    table = read_table(args.data, group=factors)
+    result = fit_formula(
+        table,
+        args.formula,
+        priors=dict(args.prior) or None,
+        parametrization=args.parametrization,
+        likelihood=args.likelihood,
+        config=_config(args),
+        order=args.order,
+        missing="drop" if args.drop_missing else DEFAULTS.missing,
+        source=str(args.data),
+    )
+    del table
+    write_outputs(result, out)
+    _finished(result, out, args.quiet)
+    return 0
+
+
 def fit_command(args: argparse.Namespace) -> int:
-    from hbm.inference.config import SampleConfig
     from hbm.model.parametrizations import check_likelihood, check_parametrization
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
+    if args.formula is not None:
+        if args.engine not in ("auto", "pandas") or args.cluster:
+            raise UsageError(
+                "formula models are reduced with pandas in this version; --engine and "
+                "--cluster are for 'value ~ 1 + (1 | group)' (--group/--value)"
+            )
+        return formula_command(args)
     out = check_output_dir(args.out)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
-    names = [name for name, _ in args.prior]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise UsageError(f"--prior given more than once for {', '.join(map(repr, repeated))}")
-    config = SampleConfig(
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        target_accept=args.target_accept,
-        random_seed=args.seed,
-        sampler=args.sampler,
-        progressbar=not args.quiet,
-    )
-    data, reduction, notes = _fit_data(args)
+    names = _check_repeated_priors(args)
+    config = _config(args)
+    data, reduction, notes = fit_data(args)
     priors = None
     if args.priors_preset or args.prior:
         from hbm.model.families.normal import resolve_priors
@@ -53,6 +92,8 @@ def fit_command(args: argparse.Namespace) -> int:
         preset = resolve_priors(data, args.priors_preset) if args.priors_preset else {}
         given = resolve_priors(data, dict(args.prior))
         priors = {**preset, **{name: given[name] for name in names}}
+    if args.prior_only:
+        return prior_only_command(args, data, priors, out)
     for note in notes:  # after every option is checked: bad input prints only its error
         _say(note)
     result = fit_grouped(
@@ -65,144 +106,48 @@ def fit_command(args: argparse.Namespace) -> int:
         reduction=reduction,
     )
     write_outputs(result, out)
-    if not args.quiet:
-        summary = result.summary()
-        columns = ["param", "mean", "sd", "eti94_lb", "eti94_ub", "ess_bulk", "r_hat"]
-        print(summary[columns].round(3).to_string(index=False))
-        d = result.diagnosed
-        print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
-        print(
-            f"hbm: wrote {out}/ (summary.csv, groups.csv, diagnostics.json, priors.csv, fit.nc, "
-            "report.html, report.md, shrinkage.png)"
-        )
+    _finished(result, out, args.quiet)
     return 0
 
 
-def _fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None, list[str]]:
-    """The data of ``hbm fit`` (a statistics file, or a table reduced on an engine), its
-    provenance for the run record, and the lines that say how it was read."""
-    from hbm.data.engines import check_engine, choose_engine
-    from hbm.workflow.reduce import is_stats_file, read_statistics, reduce_source
-
-    check_engine(args.engine)
-    say = None if args.quiet else _say  # progress on stdout: stderr is for the one error line
-    notes: list[str] = []
-    if is_stats_file(args.data):
-        given = [
-            o for o, v in (("--engine", args.engine != "auto"), ("--cluster", args.cluster)) if v
-        ]
-        if given:
-            raise UsageError(
-                f"{args.data} holds statistics already reduced; {', '.join(given)} cannot be "
-                "given for it"
-            )
-        if args.likelihood == "rows":
-            raise UsageError(
-                f"--likelihood rows needs the table's rows; {args.data} holds each group's n, "
-                "mean and ss"
-            )
-        stats = read_statistics(args.data, group=args.group, value=args.value, se=args.se)
-        if say:
-            notes.append(
-                f"hbm: statistics of {stats.data.n_rows} rows from {args.data} "
-                f"(reduced by {stats.provenance.get('engine', '?')})"
-            )
-        return stats.data, stats.provenance, notes
-    missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
-    if missing:
-        raise UsageError(f"the following arguments are required: {', '.join(missing)}")
-    engine, why = choose_engine(args.data, args.engine)
-    missing_rows = "drop" if args.drop_missing else DEFAULTS.missing
-    if engine == "pandas" and args.cluster is None and Path(args.data).is_file():
-        from hbm.data.grouped import grouped_data
-        from hbm.data.tables import read_table
-
-        table = read_table(args.data, group=args.group)
-        data = grouped_data(
-            table,
-            group=args.group,
-            value=args.value,
-            se=args.se,
-            order=args.order or DEFAULTS.order,  # type: ignore[arg-type]
-            missing=missing_rows,  # type: ignore[arg-type]
-            keep_rows=args.likelihood == "rows",
-        )
-        del table
-        # the default on a small file records nothing new: such fits stay as they were
-        default = args.engine == "auto" and why.endswith("read whole with pandas")
-        reduction = None if default else {"engine": "pandas", "why": why}
-        if say:
-            notes.append(f"hbm: engine pandas ({why})")
-    else:
-        for option, given in (("--se", args.se), ("--likelihood rows", args.likelihood == "rows")):
-            if given:
-                raise UsageError(
-                    f"{option} needs the rows in memory (the pandas engine); the {engine} engine "
-                    "only reduces them to per-group statistics"
-                )
-        stats = reduce_source(
-            args.data,
-            group=args.group,
-            value=args.value,
-            engine=engine,
-            cluster=args.cluster,
-            missing=missing_rows,
-            order=args.order,
-            progress=say,
-        )
-        data, reduction = stats.data, {**stats.provenance, "why": why}
-        if say:
-            notes.append(_reduction_line(stats.provenance, why, data.order))
-    if data.dropped and say:
-        _say_err(f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)")
-    return data, reduction, notes
+def _check_repeated_priors(args: argparse.Namespace) -> list[str]:
+    names = [name for name, _ in args.prior]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"--prior given more than once for {', '.join(map(repr, repeated))}")
+    return names
 
 
-def _reduction_line(provenance: dict[str, Any], why: str, order: str) -> str:
-    return (
-        f"hbm: reduced {provenance['rows']} rows with {provenance['engine']} ({why}) in "
-        f"{provenance['seconds']:.1f} s: {provenance['detail']}; groups in {order} order"
+def _config(args: argparse.Namespace) -> Any:
+    from hbm.inference.config import SampleConfig
+
+    return SampleConfig(
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        target_accept=args.target_accept,
+        random_seed=args.seed,
+        sampler=args.sampler,
+        progressbar=not args.quiet,
     )
 
 
-def _say_err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def reduce_command(args: argparse.Namespace) -> int:
-    from hbm.data.engines import choose_engine
-    from hbm.workflow.reduce import reduce_source
-
-    target = Path(args.out)
-    if target.suffix.lower() not in (".parquet", ".pq"):
-        raise UsageError(f"--out must name a .parquet file; got {args.out!r}")
-    if target.is_dir():
-        raise UsageError(f"--out {args.out!r} is a folder; expected a .parquet file")
-    if not target.parent.is_dir():
-        raise UsageError(f"--out {args.out!r}: the folder {str(target.parent)!r} does not exist")
-    engine, why = choose_engine(args.data, args.engine)
-    stats = reduce_source(
-        args.data,
-        group=args.group,
-        value=args.value,
-        formula=args.formula,
-        engine=engine,
-        cluster=args.cluster,
-        missing="drop" if args.drop_missing else DEFAULTS.missing,
-        order=args.order,
-        progress=None if args.quiet else _say,
+def _finished(result: Any, out: Any, quiet: bool) -> None:
+    """The summary's hyperparameter rows, the verdict and what was written."""
+    if quiet:
+        return
+    summary = result.summary()
+    if not result.description.is_seed_model:  # group effects: in summary.csv, not the console
+        hyper = {p.name for p in result.parameters.hyperparameters}
+        summary = summary[summary["param"].str.split("[").str[0].isin(hyper)]
+    columns = ["param", "mean", "sd", "eti94_lb", "eti94_ub", "ess_bulk", "r_hat"]
+    print(summary[columns].round(3).to_string(index=False))
+    d = result.diagnosed
+    print(f"hbm: verdict {d.verdict}: " + " ".join(d.advice))
+    print(
+        f"hbm: wrote {out}/ (summary.csv, diagnostics.json, priors.csv, fit.nc, report.html, "
+        "report.md, shrinkage.png)"
     )
-    stats = type(stats)(stats.data, stats.description, {**stats.provenance, "why": why})
-    stats.write(target)
-    if not args.quiet:
-        _say(_reduction_line(stats.provenance, why, stats.data.order))
-        if stats.data.dropped:
-            _say_err(f"hbm: dropped {stats.data.dropped} row(s) with missing values")
-        print(
-            f"hbm: wrote {target} ({stats.data.n_groups} groups of {stats.data.group!r}: "
-            f"n, mean, ss of {stats.data.value!r}; model {stats.description.formula!r})"
-        )
-    return 0
 
 
 def is_spec_file(data: str) -> bool:
@@ -214,7 +159,7 @@ def fit_spec_command(args: argparse.Namespace, argv: list[str]) -> int:
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.specs import fit_spec, read_spec
 
-    allowed = ("--out", "--quiet")
+    allowed = ("--out", "--quiet", "--prior-only")
     options = [a.split("=")[0] for a in argv[1:] if a.startswith("--")]
     given = sorted({o for o in options if not any(name.startswith(o) for name in allowed)})
     if given:
@@ -224,6 +169,8 @@ def fit_spec_command(args: argparse.Namespace, argv: list[str]) -> int:
         )
     out = check_output_dir(args.out)
     spec = read_spec(args.data)
+    if args.prior_only:
+        return prior_only_spec_command(args, spec, out)
     result = fit_spec(spec, progressbar=not args.quiet)
     write_outputs(result, out)
     if not args.quiet:
@@ -277,7 +224,6 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from hbm.analysis.predict import predict, prediction_summary, write_predictions
     from hbm.core.seeds import new_seed
@@ -290,6 +236,13 @@ def predict_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out!r}: the folder {str(target.parent)!r} does not exist")
     fit = load_result(args.fit)
     seed = new_seed() if args.seed is None else args.seed
+    if not fit.description.is_seed_model:
+        return _predict_rows(args, fit, seed, target)
+    if args.data is not None or not args.group:
+        raise UsageError(
+            "this fit is of 'value ~ 1 + (1 | group)': name the groups with --group LABEL "
+            "(and --new for groups never seen), not --data"
+        )
     tree = predict(
         fit,
         **{"new_groups" if args.new else "groups": args.group},
@@ -308,9 +261,34 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) -> int:
+    """``hbm predict FIT --data FILE`` for a formula model."""
+    from hbm.analysis.predict import write_predictions
+    from hbm.analysis.predict_rows import predict_rows, row_summary
+    from hbm.data.tables import read_table
+
+    if args.data is None or args.group or args.new or args.se is not None or args.rows != 1:
+        raise UsageError(
+            f"this fit is of {fit.description.formula!r}: give the rows to predict with --data "
+            "FILE (its covariates and group labels; --group, --new, --se and --rows are for "
+            "'value ~ 1 + (1 | group)')"
+        )
+    table = read_table(args.data, group=[f.name for f in fit.model_data.factors])
+    tree = predict_rows(fit, table, draws=args.draws, random_seed=seed)
+    if target is None:
+        print(row_summary(tree).round(3).to_string())
+        print(f"hbm: seed {seed}")
+    else:
+        write_predictions(tree, target)
+        size = tree["predictions"]["y"].size
+        print(f"hbm: wrote {target} ({size} predicted values, seed {seed})")
+    return 0
+
+
 COMMANDS = {
     "reduce": reduce_command,
     "batch": batch_command,
     "report": report_command,
     "predict": predict_command,
+    "compare": compare_command,
 }

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV (comma, semicolon or tab) or Parquet file, or a model spec (.toml) that says "
         "everything else",
     )
+    fit.add_argument(
+        "--formula",
+        metavar="F",
+        help='a model formula, e.g. "Reaction ~ Days + (Days | Subject)" (instead of --group and '
+        "--value)",
+    )
     fit.add_argument("--group", metavar="COL", help="column of group labels (needed for a table)")
     fit.add_argument("--value", metavar="COL", help="column of numeric values (needed for a table)")
     fit.add_argument(
@@ -138,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="order of the groups (default: first-seen; sorted with the duckdb engine)",
     )
     fit.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    fit.add_argument(
+        "--prior-only",
+        action="store_true",
+        help="sample the priors and the data they imply (no fit): a prior predictive check, "
+        "its plot and report",
+    )
     add_engine_options(fit)
     fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
@@ -145,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("datasets", help="list the bundled datasets")
     add_reduce_command(commands)
     add_batch_commands(commands)
+    add_compare_command(commands)
     return parser
 
 
@@ -182,6 +195,21 @@ def add_reduce_command(commands: argparse._SubParsersAction) -> None:
     add_engine_options(reduce)
     reduce.add_argument("--quiet", action="store_true", help="no progress output")
     reduce.add_argument("--out", required=True, metavar="STATS.parquet", help="file to write")
+
+
+def add_compare_command(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="rank saved fits of the same data by leave-one-out ELPD",
+        description="Rank fits (fit.nc files, or result folders holding one) of the same data by "
+        "PSIS leave-one-out ELPD, best first, with arviz-stats. --unit says what is left out: "
+        "groups (a new group; the default unless every fit kept its rows) or rows (a new row of "
+        "a known group; fits made with --likelihood rows). --out FILE.csv writes the table and "
+        "FILE.png beside it.",
+    )
+    compare.add_argument("fits", nargs="+", metavar="FIT", help="fit.nc, .zarr, or a result folder")
+    compare.add_argument("--unit", choices=("groups", "rows"), help="what is left out")
+    compare.add_argument("--out", metavar="FILE.csv", help="write the table (and FILE.png)")
 
 
 def add_batch_commands(commands: argparse._SubParsersAction) -> None:
@@ -223,16 +251,20 @@ def add_batch_commands(commands: argparse._SubParsersAction) -> None:
         "predict",
         help="posterior predictive draws for existing or new groups of a saved fit",
         description="Predict new values in existing groups (--group LABEL) or in groups never "
-        "seen (--group LABEL --new: theta_new ~ Normal(mu, tau) per draw). Without --out, print "
-        "a summary per group; --out FILE.csv writes every draw, FILE.nc a DataTree.",
+        "seen (--group LABEL --new: theta_new ~ Normal(mu, tau) per draw); for a formula model, "
+        "predict the rows of a table (--data FILE: its covariates and group labels; a label the "
+        "fit never saw is a new group). Without --out, print a summary per group or row; "
+        "--out FILE.csv writes every draw, FILE.nc a DataTree.",
     )
     predict.add_argument("fit", metavar="FIT", help="a fit saved by hbm (.nc or .zarr)")
     predict.add_argument(
         "--group",
         action="append",
-        required=True,
         metavar="LABEL",
-        help="group label (repeat for several)",
+        help="group label (repeat for several; fits of 'value ~ 1 + (1 | group)')",
+    )
+    predict.add_argument(
+        "--data", metavar="FILE", help="new rows to predict (CSV or Parquet; formula models)"
     )
     predict.add_argument("--new", action="store_true", help="the labels are new groups")
     predict.add_argument(

@@ -37,6 +37,19 @@ class Defaults:
         Group rows shown in a report's tables (the CSV files hold them all).
     max_labelled_groups : int
         Above this many groups the per-group plots drop their labels.
+    max_kept_rows : int
+        A formula fit keeps its rows in memory (for the plots of each group's data) up to this
+        many; larger tables are only reduced.
+    loo_max_values : int
+        Most values (draws x units, 80 MB of float64) held at once for LOO and prior draws: rows
+        past it use every k-th draw; a new fit past it gets its groups' log likelihood when saved
+        rather than at once; prior draws past it are fewer (:mod:`hbm.analysis.log_likelihood`).
+    loo_min_draws : int
+        Fewest draws PSIS-LOO is run on: rows beyond ``loo_max_values / loo_min_draws`` are
+        not left out one by one (leave groups out instead).
+    max_report_loo_units : int
+        Units (groups or rows) up to which the report computes LOO: arviz-stats' PSIS costs
+        about half a millisecond per unit, and the report runs it up to four times.
     engine : str
         How a data file is reduced: ``auto`` is pandas up to :attr:`engine_switch_bytes` and
         DuckDB (out of core) above, when it is installed.
@@ -67,6 +80,10 @@ class Defaults:
     ci_prob: float = 0.94
     max_report_group_rows: int = 50
     max_labelled_groups: int = 70
+    max_kept_rows: int = 2_000_000
+    loo_max_values: int = 10_000_000
+    loo_min_draws: int = 1_000
+    max_report_loo_units: int = 2_500
     engine: str = "auto"
     engine_switch_bytes: int = 200 * 2**20
     duckdb_memory_limit: str = "256MB"

@@ -25,6 +25,11 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
+    "BETA",
+    "BETA_DIM",
+    "INTERCEPT",
+    "LOG_LIK_GROUPS",
+    "LOG_LIK_ROWS",
     "MU",
     "OBSERVED",
     "RESERVED",
@@ -33,7 +38,12 @@ __all__ = [
     "THETA",
     "THETA_Z",
     "Support",
+    "corr_name",
+    "effect_name",
+    "pair_dim",
+    "sd_name",
     "support_of",
+    "term_dim",
 ]
 
 # The seed model's parameters.
@@ -51,21 +61,58 @@ SD_PREFIX = "sd_"
 CORR_PREFIX = "corr_"
 EFFECT_PREFIX = "u_"
 
+#: The dimension of ``beta``: the population terms.
+BETA_DIM = "term"
+#: The population term that takes the response's location.
+INTERCEPT = "Intercept"
+
 #: Observed variables of the normal family: one row (``y``), a group mean (``ybar``), the pooled
 #: within-group sum of squares (``ss_within``).
 OBSERVED = ("y", "ybar", "ss_within")
 
-#: Names a column that becomes a dimension may not have: they name variables of the model.
-RESERVED = frozenset({MU, TAU, SIGMA, THETA, THETA_Z, *OBSERVED})
+#: Variables of a fit's ``log_likelihood`` group: one value per row (named as the observed rows,
+#: so arviz pairs them) and one per group, the group's whole data (leave-one-group-out).
+LOG_LIK_ROWS = OBSERVED[0]
+LOG_LIK_GROUPS = "y_group"
 
-Support = Literal["real", "positive"]
+#: Names a column that becomes a dimension may not have: they name variables of the model.
+RESERVED = frozenset({MU, TAU, SIGMA, THETA, THETA_Z, *OBSERVED, LOG_LIK_GROUPS})
+
+Support = Literal["real", "positive", "correlation"]
 
 #: Parameters that are standard deviations or other positive quantities.
 _POSITIVE = frozenset({TAU, SIGMA, NU, ALPHA})
 
 
 def support_of(name: str) -> Support:
-    """Where a parameter's values lie, from its name: ``"positive"`` (sds, ``nu``, ``alpha``)
-    or ``"real"``."""
+    """Where a parameter's values lie, from its name: ``"positive"`` (sds, ``nu``, ``alpha``),
+    ``"correlation"`` (``corr_<group>``) or ``"real"``."""
     base = name.split("[", 1)[0]
+    if base.startswith(CORR_PREFIX):
+        return "correlation"
     return "positive" if base in _POSITIVE or base.startswith(SD_PREFIX) else "real"
+
+
+def sd_name(factor: str) -> str:
+    """``sd_<factor>``: the sds of a grouping factor's effects."""
+    return f"{SD_PREFIX}{factor}"
+
+
+def corr_name(factor: str) -> str:
+    """``corr_<factor>``: the correlations of a grouping factor's effects."""
+    return f"{CORR_PREFIX}{factor}"
+
+
+def effect_name(factor: str) -> str:
+    """``u_<factor>``: a grouping factor's effects (deviations from the population)."""
+    return f"{EFFECT_PREFIX}{factor}"
+
+
+def term_dim(factor: str) -> str:
+    """The dimension of a factor's varying terms: ``<factor>_term``."""
+    return f"{factor}_term"
+
+
+def pair_dim(factor: str) -> str:
+    """The dimension of a factor's correlated pairs: ``<factor>_pair``."""
+    return f"{factor}_pair"

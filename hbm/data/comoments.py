@@ -1,26 +1,21 @@
-"""Per-cell count, mean vector and centred co-moment matrix of ``k`` numeric columns: mergeable.
+"""Per-cell count, mean vector and centred co-moment matrix of numeric columns: exact, mergeable.
 
-The normal family's exact reduction of a design ``[X, Z, y]`` is, per group (or per cell of
-identical group codes), the count ``n``, the mean vector ``m`` and the centred co-moment matrix
-``C[a, b] = sum_i (x_ia - m_a)(x_ib - m_b)``; for the seed model the only column is the value and
-``C`` is the within-group sum of squares. This module generalises :mod:`hbm.data.reduce` to ``k``
-columns with the same algorithm: a chunk of rows is reduced in two passes (its cell means, then
-products of deviations from them), keeping ``low``, the part of each mean below float64's
-resolution (the mean of the deviations), and chunks merge with Chan, Golub and LeVeque's update::
+A formula model's rows reduce, per cell (a group, or a combination of groups of several grouping
+factors), to the statistics of the design columns ``W = [X, Z, y]``::
 
-    delta = (m_b - m_a) + (low_b - low_a)
-    m     = m_a + delta n_b / n
-    C     = C_a + C_b + outer(delta, delta) n_a n_b / n
+    n_c,   m_c = mean of the cell's rows of W,   C_c = sum_i (w_i - m_c)(w_i - m_c)'
 
-Cells are identified by labels, so moments computed on different machines or partitions (whose
-cells are numbered differently) merge with :meth:`CoMoments.merge_labelled`. For one column the
-numbers are those of :class:`hbm.data.reduce.GroupMoments`, bit for bit.
+From them, any quadratic form of a linear combination of the columns is exact: with
+``r_i = w_i' a``, ``sum_i r_i^2 = a' C_c a + n_c (m_c' a)^2`` and ``sum_i r_i = n_c m_c' a``; so the
+normal likelihood of a cell's rows given the coefficients costs ``K^2`` operations, whatever the
+number of rows. The co-moments are centred (never raw cross-products: with values near 1e6 they
+lose digits) and computed a chunk of rows at a time, merged with the multivariate form of Chan,
+Golub and LeVeque's update::
 
->>> import numpy as np
->>> x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 5.0]])
->>> m = CoMoments.of_rows(np.array([0, 0, 1]), x, 2)
->>> m.n.tolist(), m.mean.tolist(), m.comoment[0].tolist()
-([2, 1], [[2.0, 4.0], [5.0, 5.0]], [[2.0, 4.0], [4.0, 8.0]])
+    n = n_a + n_b,   d = m_b - m_a,   m = m_a + d n_b / n,   C = C_a + C_b + d d' n_a n_b / n
+
+Each mean also keeps its ``low`` part, the digits below float64's resolution at its magnitude
+(see :mod:`hbm.data.reduce`, the one-column case), so merged chunks lose nothing.
 """
 
 from __future__ import annotations
@@ -31,126 +26,120 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CoMoments"]
+from hbm.data.reduce import CHUNK_ROWS
+
+__all__ = ["CellMoments", "cell_moments"]
 
 
 @dataclass(frozen=True, eq=False)
-class CoMoments:
-    """Count, means and centred co-moments of ``k`` columns in each of ``J`` cells.
+class CellMoments:
+    """Count, mean vector and centred co-moment matrix of ``K`` columns in each of ``C`` cells.
 
     Attributes
     ----------
-    n : ndarray of int64 (J,)
-        Rows per cell (0 for a cell with no rows yet).
-    mean : ndarray of float (J, k)
-        Cell means (0 where ``n`` is 0).
-    comoment : ndarray of float (J, k, k)
-        Centred co-moment matrices (symmetric; the diagonal holds sums of squares).
-    low : ndarray of float (J, k)
+    n : ndarray of int64 (C,)
+    mean : ndarray (C, K)
+    low : ndarray (C, K)
         The part of each mean below the resolution of ``mean``.
+    comoment : ndarray (C, K, K)
+        ``sum_i (w_i - m)(w_i - m)'`` over the cell's rows.
+
+    Examples
+    --------
+    >>> w = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 1.0]])
+    >>> m = CellMoments.of_rows(np.array([0, 0, 1]), w, 2)
+    >>> m.n.tolist(), m.mean.tolist(), m.comoment[0].tolist()
+    ([2, 1], [[2.0, 4.0], [5.0, 1.0]], [[2.0, 4.0], [4.0, 8.0]])
     """
 
     n: np.ndarray
     mean: np.ndarray
-    comoment: np.ndarray
     low: np.ndarray
+    comoment: np.ndarray
 
-    @property
-    def n_cells(self) -> int:
-        """Number of cells ``J``."""
-        return int(self.n.shape[0])
+    @classmethod
+    def of_rows(cls, codes: np.ndarray, values: np.ndarray, n_cells: int) -> CellMoments:
+        """The moments of one chunk of rows: cell code (0..C-1) and ``K`` values per row."""
+        values = np.asarray(values, dtype=float)
+        n_columns = values.shape[1]
+        n = np.bincount(codes, minlength=n_cells)
+        present = n > 0
+        mean = np.zeros((n_cells, n_columns))
+        low = np.zeros((n_cells, n_columns))
+        deviations = np.empty_like(values)
+        for k in range(n_columns):
+            total = np.bincount(codes, weights=values[:, k], minlength=n_cells)
+            mean[present, k] = total[present] / n[present]
+            deviations[:, k] = values[:, k] - mean[codes, k]
+            residual = np.bincount(codes, weights=deviations[:, k], minlength=n_cells)
+            low[present, k] = residual[present] / n[present]
+        comoment = np.zeros((n_cells, n_columns, n_columns))
+        for k in range(n_columns):
+            for j in range(k + 1):
+                product = deviations[:, k] * deviations[:, j]
+                comoment[:, k, j] = np.bincount(codes, weights=product, minlength=n_cells)
+                comoment[:, j, k] = comoment[:, k, j]
+        return cls(n=n.astype(np.int64), mean=mean, low=low, comoment=comoment)
+
+    def merge(self, other: CellMoments) -> CellMoments:
+        """The moments of the rows of both (the pairwise update, with the means' low parts)."""
+        n = self.n + other.n
+        total = np.maximum(n, 1).astype(float)
+        share = np.where(n > 0, other.n / total, 0.0)[:, None]
+        delta = (other.mean - self.mean) + (other.low - self.low)
+        step = delta * share
+        mean = self.mean + step
+        low = ((self.mean - mean) + step) + self.low
+        weight = (self.n * share[:, 0])[:, None, None]
+        comoment = self.comoment + other.comoment + weight * delta[:, :, None] * delta[:, None, :]
+        # A cell empty on one side is the other side's, exactly: through the update its
+        # ``mean + low`` would be rounded into ``delta`` and the low part lost.
+        for side, empty in ((other, self.n == 0), (self, other.n == 0)):
+            mean[empty], low[empty] = side.mean[empty], side.low[empty]
+            comoment[empty] = side.comoment[empty]
+        return CellMoments(n=n, mean=mean, low=low, comoment=comoment)
 
     @property
     def n_columns(self) -> int:
-        """Number of columns ``k``."""
+        """Number of columns ``K``."""
         return int(self.mean.shape[1])
 
     @classmethod
-    def empty(cls, n_cells: int, n_columns: int) -> CoMoments:
+    def empty(cls, n_cells: int, n_columns: int) -> CellMoments:
         """The moments of no rows."""
         return cls(
             n=np.zeros(n_cells, dtype=np.int64),
             mean=np.zeros((n_cells, n_columns)),
-            comoment=np.zeros((n_cells, n_columns, n_columns)),
             low=np.zeros((n_cells, n_columns)),
+            comoment=np.zeros((n_cells, n_columns, n_columns)),
         )
 
-    @classmethod
-    def of_rows(cls, codes: np.ndarray, values: np.ndarray, n_cells: int) -> CoMoments:
-        """The moments of one chunk: a cell code (0..J-1) and ``k`` values per row (N x k)."""
-        values = np.asarray(values, dtype=float)
-        if values.ndim == 1:
-            values = values[:, None]
-        k = values.shape[1]
-        n = np.bincount(codes, minlength=n_cells)
-        mean = np.empty((n_cells, k))
-        low = np.empty((n_cells, k))
-        deviations = np.empty_like(values)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for a in range(k):
-                mean[:, a] = np.bincount(codes, weights=values[:, a], minlength=n_cells) / n
-                mean[n == 0, a] = 0.0
-                deviations[:, a] = values[:, a] - mean[codes, a]
-                low[:, a] = np.bincount(codes, weights=deviations[:, a], minlength=n_cells) / n
-                low[n == 0, a] = 0.0
-        comoment = np.empty((n_cells, k, k))
-        for a in range(k):
-            for b in range(a, k):
-                product = deviations[:, a] ** 2 if a == b else deviations[:, a] * deviations[:, b]
-                comoment[:, a, b] = np.bincount(codes, weights=product, minlength=n_cells)
-                comoment[:, b, a] = comoment[:, a, b]
-        return cls(n=n.astype(np.int64), mean=mean, comoment=comoment, low=low)
-
-    def merge(self, other: CoMoments) -> CoMoments:
-        """The moments of the rows of both (same cells, same columns)."""
-        n = self.n + other.n
-        n_a = self.n.astype(float)[:, None]
-        total = n.astype(float)[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(total > 0, other.n.astype(float)[:, None] / total, 0.0)
-            delta = (other.mean - self.mean) + (other.low - self.low)
-            step = delta * share
-            mean = self.mean + step
-            low = ((self.mean - mean) + step) + self.low
-            weight = (n_a * share)[:, :, None]
-            outer = delta[:, :, None] * delta[:, None, :]
-            comoment = self.comoment + other.comoment + outer * weight
-        # A cell empty on one side is the other side's, exactly (low parts included: through
-        # the update, ``mean + low`` would be rounded into ``delta`` and the low part lost).
-        for side, empty in ((other, self.n == 0), (self, other.n == 0)):
-            mean[empty], low[empty] = side.mean[empty], side.low[empty]
-            comoment[empty] = side.comoment[empty]
-        return CoMoments(n=n, mean=mean, comoment=comoment, low=low)
-
-    def take(self, index: np.ndarray, n_cells: int) -> CoMoments:
-        """These moments placed at rows ``index`` of ``n_cells`` cells (the rest empty)."""
-        out = CoMoments.empty(n_cells, self.n_columns)
-        out.n[index] = self.n
-        out.mean[index] = self.mean
-        out.comoment[index] = self.comoment
-        out.low[index] = self.low
+    def take(self, index: np.ndarray, n_cells: int) -> CellMoments:
+        """These moments placed at cells ``index`` of ``n_cells`` cells (the rest empty)."""
+        out = CellMoments.empty(n_cells, self.n_columns)
+        out.n[index], out.mean[index] = self.n, self.mean
+        out.low[index], out.comoment[index] = self.low, self.comoment
         return out
 
-    def subset(self, index: np.ndarray) -> CoMoments:
+    def subset(self, index: np.ndarray) -> CellMoments:
         """The moments of the cells ``index``, in that order."""
-        return CoMoments(
+        return CellMoments(
             n=self.n[index],
             mean=self.mean[index],
-            comoment=self.comoment[index],
             low=self.low[index],
+            comoment=self.comoment[index],
         )
 
     @staticmethod
     def merge_labelled(
-        parts: Sequence[tuple[Sequence[Hashable], CoMoments]],
-    ) -> tuple[list[Any], CoMoments]:
-        """Merge moments whose cells are named by labels, in the order given.
+        parts: Sequence[tuple[Sequence[Hashable], CellMoments]],
+    ) -> tuple[list[Any], CellMoments]:
+        """Merge moments whose cells are named by labels (partitions, files, machines), in the
+        order given: the labels in order of first appearance, and their moments.
 
-        Returns the labels in order of first appearance among the parts, and their moments.
-
-        >>> a = CoMoments.of_rows(np.array([0, 1]), np.array([1.0, 5.0]), 2)
-        >>> b = CoMoments.of_rows(np.array([0, 0]), np.array([3.0, 4.0]), 1)
-        >>> labels, m = CoMoments.merge_labelled([(["x", "y"], a), (["y"], b)])
+        >>> a = CellMoments.of_rows(np.array([0, 1]), np.array([[1.0], [5.0]]), 2)
+        >>> b = CellMoments.of_rows(np.array([0, 0]), np.array([[3.0], [4.0]]), 1)
+        >>> labels, m = CellMoments.merge_labelled([(["x", "y"], a), (["y"], b)])
         >>> labels, m.n.tolist(), m.mean[:, 0].tolist(), m.comoment[:, 0, 0].tolist()
         (['x', 'y'], [1, 3], [1.0, 4.0], [0.0, 2.0])
         """
@@ -161,8 +150,44 @@ class CoMoments:
             for label in labels:
                 position.setdefault(label, len(position))
         size, k = len(position), parts[0][1].n_columns
-        total = CoMoments.empty(size, k)
+        total = CellMoments.empty(size, k)
         for labels, moments in parts:
             index = np.fromiter((position[label] for label in labels), np.int64, len(labels))
             total = total.merge(moments.take(index, size))
         return list(position), total
+
+    @property
+    def n_cells(self) -> int:
+        """Number of cells ``C``."""
+        return int(self.n.shape[0])
+
+    def totals(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """Count, mean vector and centred co-moment matrix of all rows together, ``(N, m, C)``."""
+        n_rows = int(self.n.sum())
+        weights = self.n / n_rows
+        grand = weights @ self.mean + weights @ self.low
+        deviation = self.mean + self.low - grand
+        comoment = self.comoment.sum(axis=0) + np.einsum(
+            "c,ck,cj->kj", self.n.astype(float), deviation, deviation
+        )
+        return n_rows, grand, comoment
+
+
+def cell_moments(
+    codes: np.ndarray, values: np.ndarray, n_cells: int, *, chunk_rows: int = CHUNK_ROWS
+) -> CellMoments:
+    """Reduce rows to per-cell moments, a chunk at a time, merged exactly.
+
+    Examples
+    --------
+    >>> w = np.array([[1.0], [2.0], [3.0], [6.0]])
+    >>> cell_moments(np.array([0, 1, 0, 1]), w, 2, chunk_rows=3).comoment[:, 0, 0].tolist()
+    [2.0, 8.0]
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
+    moments = CellMoments.of_rows(codes[:chunk_rows], values[:chunk_rows], n_cells)
+    for start in range(chunk_rows, len(codes), chunk_rows):
+        part = slice(start, start + chunk_rows)
+        moments = moments.merge(CellMoments.of_rows(codes[part], values[part], n_cells))
+    return moments

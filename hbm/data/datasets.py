@@ -6,7 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["DATASETS", "describe", "load"]
+__all__ = ["DATASETS", "FORMULAS", "describe", "load"]
 
 #: name -> (file, group column, value column, se column or None, description)
 DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
@@ -24,7 +24,17 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
         "stderr",
         "Rubin (1981): estimated coaching effects and standard errors in 8 schools.",
     ),
+    "sleepstudy": (
+        "sleepstudy.csv",
+        "Subject",
+        "Reaction",
+        None,
+        "Belenky et al. (2003), lme4's sleepstudy: reaction times (ms) of 18 subjects over 10 "
+        "days of sleep deprivation (180 rows).",
+    ),
 }
+#: A formula for the datasets that are more than a group and a value.
+FORMULAS: dict[str, str] = {"sleepstudy": "Reaction ~ Days + (Days | Subject)"}
 
 
 def load(name: str) -> pd.DataFrame:
@@ -48,7 +58,14 @@ def describe() -> pd.DataFrame:
     """The bundled datasets with their columns and a one-line description."""
     return pd.DataFrame(
         [
-            {"name": name, "group": g, "value": v, "se": se or "", "description": text}
+            {
+                "name": name,
+                "group": g,
+                "value": v,
+                "se": se or "",
+                "formula": FORMULAS.get(name, ""),
+                "description": text,
+            }
             for name, (_, g, v, se, text) in DATASETS.items()
         ]
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +58,15 @@ _MAGIC = (
 )
 
 
-def read_table(path: str | Path, *, group: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, *, group: str | Sequence[str] | None = None) -> pd.DataFrame:
     """Read ``path`` (CSV-like text or Parquet) into a DataFrame.
 
     Parameters
     ----------
     path : str or Path
         The data file.
-    group : str, optional
-        The group column: read as text, with only empty fields counted as missing.
+    group : str or sequence of str, optional
+        The group column(s): read as text, with only empty fields counted as missing.
 
     Returns
     -------
@@ -101,14 +102,16 @@ def read_table(path: str | Path, *, group: str | None = None) -> pd.DataFrame:
         return _read_parquet(path, name)
     encoding, delimiter, decimal, columns = text_format(path)
     na_values = {column: list(MISSING_SPELLINGS) for column in columns}
-    if group is not None and group in columns:
-        na_values[group] = [""]
+    groups = [group] if isinstance(group, str) else list(group or [])
+    text_columns = {name: str for name in groups if name in columns}
+    for name in text_columns:
+        na_values[name] = [""]
     options = dict(
         sep=delimiter,
         decimal=decimal,
         keep_default_na=False,
         na_values=na_values,
-        dtype={group: str} if group is not None and group in columns else None,
+        dtype=text_columns or None,
     )
     try:
         try:

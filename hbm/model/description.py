@@ -37,22 +37,27 @@ INTERCEPT = "Intercept"
 
 @dataclass(frozen=True)
 class GroupTerm:
-    """The terms that vary by one grouping factor.
+    """The terms that vary by one grouping factor, in their brackets.
 
     Attributes
     ----------
     factor : str
         The grouping column (``school``), or nested levels joined by ``:`` (``district:school``).
-    terms : tuple of str
-        The varying terms, e.g. ``("Intercept", "Days")``.
-    correlated : bool
-        Whether the terms' effects are correlated (``(1 + x | g)``) or not (``(1 | g) +
-        (0 + x | g)``).
+    blocks : tuple of tuple of str
+        The varying terms, one tuple per bracket: ``(("Intercept", "Days"),)`` for
+        ``(Days | Subject)``, ``(("Intercept",), ("x",))`` for ``(1 | g) + (0 + x | g)``.
+    correlated : tuple of bool
+        Per bracket: ``|`` (the terms' effects are correlated) or ``||`` (independent).
     """
 
     factor: str
-    terms: tuple[str, ...] = (INTERCEPT,)
-    correlated: bool = True
+    blocks: tuple[tuple[str, ...], ...] = ((INTERCEPT,),)
+    correlated: tuple[bool, ...] = (True,)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Every varying term, bracket by bracket."""
+        return tuple(term for block in self.blocks for term in block)
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,11 @@ class ModelDescription:
         if unknown:
             raise ValueError(f"The model description has unknown key(s) {unknown}.")
         groups = tuple(
-            GroupTerm(g["factor"], tuple(g["terms"]), bool(g["correlated"]))
+            GroupTerm(
+                g["factor"],
+                tuple(tuple(block) for block in g["blocks"]),
+                tuple(bool(c) for c in g["correlated"]),
+            )
             for g in raw.pop("groups")
         )
         return cls(groups=groups, population=tuple(raw.pop("population")), **raw)

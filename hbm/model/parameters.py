@@ -25,8 +25,9 @@ Roles
 
 Units say how a parameter moves when the response ``y`` is measured as ``(y - c) / s``:
 ``location`` parameters (levels of ``y``) become ``(x - c) / s``, ``scale`` parameters (sds,
-deviations, slopes) become ``x / s``, and ``none`` do not change (correlations, standardized
-draws). :mod:`hbm.model.standardize` reads them.
+deviations, slopes) become ``x / s``, ``coefficients`` (``beta``) are scale parameters except the
+``Intercept`` term, a location, and ``none`` do not change (correlations, standardized draws).
+:mod:`hbm.model.standardize` reads them.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ ROLES: tuple[str, ...] = (
     "group_effect",
     "auxiliary",
 )
-Units = Literal["location", "scale", "none"]
+Units = Literal["location", "scale", "coefficients", "none"]
 
 
 @dataclass(frozen=True)

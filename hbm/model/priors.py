@@ -11,6 +11,7 @@ text                   distribution                            allowed for
 ``halfcauchy(s)``      half-Cauchy, scale ``s``                positive ones
 ``halfstudentt(nu,s)`` half-Student-t                          positive ones
 ``exponential(rate)``  Exponential, mean ``1/rate``            positive ones
+``lkj(eta)``           LKJ, shape ``eta`` (1: uniform)          correlations (``corr_<group>``)
 ``60`` (a number)      fixed at that value                     all (positive ones > 0)
 =====================  ======================================  ==============================
 
@@ -35,7 +36,14 @@ from hbm.core.names import support_of
 __all__ = ["Prior", "complete_priors", "parse_prior", "prior_table"]
 
 Family = Literal[
-    "normal", "studentt", "halfnormal", "halfcauchy", "halfstudentt", "exponential", "fixed"
+    "normal",
+    "studentt",
+    "halfnormal",
+    "halfcauchy",
+    "halfstudentt",
+    "exponential",
+    "lkj",
+    "fixed",
 ]
 
 #: Parameter names of each family, in the order the text gives them.
@@ -46,6 +54,7 @@ FAMILY_PARAMETERS: dict[str, tuple[str, ...]] = {
     "halfcauchy": ("s",),
     "halfstudentt": ("nu", "s"),
     "exponential": ("rate",),
+    "lkj": ("eta",),
 }
 _REAL_LINE = ("normal", "studentt")
 _POSITIVE = ("halfnormal", "halfcauchy", "halfstudentt", "exponential")
@@ -97,6 +106,7 @@ class Prior:
             "exponential": lambda: (
                 f"Exponential(rate {p[0]}, mean {_format(1 / self.params[0], 4)})"
             ),
+            "lkj": lambda: f"LKJ(eta {p[0]})",
             "fixed": lambda: f"fixed at {p[0]}",
         }[self.family]()
 
@@ -124,6 +134,8 @@ class Prior:
             return pm.HalfCauchy(name, beta=p[0])
         if f == "halfstudentt":
             return pm.HalfStudentT(name, nu=p[0], sigma=p[1])
+        if f == "lkj":
+            raise ValueError(f"An LKJ prior ({name}) is built with its correlation block.")
         return pm.Exponential(name, lam=p[0])
 
 
@@ -186,14 +198,22 @@ def parse_prior(text: str | float | int, parameter: str) -> Prior:
                 f"{where}: the {label} of {family} must be a finite number; got {text!r}."
             )
     for label, number in zip(names, params, strict=True):
-        if label in ("s", "nu", "rate") and not number > 0:
+        if label in ("s", "nu", "rate", "eta") and not number > 0:
             what = {
                 "s": "scale (a standard deviation)",
                 "nu": "degrees of freedom nu",
                 "rate": "rate",
+                "eta": "shape eta",
             }
             raise ValueError(f"{where}: the {what[label]} of {family} must be > 0; got {number:g}.")
-    positive = support_of(parameter) == "positive"
+    support = support_of(parameter)
+    if (support == "correlation") != (family == "lkj"):
+        raise ValueError(
+            f"{where}: correlations take an LKJ prior such as 'lkj(2)'; got {text!r}."
+            if support == "correlation"
+            else f"{where}: lkj(eta) is a prior for correlations (corr_<group>); got {text!r}."
+        )
+    positive = support == "positive"
     if positive and family in _REAL_LINE:
         raise ValueError(
             f"{where} must be positive-valued (it is a standard deviation); {family} is not. "
@@ -282,6 +302,10 @@ def prior_table(
 
 
 def _fixed(value: float, parameter: str, where: str) -> Prior:
+    if support_of(parameter) == "correlation":
+        raise ValueError(
+            f"{where} cannot be fixed at a number; give an LKJ prior such as 'lkj(2)'."
+        )
     if not math.isfinite(value):
         raise ValueError(f"{where} must be a finite number when fixed; got {value!r}.")
     if support_of(parameter) == "positive" and value <= 0:

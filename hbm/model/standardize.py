@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hbm.core.names import OBSERVED
+from hbm.core.names import INTERCEPT, OBSERVED
+from hbm.data.comoments import CellMoments
 from hbm.data.grouped import GroupedData
+from hbm.data.model_data import ModelData
 from hbm.model.parameters import ParameterTable
 from hbm.model.priors import Prior
 
@@ -61,6 +63,37 @@ class Standardization:
     scale: float
 
     @classmethod
+    def of_model_data(cls, data: ModelData) -> Standardization:
+        """The map for a formula model: the response's mean and sd; the mean only when the
+        population terms have an intercept to absorb it."""
+        center = data.center if INTERCEPT in data.population else 0.0
+        scale = data.scale
+        if not (np.isfinite(center) and np.isfinite(scale) and scale > 0):
+            raise ValueError(
+                f"The values of {data.response!r} cannot be standardized (center {center!r}, "
+                f"spread {scale!r}); expected finite numbers that vary."
+            )
+        return cls(center=float(center), scale=float(scale))
+
+    def model_data(self, data: ModelData) -> ModelData:
+        """A formula model's data with the response in standard units (the design unchanged)."""
+        c, s = self.center, self.scale
+        y = data.y_index
+        mean, low = data.moments.mean.copy(), data.moments.low.copy()
+        mean[:, y] = (mean[:, y] - c) / s
+        low[:, y] = low[:, y] / s
+        comoment = data.moments.comoment.copy()
+        comoment[:, y, :] /= s
+        comoment[:, :, y] /= s
+        moments = CellMoments(n=data.moments.n, mean=mean, low=low, comoment=comoment)
+        rows = data.rows
+        if rows is not None:
+            values = rows[1].copy()
+            values[:, y] = (values[:, y] - c) / s
+            rows = (rows[0], values)
+        return replace(data, moments=moments, rows=rows)
+
+    @classmethod
     def of(cls, data: GroupedData) -> Standardization:
         """The map for ``data``: its grand mean and typical spread (both finite, scale > 0)."""
         center, scale = data.center, data.scale
@@ -84,12 +117,16 @@ class Standardization:
 
     def priors(self, priors: Mapping[str, Prior], parameters: ParameterTable) -> dict[str, Prior]:
         """The same priors for the standardized parameters (exactly the change of variables)."""
-        return {
-            name: self._prior(name, prior, parameters[name].units) for name, prior in priors.items()
-        }
+        out = {}
+        for name, prior in priors.items():
+            units = parameters[name.split("[", 1)[0]].units
+            if units == "coefficients":  # beta[Intercept] is a location, the others slopes
+                units = "location" if name.endswith(f"[{INTERCEPT}]") else "scale"
+            out[name] = self._prior(name, prior, units)
+        return out
 
     def _prior(self, name: str, prior: Prior, units: str) -> Prior:
-        if units == "none":
+        if units == "none" or prior.family == "lkj":
             return prior
         s = self.scale
         c = self.center if units == "location" else 0.0
@@ -113,7 +150,7 @@ class Standardization:
     def restore(
         self,
         idata: xr.DataTree,
-        data: GroupedData,
+        data: GroupedData | ModelData,
         priors: Mapping[str, Prior],
         parameters: ParameterTable,
     ) -> None:
@@ -130,12 +167,16 @@ class Standardization:
                 continue
             draws = posterior[name]
             restored = c + s * draws if units == "location" else s * draws
+            if units == "coefficients" and c:
+                dim = parameter.dims[0]
+                is_intercept = draws[dim] == INTERCEPT
+                restored = restored + c * is_intercept.astype(float)
             prior = priors.get(name)
             if prior is not None and prior.is_fixed:
                 restored = restored * 0 + prior.params[0]
             posterior[name] = restored.assign_attrs(draws.attrs)
         idata["posterior"] = posterior
-        if "observed_data" in idata.children:
+        if "observed_data" in idata.children and isinstance(data, GroupedData):
             observed = idata["observed_data"].to_dataset()
             row, mean, within = OBSERVED
             user = {mean: data.mean, within: data.ss_within}

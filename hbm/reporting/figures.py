@@ -7,22 +7,49 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hbm.reporting.loo_section import report_loo_pit
+from hbm.results.tree import as_result
 from hbm.viz import plot_league, plot_pooling, plot_ppc, plot_shrinkage, plot_trace
+from hbm.viz.coefficients import plot_coefficients
+from hbm.viz.effects_league import plot_effects_league
+from hbm.viz.lines import line_term, plot_lines
+from hbm.viz.shrinkage2d import plot_shrinkage_2d
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
-__all__ = ["FIGURES", "figure_png", "render_figures"]
+__all__ = ["FIGURES", "FORMULA_FIGURES", "figure_keys", "figure_png", "render_figures"]
 
-#: The report's figures: key -> (plot function of :mod:`hbm.viz`, keyword arguments).
-FIGURES: dict[str, tuple[Callable[..., MplFigure], dict[str, str]]] = {
+#: The report's figures: key -> (plot function of :mod:`hbm.viz`, keyword arguments); a function
+#: may return None for a figure this fit's report does not show.
+FIGURES: dict[str, tuple[Callable[..., MplFigure | None], dict[str, str]]] = {
     "shrinkage": (plot_shrinkage, {}),
     "league": (plot_league, {}),
     "pooling": (plot_pooling, {}),
     "ppc": (plot_ppc, {}),
     "trace": (plot_trace, {"kind": "trace"}),
     "rank": (plot_trace, {"kind": "rank"}),
+    "loo_pit": (report_loo_pit, {}),
 }
+#: The figures of a formula model's report (``lines`` when it has a covariate to draw against).
+FORMULA_FIGURES: dict[str, tuple[Callable[..., MplFigure | None], dict[str, str]]] = {
+    "shrinkage": (plot_shrinkage_2d, {}),
+    "coefficients": (plot_coefficients, {}),
+    "lines": (plot_lines, {}),
+    "league": (plot_effects_league, {}),
+    "trace": (plot_trace, {"kind": "trace"}),
+    "rank": (plot_trace, {"kind": "rank"}),
+    "loo_pit": (report_loo_pit, {}),
+}
+
+
+def figure_keys(result: Any) -> tuple[str, ...]:
+    """The figures a fit's report has."""
+    result = as_result(result)
+    if result.description.is_seed_model:
+        return tuple(FIGURES)
+    keys = tuple(FORMULA_FIGURES)
+    return keys if line_term(result) is not None else tuple(k for k in keys if k != "lines")
 
 
 def figure_png(figure: MplFigure, dpi: int = 100, *, palette: bool = True) -> bytes:
@@ -45,9 +72,14 @@ def figure_png(figure: MplFigure, dpi: int = 100, *, palette: bool = True) -> by
 
 
 def render_figures(result: Any, keys: tuple[str, ...] | None = None) -> dict[str, bytes]:
-    """The report's figures as PNG bytes, drawn once each (all of :data:`FIGURES` by default)."""
+    """The report's figures as PNG bytes, drawn once each (all of this fit's by default; those
+    this fit's report does not show are left out)."""
+    result = as_result(result)
+    figures = FIGURES if result.description.is_seed_model else FORMULA_FIGURES
     out = {}
-    for key in keys or tuple(FIGURES):
-        plot, kwargs = FIGURES[key]
-        out[key] = figure_png(plot(result, **kwargs))
+    for key in keys or figure_keys(result):
+        plot, kwargs = figures[key]
+        figure = plot(result, **kwargs)
+        if figure is not None:
+            out[key] = figure_png(figure)
     return out

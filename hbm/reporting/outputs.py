@@ -17,9 +17,11 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
 from hbm.reporting.figures import render_figures
@@ -28,7 +30,7 @@ from hbm.results.fit_result import FitResult
 from hbm.results.io import save_result
 from hbm.results.tree import as_result
 
-__all__ = ["check_output_dir", "write_outputs"]
+__all__ = ["MARKER", "check_output_dir", "write_folder", "write_outputs"]
 
 MARKER = "diagnostics.json"
 
@@ -134,10 +136,8 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
     atomically and return ``out``."""
     result = as_result(result)
     out = check_output_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{_tag()}-", dir=out.parent))
-    staging.chmod(0o755)
-    try:
+
+    def fill(staging: Path) -> None:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
         # Every group's numbers: past a few hundred groups the figures draw a readable few.
@@ -145,14 +145,30 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
-        (staging / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
+        (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
         figures = render_figures(result)  # each figure drawn once, shared by the three files
         (staging / "shrinkage.png").write_bytes(figures["shrinkage"])
         html = render_report(result, figures=figures)
         (staging / "report.html").write_text(html, encoding="utf-8")
         markdown = render_markdown(result)  # links the PNG
         (staging / "report.md").write_text(markdown, encoding="utf-8")
+        # fit.nc carries the log likelihood (`hbm compare`, arviz_stats.loo), also for a fit that
+        # was too large to hold it next to its report, or saved before hbm stored it.
+        store_log_likelihood(result)
         save_result(result, staging / "fit.nc")
+
+    return write_folder(out, fill)
+
+
+def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Fill a hidden staging folder beside ``out`` with ``fill(staging)`` (which must write
+    :data:`MARKER` among its files), then move it to ``out`` (see :func:`check_output_dir`)."""
+    out = check_output_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{_tag()}-", dir=out.parent))
+    staging.chmod(0o755)
+    try:
+        fill(staging)
         _replace(staging, out)
     except BaseException as error:
         named = _named(error, staging, out) if isinstance(error, OSError) else None

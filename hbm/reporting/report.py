@@ -4,8 +4,9 @@ and ``report.md`` (the same text and tables; it links ``shrinkage.png`` beside i
 The report is built once as a list of blocks (headings, paragraphs, tables, figures) and then
 written as HTML or Markdown, so both say the same thing. The order is the reader's: the verdict
 and its advice first, then the findings in plain words, the data, the model and priors, the
-posterior summary with the ICC, shrinkage, the league table, the pooling comparison, the
-posterior predictive check, trace and rank plots, and what ran (sampler, seed, versions).
+posterior summary with the ICC, shrinkage, the league table, the pooling comparison (pictured and
+ranked by ELPD), the posterior predictive check, the leave-one-out summary with its LOO-PIT
+calibration plot, trace and rank plots, and what ran (sampler, seed, versions).
 
 Every text that comes from the data (labels, column names, the data path) is escaped in both
 forms: a school called ``<b>North</b>`` shows as exactly that.
@@ -33,7 +34,9 @@ from hbm.reporting.blocks import (
     to_html,
     to_markdown,
 )
-from hbm.reporting.figures import figure_png, render_figures
+from hbm.reporting.figures import figure_keys, figure_png, render_figures
+from hbm.reporting.formula_report import formula_blocks
+from hbm.reporting.loo_section import loo_blocks, loo_brief, pooling_blocks
 from hbm.reporting.sections import (
     bounded,
     brief,
@@ -48,6 +51,7 @@ from hbm.reporting.sections import (
 from hbm.results.fit_result import FitResult
 from hbm.results.tree import as_result
 from hbm.viz import plot_shrinkage
+from hbm.viz.shrinkage2d import plot_shrinkage_2d
 
 __all__ = [
     "fit_html_snippet",
@@ -61,7 +65,9 @@ __all__ = [
 def report_blocks(result: FitResult | Any) -> list[Block]:
     """The report's content, independent of the output format."""
     result = as_result(result)
-    data = result.data
+    if not result.description.is_seed_model:
+        return formula_blocks(result, figure_keys(result))
+    data = result.grouped
     table = shrinkage_table(result)
     check = posterior_predictive(result)
     summary = summary_table(result)
@@ -76,7 +82,7 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         Heading(1, f"hbm report: {what}"),
         verdict_block(result),
         Heading(2, "In brief"),
-        Bullets(brief(result, table, hyper, check)),
+        Bullets(brief(result, table, hyper, check) + loo_brief(result)),
         Heading(2, "Data"),
         Table(format_table(data_summary(result))),
         Heading(2, "Model and priors"),
@@ -105,9 +111,11 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         *bounded(league.reset_index(), "groups (the highest ranked)", "groups.csv"),
         Heading(2, "Complete, no and partial pooling"),
         Figure("pooling", "pooling comparison", _POOLING_TEXT),
+        *pooling_blocks(result),
         Heading(2, "Posterior predictive check"),
         Figure("ppc", "posterior predictive check", _PPC_TEXT.format(draws=check.describe_draws())),
         Table(format_table(ppc_table(check))),
+        *loo_blocks(result),
         Heading(2, "Trace and rank plots"),
         Figure("trace", "trace plots", "Left: posterior density per chain; right: the draws."),
         Figure("rank", "rank plots", _RANK_TEXT),
@@ -135,8 +143,7 @@ def render_report(result: FitResult | Any, *, figures: Mapping[str, bytes] | Non
         key: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for key, png in figures.items()
     }
-    data = result.data
-    return to_html(report_blocks(result), images, title=f"hbm report: {data.value} by {data.group}")
+    return to_html(report_blocks(result), images, title=_title(result))
 
 
 def render_markdown(result: FitResult | Any, *, images: Mapping[str, str] | None = None) -> str:
@@ -166,7 +173,8 @@ def write_report(result: FitResult | Any, path: Path) -> Path:
 def fit_html_snippet(result: FitResult | Any, heading: str) -> str:
     """What a notebook shows for a fit: ``heading`` (the fit's repr), verdict, summary table and
     shrinkage plot."""
-    png = base64.b64encode(figure_png(plot_shrinkage(result), dpi=80)).decode("ascii")
+    plot = plot_shrinkage if result.description.is_seed_model else plot_shrinkage_2d
+    png = base64.b64encode(figure_png(plot(result), dpi=80)).decode("ascii")
     summary = summary_table(result)
     blocks: list[Block] = [
         Para(heading),
@@ -204,3 +212,10 @@ _RANK_TEXT = (
     "Fractional-rank ECDF differences per chain: lines that stay close to zero and to each other "
     "mean the chains explore the same distribution; the p-value tests that (small = they differ)."
 )
+
+
+def _title(result: FitResult) -> str:
+    if result.description.is_seed_model:
+        data = result.grouped
+        return f"hbm report: {data.value} by {data.group}"
+    return f"hbm report: {result.description.formula}"

@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from hbm.analysis.effects import icc_by_factor
 from hbm.analysis.ppc import GroupCheck
 from hbm.analysis.shrinkage import icc_draws
 from hbm.core.defaults import DEFAULTS
@@ -77,12 +78,23 @@ def hyper_summary(result: FitResult, summary: pd.DataFrame) -> pd.DataFrame:
     import arviz as az
     import xarray as xr
 
-    hyper = summary[summary["param"].isin([p.name for p in result.parameters.hyperparameters])]
+    names = {p.name for p in result.parameters.hyperparameters}
+    hyper = summary[summary["param"].str.split("[").str[0].isin(names)]
     if result.parameters.maybe("residual_scale") is None:
         return hyper.reset_index(drop=True)
+    if result.description.is_seed_model:
+        icc = {"icc": icc_draws(result)}
+    else:
+        chains = result.idata["posterior"].sizes["chain"]
+        icc = {
+            f"icc_{name}": xr.DataArray(values.reshape(chains, -1), dims=("chain", "draw"))
+            for name, values in icc_by_factor(result).items()
+        }
+        if not icc:
+            return hyper.reset_index(drop=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         extra = az.summary(
-            xr.Dataset({"icc": icc_draws(result)}),
+            xr.Dataset(icc),
             ci_prob=CI_PROB,
             ci_kind="eti",
             round_to="none",
@@ -93,7 +105,7 @@ def hyper_summary(result: FitResult, summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def data_summary(result: FitResult) -> pd.DataFrame:
-    data = result.data
+    data = result.grouped
     rows: list[tuple[str, object]] = [
         (
             "form",
@@ -156,7 +168,7 @@ def diagnostics_table(result: FitResult) -> pd.DataFrame:
 def brief(
     result: FitResult, table: pd.DataFrame, hyper: pd.DataFrame, check: GroupCheck
 ) -> list[str]:
-    data = result.data
+    data = result.grouped
     row = hyper.set_index("param")
     g, v = data.group, data.value
     names = result.parameters

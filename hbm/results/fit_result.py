@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from hbm.data.grouped import GroupedData
+    from hbm.data.model_data import ModelData
     from hbm.diagnostics.diagnosis import Diagnosis
     from hbm.model.description import ModelDescription
     from hbm.model.parameters import ParameterTable
@@ -69,8 +70,9 @@ class FitResult:
         What model was fitted (family, terms, groups, priors as text, parametrization asked).
     spec : FitSpec
         What was asked, with the priors and seed that actually ran.
-    data : GroupedData
-        The reduced data.
+    data : GroupedData or ModelData
+        The reduced data: per-group statistics (the seed's model) or per-cell moments of a
+        formula's design.
     priors : dict of Prior
         The priors used (defaults filled in).
     idata : xarray.DataTree
@@ -88,7 +90,7 @@ class FitResult:
 
     description: ModelDescription
     spec: FitSpec
-    data: GroupedData
+    data: GroupedData | ModelData
     priors: dict[str, Prior]
     idata: xr.DataTree
     parameters: ParameterTable
@@ -107,7 +109,30 @@ class FitResult:
     def prior_summary(self) -> pd.DataFrame:
         """The priors used, as a table, with each parameter's meaning."""
         meanings = {p.name: p.meaning for p in self.parameters}
-        return prior_table(self.priors, meanings)
+        by_name = {name: meanings.get(name.split("[", 1)[0], "") for name in self.priors}
+        return prior_table(self.priors, by_name)
+
+    @property
+    def grouped(self) -> GroupedData:
+        """The data of a fit of ``value ~ 1 + (1 | group)``; a TypeError for a formula model,
+        which has per-cell moments instead."""
+        from hbm.data.grouped import GroupedData
+
+        if not isinstance(self.data, GroupedData):
+            raise TypeError(
+                f"This applies to fits of 'value ~ 1 + (1 | group)'; this fit is of "
+                f"{self.description.formula!r}."
+            )
+        return self.data
+
+    @property
+    def model_data(self) -> ModelData:
+        """The data of a formula model; a TypeError for a fit of ``value ~ 1 + (1 | group)``."""
+        from hbm.data.model_data import ModelData
+
+        if not isinstance(self.data, ModelData):
+            raise TypeError("This applies to formula models with covariates or varying slopes.")
+        return self.data
 
     @property
     def diagnosed(self) -> Diagnosis:

@@ -41,6 +41,7 @@ class FitSpec:
     order: str = DEFAULTS.order
     missing: str = DEFAULTS.missing
     data: str | None = None
+    formula: str | None = None
 
     @classmethod
     def of(
@@ -67,6 +68,7 @@ class FitSpec:
             sampler=config.sampler,
             order=order,
             data=source,
+            formula=None if description.is_seed_model else description.formula,
         )
 
     def to_dict(self) -> dict[str, Any]:

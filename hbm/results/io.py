@@ -120,7 +120,8 @@ def load_result(path: str | Path) -> FitResult:
     tree = _open(path)
     where = str(path)
     fmt = tree.attrs.get("hbm_format")
-    if fmt is None or "posterior" not in tree.children or "group_data" not in tree.children:
+    has_data = "group_data" in tree.children or "cell_data" in tree.children
+    if fmt is None or "posterior" not in tree.children or not has_data:
         raise ValueError(f"{where!r} is readable but is not a fit saved by hbm.")
     if fmt not in READABLE:
         raise ValueError(

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from hbm.data.grouped import GroupedData
+from hbm.data.model_data import ModelData
 from hbm.diagnostics.diagnosis import Diagnosis
 from hbm.model.description import ModelDescription
 from hbm.model.families import get_family
@@ -29,6 +30,7 @@ from hbm.model.priors import parse_prior
 from hbm.model.stored import PARAMETERS_ATTR, parameters_of
 from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
+from hbm.results.model_data_tree import model_data_from_tree
 
 __all__ = ["as_result", "record_attrs", "result_from_tree"]
 
@@ -72,7 +74,8 @@ def as_result(source: Any) -> FitResult:
         raise TypeError(
             f"Expected an hbm Fit or a fit's xarray.DataTree; got {type(source).__name__}."
         )
-    missing = [g for g in ("posterior", "group_data") if g not in source.children]
+    data_group = "cell_data" if "cell_data" in source.children else "group_data"
+    missing = [g for g in ("posterior", data_group) if g not in source.children]
     if missing or SPEC_ATTR not in source.attrs:
         lacks = [f"the {g!r} group" for g in missing] + (
             [] if SPEC_ATTR in source.attrs else [f"the {SPEC_ATTR!r} attribute"]
@@ -96,7 +99,11 @@ def result_from_tree(tree: xr.DataTree) -> FitResult:
     description = _description(tree, spec)
     get_family(description.family)
     parameters = parameters_of(tree)
-    data = _group_data(tree, spec)
+    data: GroupedData | ModelData
+    if description.is_seed_model:
+        data = _group_data(tree, spec)
+    else:
+        data = model_data_from_tree(tree, description)
     priors = {}
     if PRIORS_ATTR in tree.attrs:
         priors = {

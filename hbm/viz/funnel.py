@@ -61,7 +61,7 @@ def plot_funnel(fit: Any, *, groups: Sequence[str] | None = None, max_groups: in
         idata, parameters, data = fit, parameters_of(fit), None
     else:
         result = as_result(fit)
-        idata, parameters, data = result.idata, result.parameters, result.data
+        idata, parameters, data = result.idata, result.parameters, result.grouped
     sd, effect = parameters.one("group_sd").name, parameters.one("group_effect").name
     triage = funnel_triage(idata, parameters=parameters, data=data)
     if not triage.tau_sampled:

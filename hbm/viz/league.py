@@ -39,7 +39,7 @@ def plot_league(source: Any, *, ci_prob: float = CI_PROB, higher_is_better: bool
     from matplotlib.figure import Figure
 
     result = as_result(source)
-    data = result.data
+    data = result.grouped
     table = shrinkage_table(source, ci_prob=ci_prob, higher_is_better=higher_is_better)
     table = table.sort_values("mean", ascending=not higher_is_better)
     # Past a few hundred groups: the best, the worst and a sample, each at its place in the table.

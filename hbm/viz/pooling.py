@@ -36,7 +36,7 @@ def plot_pooling(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    data = as_result(source).data
+    data = as_result(source).grouped
     table = pooling_comparison(source, ci_prob=ci_prob).sort_values("partial_mean")
     drawn = drawn_groups(np.arange(len(table)))
     table = table.iloc[drawn.index]

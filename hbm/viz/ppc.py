@@ -28,7 +28,7 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
     """
     from matplotlib.figure import Figure
 
-    data = as_result(source).data
+    data = as_result(source).grouped
     check = posterior_predictive(source, random_seed=random_seed)
     panels = ["mean"] + (["sd"] if check.rep_sd is not None else [])
     statistics = check.statistic_draws()

@@ -42,7 +42,7 @@ def plot_shrinkage(source: Any) -> Figure:
     from matplotlib.figure import Figure
 
     result = as_result(source)
-    data = result.data
+    data = result.grouped
     pooling = pooling_comparison(source)  # kept on a Fit: the report's other figures share it
     post = pooling["partial_mean"].to_numpy()
     mu = float(role_draws(result, "coefficient").mean())

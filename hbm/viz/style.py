@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from matplotlib.axes import Axes
 
+    from hbm.analysis.units import Units
     from hbm.data.grouped import GroupedData
 
 __all__ = [
@@ -52,7 +53,7 @@ def raw_word(data: GroupedData) -> str:
     return "estimate" if data.kind == "summaries" else "group mean"
 
 
-def marker_sizes(data: GroupedData) -> tuple[np.ndarray, str, np.ndarray]:
+def marker_sizes(data: GroupedData | Units) -> tuple[np.ndarray, str, np.ndarray]:
     """x position, its axis label and marker areas for the shrinkage plot."""
     if data.kind == "summaries":
         weight = 1.0 / data.known_se**2

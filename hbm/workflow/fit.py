@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.core.defaults import DEFAULTS
 from hbm.core.seeds import new_seed
 from hbm.data.grouped import GroupedData, grouped_data
-from hbm.diagnostics.diagnosis import diagnose
+from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
-from hbm.inference.sampling import sample, versions
 from hbm.model.build import build_model
 from hbm.model.description import ModelDescription
 from hbm.model.families import normal
@@ -36,7 +36,7 @@ from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
 from hbm.results.summary import posterior_summary
 from hbm.results.tree import record_attrs
-from hbm.workflow.refit import MAX_ATTEMPTS, attempt_record, refit_reason, safer_config
+from hbm.workflow.attempts import run_record, sample_with_retries
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -128,14 +128,7 @@ def fit_grouped(
     if config.progressbar:
         _announce(data, resolved, built.parametrization, built.reason, config)
 
-    attempts: list[dict[str, object]] = []
-    run_config = config
-    while True:
-        idata, seconds = sample(built.model, run_config)
-        if "constant_data" in idata.children:
-            # The model's shared data and prior parameters (hbm.model), in standard units:
-            # group_data and the spec hold them in the user's units.
-            del idata["constant_data"]
+    def finish(idata: xr.DataTree, run_config: SampleConfig) -> tuple[pd.DataFrame, Diagnosis]:
         standard.restore(idata, data, resolved, parameters)
         if built.parametrization == "marginal":
             _add_group_means(idata, data, int(run_config.random_seed))  # type: ignore[arg-type]
@@ -150,49 +143,34 @@ def fit_grouped(
             parameters=parameters,
             data=data,
         )
-        retry = refit_reason(diagnosis) if parametrization == "auto" else None
-        if len(attempts) + 1 >= MAX_ATTEMPTS:
-            retry = None
-        attempts.append(
-            attempt_record(
-                run_config,
-                diagnosis,
-                parametrization=built.parametrization,
-                seconds=seconds,
-                refit_because=retry,
-            )
-        )
-        if retry is None:
-            break
-        run_config = safer_config(run_config, diagnosis)
-        if config.progressbar:
-            print(
-                f"hbm: {retry}; refitting once with target_accept {run_config.target_accept}, "
-                f"tune {run_config.tune}, draws {run_config.draws} (parametrization='auto')"
-            )
-    diagnosis = replace(diagnosis, attempts=attempts)
+        return table, diagnosis
+
+    run = sample_with_retries(
+        built.model,
+        config,
+        auto=parametrization == "auto",
+        parametrization=built.parametrization,
+        finish=finish,
+    )
+    idata, diagnosis = run.idata, run.diagnosis
     effects = parameters.one("group_effect").name
-    run: dict[str, object] = {
-        "sampler": config.sampler,
-        "random_seed": config.random_seed,
-        "parametrization": built.parametrization,
-        "parametrization_reason": built.reason,
-        effects: (
-            "drawn exactly from its normal conditional posterior, once per draw"
-            if built.parametrization == "marginal"
-            else "sampled by NUTS"
-        ),
-        "sampling_seconds": round(seconds, 3),
-        "attempts": len(attempts),
-        "draws": run_config.draws,
-        "tune": run_config.tune,
-        "target_accept": float(run_config.target_accept),
-        "versions": versions(),
-    }
+    record = run_record(
+        config,
+        run,
+        built.parametrization,
+        built.reason,
+        {
+            effects: (
+                "drawn exactly from its normal conditional posterior, once per draw"
+                if built.parametrization == "marginal"
+                else "sampled by NUTS"
+            )
+        },
+    )
     if reduction:
-        run["reduction"] = dict(reduction)
+        record["reduction"] = dict(reduction)
     idata.attrs.update(
-        hbm_run=json.dumps(run, sort_keys=True),
+        hbm_run=json.dumps(record, sort_keys=True),
         hbm_data=json.dumps(data.describe(), sort_keys=True),
         sampler=config.sampler,
         random_seed=int(config.random_seed),  # type: ignore[arg-type]
@@ -209,7 +187,10 @@ def fit_grouped(
         parametrization=built.parametrization,
         reason=built.reason,
     )
-    result.cache.put(("summary",), table)
+    result.cache.put(("summary",), run.table)
+    # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values it is
+    # added when the fit is saved.
+    store_log_likelihood(result, small_only=True)
     record_attrs(result)
     return result
 

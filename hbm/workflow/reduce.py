@@ -10,9 +10,10 @@ the description in the metadata (:mod:`hbm.data.stats_file`), so ``hbm fit STATS
 no other option; :func:`read_statistics` reads them back and refuses options that contradict the
 description.
 
-Formulas: until formula models land (covariates and varying slopes reduce to the count, means
-and co-moments of ``[X, Z, y]``, which the engines already compute for any list of column
-expressions), ``formula=`` accepts the seed model's ``value ~ 1 + (1 | group)``.
+Formulas: ``formula=`` accepts the seed model's ``value ~ 1 + (1 | group)`` so far. A formula
+model's reduction (the count, means and co-moments of its design ``[X, Z, y]`` per cell) is what
+the engines compute for any list of column expressions; translating a formula's design columns
+into those expressions is the step still to build (formula models reduce with pandas today).
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ def seed_formula(formula: str) -> tuple[str, str]:
     found = _SEED.match(formula)
     if not found:
         raise ValueError(
-            f"The formula {formula!r} is not one hbm can reduce yet: the engines reduce any list "
-            "of column expressions, but formula models (covariates, varying slopes) are not in "
-            "this version; give the seed model 'value ~ 1 + (1 | group)' or --group/--value."
+            f"The formula {formula!r} is not one hbm reduce can reduce yet: it takes "
+            "'value ~ 1 + (1 | group)' (or --group/--value) so far; fit a formula model from its "
+            "table with hbm fit DATA --formula."
         )
     return found.group(1).strip("`"), found.group(2).strip("`")
 

@@ -17,15 +17,18 @@ from hbm.data.grouped import grouped_data
 from hbm.data.tables import read_table
 from hbm.inference.config import SampleConfig
 from hbm.model.families.normal import PRESETS
+from hbm.model.formula import formula_variables, parse_formula
 from hbm.model.parametrizations import check_likelihood, check_parametrization
 from hbm.results.fit_result import FitResult
 from hbm.workflow.fit import fit_grouped
+from hbm.workflow.fit_formula import fit_formula
 
 __all__ = ["ModelSpec", "fit_spec", "read_spec"]
 
 #: Keys a spec file may have at its top level, and in its ``[sampling]`` table.
 SPEC_KEYS = (
     "data",
+    "formula",
     "group",
     "value",
     "se",
@@ -49,8 +52,10 @@ class ModelSpec:
         The spec file.
     data : Path
         The data file, resolved against the spec file's folder.
+    formula : str or None
+        A model formula (instead of ``group`` and ``value``).
     group, value, se, parametrization, likelihood, order, missing
-        As in :func:`hbm.fit`.
+        As in :func:`hbm.fit` (``group`` and ``value`` are empty for a formula).
     priors : dict or str or None
         Prior text (or a number: fixed) per parameter, a preset name, or None for the defaults.
     draws, tune, chains, target_accept, seed, sampler
@@ -59,8 +64,9 @@ class ModelSpec:
 
     path: Path
     data: Path
-    group: str
-    value: str
+    formula: str | None = None
+    group: str = ""
+    value: str = ""
     se: str | None = None
     parametrization: str = DEFAULTS.parametrization
     likelihood: str = DEFAULTS.likelihood
@@ -92,8 +98,8 @@ def read_spec(path: str | Path) -> ModelSpec:
     The format::
 
         data = "../data/eight_schools.csv"   # required; CSV or Parquet
-        group = "school"                     # required
-        value = "effect"                     # required
+        group = "school"                     # required (or a formula instead of group and value:
+        value = "effect"                     #   formula = "y ~ x + (1 + x | g)")
         se = "stderr"                        # optional: summaries form
         parametrization = "auto"             # optional; also likelihood, order, missing
         [priors]                             # optional, prior text of DESIGN.md
@@ -138,10 +144,26 @@ def read_spec(path: str | Path) -> ModelSpec:
 
 def _spec_from_dict(raw: dict[str, Any], path: Path) -> ModelSpec:
     _no_unknown(raw, SPEC_KEYS, "at the top level")
-    missing = [key for key in ("data", "group", "value") if key not in raw]
+    if "formula" in raw:
+        given = [key for key in ("group", "value", "se") if key in raw]
+        if given:
+            raise ValueError(
+                f"'formula' and {', '.join(map(repr, given))} cannot both be given: the formula "
+                "names the columns ('group' and 'value' are the shorthand for "
+                "'value ~ 1 + (1 | group)')."
+            )
+    required = ("data",) if "formula" in raw else ("data", "group", "value")
+    missing = [key for key in required if key not in raw]
     if missing:
-        raise ValueError(f"the required key(s) {', '.join(map(repr, missing))} are missing.")
-    text = {key: _string(raw, key) for key in SPEC_KEYS[:8] if key in raw}
+        raise ValueError(
+            f"the required key(s) {', '.join(map(repr, missing))} are missing"
+            + (
+                " (or give 'formula' instead of 'group' and 'value')."
+                if "formula" not in raw
+                else "."
+            )
+        )
+    text = {key: _string(raw, key) for key in SPEC_KEYS[:9] if key in raw}
     check_parametrization(text.get("parametrization", DEFAULTS.parametrization))
     check_likelihood(text.get("likelihood", DEFAULTS.likelihood))
     priors = raw.get("priors")
@@ -225,6 +247,20 @@ def fit_spec(spec: ModelSpec | str | Path, *, progressbar: bool = False) -> FitR
         sampler=spec.sampler,  # type: ignore[arg-type]
         progressbar=progressbar,
     )
+    if spec.formula is not None:
+        parsed = parse_formula(spec.formula)
+        table = read_table(spec.data, group=formula_variables(parsed)[2])
+        return fit_formula(
+            table,
+            spec.formula,
+            priors=spec.priors,
+            parametrization=spec.parametrization,
+            likelihood=spec.likelihood,
+            config=config,
+            order=spec.order,
+            missing=spec.missing,
+            source=str(spec.data),
+        )
     table = read_table(spec.data, group=spec.group)
     data = grouped_data(
         table,

@@ -2,7 +2,7 @@
 
 An engine reduces a source (a CSV or Parquet file, or a glob of them) given the grouping columns
 and a list of named numeric column expressions (:mod:`hbm.data.engines.request`) to the count,
-mean vector and centred co-moment matrix of every cell (:class:`hbm.data.comoments.CoMoments`):
+mean vector and centred co-moment matrix of every cell (:class:`hbm.data.comoments.CellMoments`):
 
 - ``pandas`` (:mod:`~hbm.data.engines.pandas_engine`): each file read whole; the reference, and
   what hbm has always done;

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from hbm.data.comoments import CoMoments
+from hbm.data.comoments import CellMoments
 from hbm.data.engines.sql import MAX_SPREADS
 
 __all__ = [
@@ -33,7 +33,7 @@ class FirstPass:
     column's range (bounds from the moments until :func:`with_extent` gives the exact values)."""
 
     keys: list[tuple[str, ...]]
-    moments: CoMoments
+    moments: CellMoments
     minimum: np.ndarray
     maximum: np.ndarray
     rows: int
@@ -63,7 +63,7 @@ def first_pass(table: pd.DataFrame, n_keys: int, shift: list[float]) -> FirstPas
         for b in range(a + 1, k):
             comoment[:, a, b] = comoment[:, b, a] = _filled(cells[f"c{a}_{b}"]) * n
     mean = mean + c
-    moments = CoMoments(n=n, mean=mean, comoment=comoment, low=np.zeros_like(mean))
+    moments = CellMoments(n=n, mean=mean, comoment=comoment, low=np.zeros_like(mean))
     # No value lies further from its cell's mean than the square root of the cell's sum of squares.
     reach = np.sqrt(np.diagonal(comoment, axis1=1, axis2=2))
     with np.errstate(invalid="ignore"):
@@ -138,7 +138,7 @@ def pilot_table(first: FirstPass, cells: np.ndarray, n_keys: int) -> pd.DataFram
     return pd.DataFrame(columns)
 
 
-def refined(first: FirstPass, cells: np.ndarray, table: pd.DataFrame, n_keys: int) -> CoMoments:
+def refined(first: FirstPass, cells: np.ndarray, table: pd.DataFrame, n_keys: int) -> CellMoments:
     """The first pass's moments with those of ``cells`` replaced by the refinement's sums."""
     keys = [f"k{i}" for i in range(n_keys)]
     m = first.moments
@@ -162,4 +162,4 @@ def refined(first: FirstPass, cells: np.ndarray, table: pd.DataFrame, n_keys: in
         for b in range(a, k):
             q = table[f"q{a}_{b}"].to_numpy(dtype=float) - n * tiny[:, a] * tiny[:, b]
             comoment[index, a, b] = comoment[index, b, a] = q
-    return CoMoments(n=m.n, mean=mean, comoment=comoment, low=low)
+    return CellMoments(n=m.n, mean=mean, comoment=comoment, low=low)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hbm.core.defaults import DEFAULTS
-from hbm.data.comoments import CoMoments
+from hbm.data.comoments import CellMoments
 from hbm.data.engines.frames import reduce_frame
 from hbm.data.engines.request import Reduced, Request
 from hbm.data.engines.sources import Source, is_url, resolve_source
@@ -161,7 +161,7 @@ def reduce_dask(
             local.close()
     done = [r for r in results if r is not None]
     pieces = [
-        (r["keys"], CoMoments(n=r["n"], mean=r["mean"], comoment=r["comoment"], low=r["low"]))
+        (r["keys"], CellMoments(n=r["n"], mean=r["mean"], comoment=r["comoment"], low=r["low"]))
         for r in done
         if r["rows"]
     ]
@@ -171,7 +171,7 @@ def reduce_dask(
         raise ValueError(
             f"The table has no rows with data after dropping {dropped} row(s) with missing values."
         )
-    keys, moments = CoMoments.merge_labelled(pieces)
+    keys, moments = CellMoments.merge_labelled(pieces)
     where = f"cluster {cluster}" if local is None else "a local cluster"
     return Reduced(
         keys=[tuple(k) for k in keys],

@@ -2,7 +2,7 @@
 
 Columns are checked and converted as :func:`hbm.data.grouped.grouped_data` checks them (messages
 name the column, the first bad value and where it is), labels become text, and the rows are
-reduced a chunk at a time with :class:`hbm.data.comoments.CoMoments` (for one column the numbers
+reduced a chunk at a time with :class:`hbm.data.comoments.CellMoments` (for one column the numbers
 of :func:`hbm.data.reduce.group_moments`, bit for bit).
 
 >>> import pandas as pd
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hbm.data.columns import check_columns, labels_as_strings, numeric_column, positions
-from hbm.data.comoments import CoMoments
+from hbm.data.comoments import CellMoments
 from hbm.data.engines.request import Request
 from hbm.data.reduce import CHUNK_ROWS
 
@@ -33,7 +33,7 @@ class FramePart:
     """One table's moments, with its cells' labels in first-seen order."""
 
     keys: list[tuple[str, ...]]
-    moments: CoMoments
+    moments: CellMoments
     minimum: np.ndarray
     maximum: np.ndarray
     rows: int
@@ -74,12 +74,12 @@ def reduce_frame(table: pd.DataFrame, request: Request) -> FramePart:
         codes, uniques = pd.MultiIndex.from_frame(shown[list(request.groups)]).factorize()
         keys = [tuple(map(str, label)) for label in uniques]
     k = values.shape[1]
-    moments = CoMoments.of_rows(codes[:CHUNK_ROWS], values[:CHUNK_ROWS], len(keys))
+    moments = CellMoments.of_rows(codes[:CHUNK_ROWS], values[:CHUNK_ROWS], len(keys))
     for start in range(CHUNK_ROWS, len(codes), CHUNK_ROWS):
         part = slice(start, start + CHUNK_ROWS)
-        moments = moments.merge(CoMoments.of_rows(codes[part], values[part], len(keys)))
+        moments = moments.merge(CellMoments.of_rows(codes[part], values[part], len(keys)))
     if len(codes) == 0:
-        moments = CoMoments.empty(0, k)
+        moments = CellMoments.empty(0, k)
     return FramePart(
         keys=keys,
         moments=moments,

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from hbm.data.comoments import CoMoments
+from hbm.data.comoments import CellMoments
 from hbm.data.engines.frames import reduce_frame
 from hbm.data.engines.request import Reduced, Request
 from hbm.data.engines.sources import resolve_source
@@ -37,7 +37,7 @@ def reduce_pandas(request: Request) -> Reduced:
     if len(parts) == 1:
         keys, moments = parts[0].keys, parts[0].moments
     else:
-        merged, moments = CoMoments.merge_labelled([(p.keys, p.moments) for p in parts])
+        merged, moments = CellMoments.merge_labelled([(p.keys, p.moments) for p in parts])
         keys = list(merged)
     rows = sum(p.rows for p in parts)
     if rows == 0:

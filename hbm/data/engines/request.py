@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from hbm.data.comoments import CoMoments
+from hbm.data.comoments import CellMoments
 
 __all__ = ["Column", "Reduced", "Request", "quote_sql"]
 
@@ -111,7 +111,7 @@ class Reduced:
     ----------
     keys : list of tuple of str
         The cells' labels (one per grouping column), sorted, or in first-seen order for pandas.
-    moments : CoMoments
+    moments : CellMoments
         Per cell: count, means, co-moments of the columns, in ``keys``' order.
     columns : tuple of str
         Names of the reduced columns.
@@ -128,7 +128,7 @@ class Reduced:
     """
 
     keys: list[tuple[str, ...]]
-    moments: CoMoments
+    moments: CellMoments
     columns: tuple[str, ...]
     minimum: np.ndarray
     maximum: np.ndarray

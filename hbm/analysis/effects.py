@@ -1,0 +1,156 @@
+"""What a formula model says about each group: its coefficients, with and without pooling.
+
+For a grouping factor ``g`` with varying terms ``t``, a group's **coefficient** of ``t`` is
+``beta[t] + u_g[j, t]`` when ``t`` is also a population term (a group's own intercept or slope)
+and ``u_g[j, t]`` otherwise. :func:`group_coefficients` summarises their posterior per group and
+term; :func:`no_pooling` gives the classical estimate of the same coefficients from the group's
+rows alone (least squares of the group's rows on its varying terms, the other population terms
+held at their posterior means), computed from the per-group moments, with NaN where the group has
+too few distinct rows to estimate them. Together they are the 2D shrinkage plot's arrows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hbm.analysis.draws import check_prob, tag
+from hbm.analysis.groupwise import group_quantiles
+from hbm.core.names import BETA, INTERCEPT, effect_name, sd_name
+from hbm.data.model_data import FactorData
+from hbm.model.families.normal_cells_conditional import group_statistics
+from hbm.results.fit_result import FitResult
+from hbm.results.summary import CI_PROB
+from hbm.results.tree import as_result
+
+__all__ = ["coefficient_draws", "group_coefficients", "icc_by_factor", "no_pooling"]
+
+
+#: Groups summarised per block: the block's draws are copied, never all groups' at once.
+GROUP_BLOCK = 512
+
+
+def coefficient_draws(
+    result: FitResult, factor: FactorData, groups: slice = slice(None)
+) -> np.ndarray:
+    """Each group's coefficients per draw, ``(S, J, q)`` (see the module docstring).
+
+    ``groups`` picks a block of groups (by position), so that callers can go through many groups
+    without holding a second copy of all their draws.
+    """
+    posterior = result.idata["posterior"]
+    u = posterior[effect_name(factor.name)].transpose("chain", "draw", ...).values
+    u = np.asarray(u, dtype=float).reshape(-1, factor.n_groups, factor.n_terms)
+    values = u[:, groups].copy()
+    data = result.model_data
+    beta = np.asarray(posterior[BETA].values, dtype=float).reshape(-1, len(data.population))
+    for t, term in enumerate(factor.terms):
+        if term in data.population:
+            values[:, :, t] += beta[:, data.population.index(term), None]
+    return values
+
+
+def group_coefficients(
+    source: Any, factor: str | None = None, *, ci_prob: float = CI_PROB
+) -> pd.DataFrame:
+    """Posterior mean, sd and interval of every group's coefficient of every varying term.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and term: ``group``, ``term``, ``mean``, ``sd``, ``eti<p>_lb``,
+        ``eti<p>_ub``, ``no_pooling`` (:func:`no_pooling`), and ``n`` (rows in the group).
+    """
+    check_prob(ci_prob)
+    result = as_result(source)
+    chosen = _factor(result, factor)
+    key = ("group_coefficients", chosen.name, ci_prob)
+
+    def compute() -> pd.DataFrame:
+        tail = (1 - ci_prob) / 2
+        size = chosen.n_groups * chosen.n_terms
+        mean, sd, lb, ub = (np.empty(size) for _ in range(4))
+        for start in range(0, chosen.n_groups, GROUP_BLOCK):
+            block = slice(start, min(start + GROUP_BLOCK, chosen.n_groups))
+            draws = coefficient_draws(result, chosen, block)
+            flat = draws.reshape(draws.shape[0], -1)
+            where = slice(block.start * chosen.n_terms, block.stop * chosen.n_terms)
+            mean[where] = flat.mean(axis=0)
+            sd[where] = flat.std(axis=0, ddof=1)
+            lb[where], ub[where] = group_quantiles(flat, [tail, 1 - tail])
+        raw = no_pooling(result, chosen.name).to_numpy()
+        sizes = np.bincount(chosen.cells, weights=result.model_data.moments.n)
+        prefix = tag(ci_prob)
+        return pd.DataFrame(
+            {
+                chosen.name: np.repeat(chosen.labels, chosen.n_terms),
+                "term": np.tile(chosen.terms, chosen.n_groups),
+                "mean": mean,
+                "sd": sd,
+                f"{prefix}_lb": lb,
+                f"{prefix}_ub": ub,
+                "no_pooling": raw.reshape(-1),
+                "n": np.repeat(sizes.astype(np.int64), chosen.n_terms),
+            }
+        )
+
+    return result.cache.get(key, compute).copy()
+
+
+def no_pooling(source: Any, factor: str | None = None) -> pd.DataFrame:
+    """Each group's own least-squares coefficients of the varying terms, ``(J, q)`` as a table.
+
+    The population terms that do not vary by ``factor`` are held at their posterior means; a
+    group whose varying terms' columns are not of full rank in its rows gets NaN.
+    """
+    result = as_result(source)
+    chosen = _factor(result, factor)
+    data = result.model_data
+    stats = group_statistics(data, chosen)
+    beta = np.asarray(result.idata["posterior"][BETA].mean(("chain", "draw")).values)
+    fixed = np.zeros(len(data.columns))
+    for i, term in enumerate(data.population):
+        if term not in chosen.terms:
+            fixed[i] = beta[i]
+    cols = list(chosen.columns)
+    n, mean, comoment = stats["n"], stats["mean"], stats["comoment"]
+    y = data.y_index
+    # Z'r for r = y - X_fixed beta, from the centred moments: C_z,r + n m_z m_r
+    a = -fixed
+    a[y] = 1.0
+    zr = comoment[:, cols, :] @ a + n[:, None] * mean[:, cols] * (mean @ a)[:, None]
+    ztz = stats["ztz"]
+    out = np.full((chosen.n_groups, chosen.n_terms), np.nan)
+    full = (np.linalg.matrix_rank(ztz) == chosen.n_terms) & (n > chosen.n_terms - 1)
+    if full.any():
+        out[full] = np.linalg.solve(ztz[full], zr[full][:, :, None])[:, :, 0]
+    return pd.DataFrame(out, index=pd.Index(chosen.labels, name=chosen.name), columns=chosen.terms)
+
+
+def icc_by_factor(source: Any) -> dict[str, np.ndarray]:
+    """Draws of the intraclass correlation ``sd^2 / (sd^2 + sigma^2)`` of every factor whose only
+    varying term is the intercept (elsewhere it depends on the covariates and is not one number).
+    """
+    result = as_result(source)
+    posterior = result.idata["posterior"]
+    sigma = np.asarray(posterior[result.parameters.one("residual_scale").name].values).reshape(-1)
+    out = {}
+    for factor in result.model_data.factors:
+        if factor.terms != (INTERCEPT,):
+            continue
+        sd = np.asarray(posterior[sd_name(factor.name)].values).reshape(-1)
+        out[factor.name] = sd**2 / (sd**2 + sigma**2)
+    return out
+
+
+def _factor(result: FitResult, name: str | None) -> FactorData:
+    data = result.model_data
+    if name is None:
+        return data.factors[0]
+    try:
+        return data.factor(name)
+    except KeyError:
+        names = ", ".join(repr(f.name) for f in data.factors)
+        raise ValueError(f"The model has no grouping factor {name!r}; it has {names}.") from None

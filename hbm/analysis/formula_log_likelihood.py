@@ -1,0 +1,125 @@
+"""A formula model's log likelihood per group and per row, a block of draws at a time.
+
+- **groups** (one grouping factor): ``log p(y_j | beta, Sigma, sigma)`` with the group's effects
+  integrated out exactly (:func:`hbm.model.families.normal_cells_conditional.
+  marginal_group_log_likelihood`, checked against a dense multivariate normal), whichever
+  parametrization sampled the draws: what leaving a whole group out needs.
+- **rows** (where the fit kept them): ``log N(y_i | x_i'beta + sum_g z_gi'u_g[j], sigma)`` given
+  every factor's effects.
+
+:mod:`hbm.analysis.log_likelihood` calls these for formula fits; the seed's model uses its
+family's functions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hbm.core.names import BETA, SIGMA, effect_name
+from hbm.data.model_data import ModelData
+from hbm.model.families.normal_cells_conditional import (
+    covariance_draws,
+    group_statistics,
+    marginal_group_log_likelihood,
+)
+from hbm.model.linear_terms import CENTRED
+from hbm.results.fit_result import FitResult
+
+__all__ = [
+    "check_groups_unit",
+    "formula_group_block",
+    "formula_new_group_means",
+    "formula_row_block",
+    "formula_row_means",
+]
+
+
+def check_groups_unit(data: ModelData) -> None:
+    """A ValueError unless the model has one grouping factor (whose groups are left out)."""
+    if len(data.factors) != 1:
+        names = ", ".join(repr(f.name) for f in data.factors)
+        raise ValueError(
+            f"Leaving groups out needs one grouping factor to integrate out; this model has "
+            f"{len(data.factors)} ({names}). Leave rows out instead (unit='rows')."
+        )
+
+
+def formula_group_block(result: FitResult, chain: int, part: slice) -> np.ndarray:
+    """Each group's log likelihood, effects integrated out, for draws ``part`` of ``chain``:
+    ``(draws, groups)``."""
+    data = result.model_data
+    check_groups_unit(data)
+    posterior = result.idata["posterior"].to_dataset().isel(chain=[chain], draw=part)
+    beta = _flat(posterior[BETA].values, len(data.population))
+    sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
+    covariance = covariance_draws(posterior, data.factors[0])
+    centred = None
+    if CENTRED in posterior and "Intercept" in data.population:
+        where = data.population.index("Intercept")
+        centred = _flat(posterior[CENTRED].values, len(data.population))[:, where]
+    return marginal_group_log_likelihood(data, beta, sigma, covariance, centred)
+
+
+def formula_row_block(result: FitResult, chain: int, part: slice, step: int) -> np.ndarray:
+    """Each kept row's log likelihood given the effects, for every ``step``-th draw in ``part``
+    of ``chain``: ``(draws, rows)``."""
+    mean, sigma = formula_row_means(result, chain, part, step)
+    y = result.model_data.rows[1][:, result.model_data.y_index]  # type: ignore[index]
+    residual = (y - mean) / sigma[:, None]
+    return -0.5 * residual**2 - np.log(sigma)[:, None] - 0.5 * math.log(2 * math.pi)
+
+
+def formula_row_means(
+    result: FitResult, chain: int, part: slice, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each kept row's expected value given the effects, ``(draws, rows)``, and ``sigma``
+    ``(draws,)``, for every ``step``-th draw in ``part`` of ``chain``."""
+    data = result.model_data
+    if data.rows is None:  # pragma: no cover - the caller checks the units first
+        raise ValueError("The fit kept no rows.")
+    codes, rows = data.rows
+    stop = None if part.stop is None else part.stop * step
+    posterior = (
+        result.idata["posterior"]
+        .to_dataset()
+        .isel(chain=[chain], draw=slice((part.start or 0) * step, stop, step))
+    )
+    p = len(data.population)
+    beta = _flat(posterior[BETA].values, p)
+    sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
+    mean = beta @ rows[:, :p].T
+    for f, factor in enumerate(data.factors):
+        u = np.asarray(posterior[effect_name(factor.name)].values, dtype=float)
+        u = u.reshape(-1, factor.n_groups, factor.n_terms)
+        for t, column in enumerate(factor.columns):
+            mean += u[:, codes[:, f], t] * rows[:, column]
+    return mean, sigma
+
+
+def formula_new_group_means(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
+    """The distribution of each group's mean response for a *new* group with the same rows
+    (its effects drawn from the population), per draw: location and variance ``(S, J)``.
+
+    ``ybar_j = xbar_j' beta + zbar_j' u + ebar``, ``u ~ N(0, Sigma)``, ``ebar ~ N(0, sigma^2 /
+    n_j)``: normal with mean ``xbar_j' beta`` and variance ``zbar_j' Sigma zbar_j + sigma^2 /
+    n_j`` (one grouping factor).
+    """
+    data = result.model_data
+    check_groups_unit(data)
+    factor = data.factors[0]
+    stats = group_statistics(data, factor)
+    posterior = result.idata["posterior"].to_dataset()
+    p = len(data.population)
+    beta = _flat(posterior[BETA].values, p)
+    sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
+    covariance = covariance_draws(posterior, factor)
+    zbar = stats["mean"][:, list(factor.columns)]
+    location = beta @ stats["mean"][:, :p].T
+    variance = np.einsum("ja,sab,jb->sj", zbar, covariance, zbar) + sigma[:, None] ** 2 / stats["n"]
+    return location, variance
+
+
+def _flat(values: np.ndarray, size: int) -> np.ndarray:
+    return np.asarray(values, dtype=float).reshape(-1, size)

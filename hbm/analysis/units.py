@@ -1,0 +1,121 @@
+"""The units a fit's data can be left out by, whatever the model: groups and rows.
+
+Leave-one-out and model comparison need the same few facts about any fit's data: the response,
+the grouping column whose groups are left out, their labels, rows and response means, and, where
+the rows were kept, each row's group and value. The seed's model has them in its
+:class:`~hbm.data.grouped.GroupedData`; a formula model in its per-cell moments (the groups are
+those of its first grouping factor; the response's per-group count, mean and within-group sum of
+squares follow from the cells' moments). :func:`units_of` gives them in one shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hbm.data.grouped import GroupedData
+from hbm.model.families.normal_cells_conditional import group_statistics
+from hbm.results.fit_result import FitResult
+
+__all__ = ["Units", "units_of"]
+
+
+@dataclass(frozen=True, eq=False)
+class Units:
+    """A fit's data as units to leave out (see the module docstring).
+
+    Attributes
+    ----------
+    response : str
+        The response column.
+    group : str
+        The grouping column (a formula model's first grouping factor).
+    labels : tuple of str
+        The groups, in the fit's order.
+    n, mean, ss : ndarray
+        Per group: rows, the response's mean, and its within-group sum of squares.
+    kind : {"rows", "summaries"}
+    se : str or None
+        The standard-error column of summaries data.
+    stderr : ndarray or None
+        The standard errors of summaries data.
+    codes, values : ndarray or None
+        Per kept row: its group's position and its response value.
+    formula : bool
+        Whether the fit is of a formula model (its own likelihood code paths).
+    """
+
+    response: str
+    group: str
+    labels: tuple[str, ...]
+    n: np.ndarray
+    mean: np.ndarray
+    ss: np.ndarray
+    kind: str = "rows"
+    se: str | None = None
+    stderr: np.ndarray | None = None
+    codes: np.ndarray | None = field(default=None, repr=False)
+    values: np.ndarray | None = field(default=None, repr=False)
+    formula: bool = False
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.labels)
+
+    @property
+    def n_rows(self) -> int:
+        return int(np.sum(self.n))
+
+    @property
+    def value(self) -> str:
+        """The response column (the name :class:`~hbm.data.grouped.GroupedData` uses)."""
+        return self.response
+
+    @property
+    def known_se(self) -> np.ndarray:
+        """The standard errors of summaries data (a ValueError for rows)."""
+        if self.stderr is None:
+            raise ValueError("Rows data have no known standard errors.")
+        return self.stderr
+
+
+def units_of(result: FitResult) -> Units:
+    """The units of a fit's data (computed once per fit)."""
+    return result.cache.get(("units",), lambda: _units(result))
+
+
+def _units(result: FitResult) -> Units:
+    data = result.data
+    if isinstance(data, GroupedData):
+        return Units(
+            response=data.value,
+            group=data.group,
+            labels=data.labels,
+            n=np.asarray(data.n, dtype=float),
+            mean=np.asarray(data.mean, dtype=float),
+            ss=np.asarray(data.ss, dtype=float),
+            kind=data.kind,
+            se=data.se,
+            stderr=data.stderr,
+            codes=data.codes,
+            values=data.values,
+        )
+    factor = data.factors[0]
+    stats = group_statistics(data, factor)
+    y = data.y_index
+    codes = values = None
+    if data.rows is not None:
+        stacked, rows = data.rows
+        codes, values = np.ascontiguousarray(stacked[:, 0]), np.ascontiguousarray(rows[:, y])
+    return Units(
+        response=data.response,
+        group=factor.name,
+        labels=tuple(factor.labels),
+        n=stats["n"],
+        mean=stats["mean"][:, y],
+        ss=stats["comoment"][:, y, y],
+        codes=codes,
+        values=values,
+        formula=True,
+    )
