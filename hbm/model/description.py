@@ -84,6 +84,11 @@ class ModelDescription:
         As asked (``auto`` records its choice in the result, not here).
     likelihood : str
         ``sufficient`` (exact statistics) or ``rows``.
+    curve : dict or None
+        A group-level curve model (:class:`hbm.model.curve_terms.CurveSpec` as a dict: the curve,
+        its varying and fixed parameters, the family, and the ``time`` column); ``None`` for a
+        formula model. Left out of the JSON when ``None``, so the descriptions (and hashes) of
+        other models are those of earlier versions.
     """
 
     response: str
@@ -96,6 +101,7 @@ class ModelDescription:
     priors: dict[str, str] = field(default_factory=dict, compare=True)
     parametrization: str = DEFAULTS.parametrization
     likelihood: str = DEFAULTS.likelihood
+    curve: dict[str, Any] | None = None
 
     @classmethod
     def for_groups(
@@ -125,6 +131,7 @@ class ModelDescription:
         ``mu``, ``tau``, ``sigma``, ``theta``."""
         return (
             self.family == "normal"
+            and self.curve is None
             and self.population == (INTERCEPT,)
             and len(self.groups) == 1
             and self.groups[0].terms == (INTERCEPT,)
@@ -141,7 +148,10 @@ class ModelDescription:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, with the layout's name under ``format``."""
-        return {"format": FORMAT, **asdict(self)}
+        raw = asdict(self)
+        if raw["curve"] is None:
+            del raw["curve"]
+        return {"format": FORMAT, **raw}
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys): equal descriptions give equal texts and hashes."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
 
+    from hbm.data.curve_data import CurveData
     from hbm.data.grouped import GroupedData
     from hbm.data.model_data import ModelData
     from hbm.diagnostics.diagnosis import Diagnosis
@@ -70,9 +71,9 @@ class FitResult:
         What model was fitted (family, terms, groups, priors as text, parametrization asked).
     spec : FitSpec
         What was asked, with the priors and seed that actually ran.
-    data : GroupedData or ModelData
-        The reduced data: per-group statistics (the seed's model) or per-cell moments of a
-        formula's design.
+    data : GroupedData or ModelData or CurveData
+        The reduced data: per-group statistics (the seed's model), per-cell moments of a
+        formula's design, or a curve model's rows.
     priors : dict of Prior
         The priors used (defaults filled in).
     idata : xarray.DataTree
@@ -90,7 +91,7 @@ class FitResult:
 
     description: ModelDescription
     spec: FitSpec
-    data: GroupedData | ModelData
+    data: GroupedData | ModelData | CurveData
     priors: dict[str, Prior]
     idata: xr.DataTree
     parameters: ParameterTable
@@ -132,6 +133,15 @@ class FitResult:
 
         if not isinstance(self.data, ModelData):
             raise TypeError("This applies to formula models with covariates or varying slopes.")
+        return self.data
+
+    @property
+    def curve_data(self) -> CurveData:
+        """The rows of a curve model; a TypeError for other models."""
+        from hbm.data.curve_data import CurveData
+
+        if not isinstance(self.data, CurveData):
+            raise TypeError("This applies to curve models (hbm.fit_curve, hbm curve).")
         return self.data
 
     @property

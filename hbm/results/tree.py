@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hbm.data.curve_data import CurveData
 from hbm.data.grouped import GroupedData
 from hbm.data.model_data import ModelData
 from hbm.diagnostics.diagnosis import Diagnosis
@@ -29,6 +30,7 @@ from hbm.model.families import get_family
 from hbm.model.priors import parse_prior
 from hbm.model.stored import PARAMETERS_ATTR, parameters_of
 from hbm.results.fit_result import FitResult
+from hbm.results.curve_tree import CURVE_DATA, curve_data_from_tree
 from hbm.results.fit_spec import FitSpec
 from hbm.results.model_data_tree import model_data_from_tree
 
@@ -74,7 +76,9 @@ def as_result(source: Any) -> FitResult:
         raise TypeError(
             f"Expected an hbm Fit or a fit's xarray.DataTree; got {type(source).__name__}."
         )
-    data_group = "cell_data" if "cell_data" in source.children else "group_data"
+    data_group = next(
+        (g for g in ("cell_data", CURVE_DATA) if g in source.children), "group_data"
+    )
     missing = [g for g in ("posterior", data_group) if g not in source.children]
     if missing or SPEC_ATTR not in source.attrs:
         lacks = [f"the {g!r} group" for g in missing] + (
@@ -99,8 +103,10 @@ def result_from_tree(tree: xr.DataTree) -> FitResult:
     description = _description(tree, spec)
     get_family(description.family)
     parameters = parameters_of(tree)
-    data: GroupedData | ModelData
-    if description.is_seed_model:
+    data: GroupedData | ModelData | CurveData
+    if description.curve is not None:
+        data = curve_data_from_tree(tree)
+    elif description.is_seed_model:
         data = _group_data(tree, spec)
     else:
         data = model_data_from_tree(tree, description)

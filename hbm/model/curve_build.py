@@ -1,0 +1,163 @@
+"""Building a curve model: ``CurveData`` + ``CurveSpec`` + priors -> ``pm.Model``.
+
+1. ``beta`` (one entry per free curve parameter, on its pooled scale) from its per-term priors;
+2. ``sd_<g>`` per varying term, and when several vary an LKJ Cholesky factor ``L``
+   (:mod:`hbm.model.lkj`) and ``corr_<g>``;
+3. the group effects ``u_<g> ~ N(0, F F')`` with ``F = diag(sd) L``, non-centered
+   (``u = z F'``, ``z ~ N(0, 1)``) or centered;
+4. per row, the curve's parameters ``beta + u[g[i]]`` (varying) or ``beta`` (shared), taken to
+   their natural scale, give the expected value ``mu[i] = f(t[i]; ...)``;
+5. the outcome's likelihood, chosen by family name in :func:`observe_curve` (one place).
+
+Starting values: NUTS starts ``beta`` at a pooled least-squares fit of the curve to all rows
+(:func:`pooled_start`, from the priors' centres), not at the priors' centres, so that chains do
+not start where the curve is far from every point (the usual cause of divergent first steps in
+nonlinear models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hbm.core.names import BETA, BETA_DIM, SIGMA, corr_name, effect_name, pair_dim, sd_name
+from hbm.core.names import term_dim as term_dim_of
+from hbm.data.curve_data import CurveData
+from hbm.model.curve_terms import CURVE_PARAMETRIZATIONS, CurveSpec, curve_pairs
+from hbm.model.linear_effects import effects, prior_vector
+from hbm.model.lkj import lkj_cholesky
+from hbm.model.priors import Prior
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+__all__ = ["build_curve", "observe_curve", "pooled_start"]
+
+
+def build_curve(
+    data: CurveData,
+    spec: CurveSpec,
+    priors: Mapping[str, Prior],
+    parametrization: str,
+    start: Mapping[str, float] | None = None,
+) -> pm.Model:
+    """The PyMC model of the curve ``spec`` on ``data`` with resolved ``priors``."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    if parametrization not in CURVE_PARAMETRIZATIONS:
+        raise ValueError(
+            f"The 'parametrization' option of a curve model must be one of 'auto', "
+            f"{', '.join(map(repr, CURVE_PARAMETRIZATIONS))}; got {parametrization!r}."
+        )
+    curve, g = spec.shape, data.group
+    terms, varying = spec.free_terms, spec.varying_terms
+    coords: dict[str, list[str]] = {BETA_DIM: list(terms)}
+    if varying:
+        coords[g] = list(data.labels)
+        coords[term_dim_of(g)] = list(varying)
+    pairs = curve_pairs(spec)
+    if pairs:
+        coords[pair_dim(g)] = [f"{a}, {b}" for a, b in pairs]
+    with pm.Model(coords=coords) as model:
+        beta = prior_vector(BETA, terms, [priors[f"{BETA}[{t}]"] for t in terms], BETA_DIM)
+        u = _effects(g, varying, priors, parametrization) if varying else None
+        codes = pm.Data("data_codes", data.codes)
+        t = pm.Data("data_t", data.t)
+        natural: dict[str, Any] = dict(spec.fixed)
+        for i, name in enumerate(spec.free):
+            p = curve.parameter(name)
+            value = beta[i]
+            if p.term in varying:
+                value = value + u[codes, varying.index(p.term)]  # type: ignore[index]
+            natural[name] = p.to_natural(value, pt)
+        mu = curve.evaluate(t, natural, pt)
+        observe_curve(spec.family, mu, data.y, priors)
+    if start:
+        _set_start(model, terms, start)
+    return model
+
+
+def _effects(
+    g: str, varying: tuple[str, ...], priors: Mapping[str, Prior], parametrization: str
+) -> Any:
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    q = len(varying)
+    sd = prior_vector(
+        sd_name(g), varying, [priors[f"{sd_name(g)}[{t}]"] for t in varying], term_dim_of(g)
+    )
+    lower: list[list[Any]] = [[1.0 if i == j else 0.0 for j in range(q)] for i in range(q)]
+    if q > 1:
+        eta = pm.Data(f"{corr_name(g)}_raw_prior", np.asarray(priors[corr_name(g)].params[0]))
+        lower = lkj_cholesky(f"{corr_name(g)}_raw", q, eta)
+        values = [
+            sum(lower[i][k] * lower[j][k] for k in range(i + 1))
+            for i in range(q)
+            for j in range(i + 1, q)
+        ]
+        pm.Deterministic(corr_name(g), pt.stack(values), dims=pair_dim(g))
+    scaled = [[sd[i] * lower[i][j] if j <= i else 0.0 for j in range(q)] for i in range(q)]
+    return effects(
+        effect_name(g), f"{effect_name(g)}_z", (g, term_dim_of(g)), scaled, parametrization
+    )
+
+
+def observe_curve(family: str, mu: Any, y: np.ndarray, priors: Mapping[str, Prior]) -> None:
+    """The likelihood of the rows given their expected values ``mu``, by family name.
+
+    ``normal``: ``y ~ Normal(mu, sigma)`` with ``sigma`` from its prior. Count families (Poisson,
+    negative binomial) plug in here with a positive ``mu``.
+    """
+    import pymc as pm
+
+    if family == "normal":
+        sigma = priors[SIGMA].to_pymc(SIGMA)
+        pm.Normal("y", mu=mu, sigma=sigma, observed=y)
+        return
+    raise ValueError(f"The curve model has no likelihood for the family {family!r}.")
+
+
+def pooled_start(
+    data: CurveData, spec: CurveSpec, priors: Mapping[str, Prior]
+) -> dict[str, float]:
+    """Starting values of ``beta`` (by term): least squares of the curve through all rows,
+    started at the priors' centres and kept within 3 prior sds of them.
+
+    Returns the priors' centres for terms whose prior is not normal, or if the fit fails.
+    """
+    from scipy.optimize import least_squares
+
+    curve = spec.shape
+    centres, low, high = [], [], []
+    for term in spec.free_terms:
+        prior = priors[f"{BETA}[{term}]"]
+        m, s = (prior.params[0], prior.params[1]) if prior.family == "normal" else (0.0, 10.0)
+        centres.append(m)
+        low.append(m - 3 * s)
+        high.append(m + 3 * s)
+    x0 = np.asarray(centres, dtype=float)
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        natural: dict[str, Any] = dict(spec.fixed)
+        for name, value in zip(spec.free, x, strict=True):
+            natural[name] = curve.parameter(name).to_natural(value)
+        with np.errstate(all="ignore"):
+            r = curve.evaluate(data.t, natural) - data.y
+        return np.where(np.isfinite(r), r, 1e150 ** 0.5)
+
+    try:
+        fit = least_squares(residuals, x0, bounds=(low, high), loss="soft_l1", max_nfev=200)
+        best = fit.x if np.all(np.isfinite(fit.x)) else x0
+    except (ValueError, FloatingPointError):
+        best = x0
+    return {term: float(v) for term, v in zip(spec.free_terms, best, strict=True)}
+
+
+def _set_start(model: Any, terms: tuple[str, ...], start: Mapping[str, float]) -> None:
+    beta = model.named_vars.get(BETA)
+    if beta is not None and beta in model.free_RVs:
+        model.set_initval(beta, np.asarray([start[t] for t in terms], dtype=float))

@@ -1,0 +1,230 @@
+"""Named curves for group-level curve models: small pure functions of time and parameters.
+
+Each curve is a formula ``f(t; params)`` with named parameters, each with its *natural* meaning
+and the scale on which it is pooled across groups: ``identity`` (any real value), ``log`` (a
+parameter that must be positive: the model's term is ``log_<name>``) or ``logit2`` (Arps's ``b``,
+in ``(0, 2)``: the term is ``logit_b`` with ``b = 2 / (1 + exp(-logit_b))``). Group effects are
+normal on the pooled scale, so a log-scale parameter varies by a factor between groups.
+
+=============  ==============================================  ============================
+curve          formula                                          pooled terms
+=============  ==============================================  ============================
+linear         intercept + slope t                              intercept, slope
+exponential    qi exp(-di t)                                    log_qi, log_di
+arps           qi / (1 + b di t)^(1/b),  0 < b < 2              log_qi, log_di, logit_b
+harmonic       qi / (1 + di t)  (Arps with b = 1)               log_qi, log_di
+logistic       asym / (1 + exp((xmid - t) / scal))  (SSlogis)   asym, xmid, log_scal
+gompertz       asym exp(-exp(-(t - xmid) / scal))               asym, xmid, log_scal
+asymptotic     asym + (r0 - asym) exp(-exp(lrc) t)  (SSasymp)   asym, r0, lrc
+=============  ==============================================  ============================
+
+The functions work on numpy arrays and on PyTensor tensors alike (``lib`` is ``numpy`` or
+``pytensor.tensor``).
+
+>>> import numpy as np
+>>> CURVES["exponential"].evaluate(np.array([0.0, 10.0]), {"qi": 100.0, "di": 0.1}).round(3)
+array([100.   ,  36.788])
+>>> CURVES["arps"].parameter("b").term, CURVES["logistic"].terms
+('logit_b', ('asym', 'xmid', 'log_scal'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["CURVES", "Curve", "CurveParameter", "get_curve"]
+
+Scale = Literal["identity", "log", "logit2"]
+#: Where a curve parameter's prior centre comes from (see :mod:`hbm.model.curve_priors`).
+Anchor = Literal["level", "first", "last", "rate", "time_mid", "time_scale", "slope", "shape"]
+
+
+@dataclass(frozen=True)
+class CurveParameter:
+    """One parameter of a curve.
+
+    Attributes
+    ----------
+    name : str
+        Its natural name (``qi``), as ``--varying`` and ``fixed`` take it.
+    scale : {"identity", "log", "logit2"}
+        The scale on which it is pooled (see the module docstring).
+    meaning : str
+        What it is, in words.
+    anchor : str
+        What in the data sets its default prior's centre and spread.
+    """
+
+    name: str
+    scale: Scale
+    meaning: str
+    anchor: Anchor
+
+    @property
+    def term(self) -> str:
+        """The model's term: ``log_qi`` for a log-scale ``qi``, ``logit_b``, or the name."""
+        prefix = {"identity": "", "log": "log_", "logit2": "logit_"}[self.scale]
+        return f"{prefix}{self.name}"
+
+    def to_natural(self, value: Any, lib: Any = np) -> Any:
+        """The natural value of a pooled-scale value."""
+        if self.scale == "log":
+            return lib.exp(value)
+        if self.scale == "logit2":
+            return 2.0 / (1.0 + lib.exp(-value))
+        return value
+
+    def to_pooled(self, value: Any) -> Any:
+        """The pooled-scale value of a natural value (numpy)."""
+        value = np.asarray(value, dtype=float)
+        if self.scale == "log":
+            return np.log(value)
+        if self.scale == "logit2":
+            return np.log(value / (2.0 - value))
+        return value
+
+    def check_natural(self, value: float) -> None:
+        """A ValueError when a fixed natural value lies outside the parameter's range."""
+        ok = {
+            "identity": bool(np.isfinite(value)),
+            "log": bool(np.isfinite(value) and value > 0),
+            "logit2": bool(np.isfinite(value) and 0 < value <= 2),
+        }[self.scale]
+        if not ok:
+            need = {
+                "identity": "a finite number",
+                "log": "a positive number",
+                "logit2": "a number in (0, 2]",
+            }[self.scale]
+            raise ValueError(f"The curve parameter {self.name!r} must be {need}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A named curve: its parameters and its formula (see the module docstring)."""
+
+    name: str
+    formula: str
+    parameters: tuple[CurveParameter, ...]
+    function: Callable[[Any, Mapping[str, Any], Any], Any]
+    #: Whether the curve describes a positive quantity (a rate): then values must not be < 0.
+    positive: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The parameters' natural names."""
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The parameters' pooled-scale terms (``log_qi``)."""
+        return tuple(p.term for p in self.parameters)
+
+    def parameter(self, name: str) -> CurveParameter:
+        """The parameter by natural name or term; a ValueError listing them otherwise."""
+        for p in self.parameters:
+            if name in (p.name, p.term):
+                return p
+        raise ValueError(
+            f"The curve {self.name!r} has no parameter {name!r}; its parameters are "
+            f"{', '.join(map(repr, self.names))}."
+        )
+
+    def evaluate(self, t: Any, params: Mapping[str, Any], lib: Any = np) -> Any:
+        """``f(t; params)`` with natural parameter values (numbers, arrays or tensors)."""
+        return self.function(t, params, lib)
+
+
+def _linear(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return p["intercept"] + p["slope"] * t
+
+
+def _exponential(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return p["qi"] * lib.exp(-p["di"] * t)
+
+
+def _arps(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    # qi (1 + b di t)^(-1/b), written with log1p so small b di t keeps its digits
+    return p["qi"] * lib.exp(-lib.log1p(p["b"] * p["di"] * t) / p["b"])
+
+
+def _harmonic(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return p["qi"] / (1.0 + p["di"] * t)
+
+
+def _logistic(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return p["asym"] / (1.0 + lib.exp((p["xmid"] - t) / p["scal"]))
+
+
+def _gompertz(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return p["asym"] * lib.exp(-lib.exp(-(t - p["xmid"]) / p["scal"]))
+
+
+def _asymptotic(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return p["asym"] + (p["r0"] - p["asym"]) * lib.exp(-lib.exp(p["lrc"]) * t)
+
+
+_QI = CurveParameter("qi", "log", "initial rate (at t = 0)", "first")
+_DI = CurveParameter("di", "log", "initial decline rate (per unit of time)", "rate")
+_ASYM = CurveParameter("asym", "identity", "upper asymptote", "level")
+_XMID = CurveParameter("xmid", "identity", "time of the inflection point", "time_mid")
+_SCAL = CurveParameter("scal", "log", "time scale of the rise", "time_scale")
+
+#: Every named curve.
+CURVES: dict[str, Curve] = {
+    c.name: c
+    for c in (
+        Curve(
+            "linear",
+            "intercept + slope * t",
+            (
+                CurveParameter("intercept", "identity", "value at t = 0", "first"),
+                CurveParameter("slope", "identity", "change per unit of time", "slope"),
+            ),
+            _linear,
+        ),
+        Curve("exponential", "qi * exp(-di * t)", (_QI, _DI), _exponential, positive=True),
+        Curve(
+            "arps",
+            "qi / (1 + b * di * t)^(1 / b)",
+            (_QI, _DI, CurveParameter("b", "logit2", "hyperbolic exponent, 0 < b < 2", "shape")),
+            _arps,
+            positive=True,
+        ),
+        Curve("harmonic", "qi / (1 + di * t)", (_QI, _DI), _harmonic, positive=True),
+        Curve("logistic", "asym / (1 + exp((xmid - t) / scal))", (_ASYM, _XMID, _SCAL), _logistic),
+        Curve(
+            "gompertz", "asym * exp(-exp(-(t - xmid) / scal))", (_ASYM, _XMID, _SCAL), _gompertz
+        ),
+        Curve(
+            "asymptotic",
+            "asym + (r0 - asym) * exp(-exp(lrc) * t)",
+            (
+                CurveParameter("asym", "identity", "horizontal asymptote", "last"),
+                CurveParameter("r0", "identity", "value at t = 0", "first"),
+                CurveParameter("lrc", "identity", "log of the rate constant", "rate"),
+            ),
+            _asymptotic,
+        ),
+    )
+}
+
+
+def get_curve(name: object) -> Curve:
+    """The curve named ``name``; an unknown name is a ValueError that lists the curves.
+
+    >>> get_curve("gaussian")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'curve' option must be one of 'linear', 'exponential', 'arps', 'harmonic', \
+'logistic', 'gompertz', 'asymptotic'; got 'gaussian'.
+    """
+    if not isinstance(name, str) or name not in CURVES:
+        raise ValueError(
+            f"The 'curve' option must be one of {', '.join(map(repr, CURVES))}; got {name!r}."
+        )
+    return CURVES[name]

@@ -1,0 +1,230 @@
+"""Fitting a group-level curve: table -> CurveData -> model -> NUTS -> ``FitResult``.
+
+A decline curve per oil well, a growth curve per tree, an epidemic curve per country: the
+curve's parameters are drawn from a population (:mod:`hbm.model.curve_terms`), so a group with
+few points borrows from the others. Priors default to the data's scale and time range and are
+printed; ``auto`` picks the non-centered form and says why; NUTS starts at a pooled
+least-squares fit; a group with one point is fitted (its curve is mostly the population's) and
+said so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hbm.core.defaults import DEFAULTS
+from hbm.core.seeds import new_seed
+from hbm.data.columns import position
+from hbm.data.curve_data import CurveData, curve_data
+from hbm.diagnostics.diagnosis import Diagnosis, diagnose
+from hbm.inference.config import SampleConfig
+from hbm.model.curve_build import build_curve, pooled_start
+from hbm.model.curve_priors import curve_default_priors, resolve_curve_priors
+from hbm.model.curve_terms import (
+    CURVE_PARAMETRIZATIONS,
+    CurveSpec,
+    choose_curve_parametrization,
+    curve_parameter_table,
+)
+from hbm.model.description import GroupTerm, ModelDescription, quote_name
+from hbm.model.priors import Prior, prior_table
+from hbm.results.curve_tree import add_curve_data
+from hbm.results.fit_result import FitResult
+from hbm.results.fit_spec import FitSpec
+from hbm.results.summary import posterior_summary
+from hbm.results.tree import record_attrs
+from hbm.workflow.attempts import run_record, sample_with_retries
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+
+__all__ = ["curve_formula", "fit_curve_table", "single_point_groups"]
+
+
+def fit_curve_table(
+    table: pd.DataFrame,
+    *,
+    curve: str,
+    group: str,
+    time: str,
+    value: str,
+    varying: Sequence[str],
+    fixed: Mapping[str, float] | None = None,
+    family: str = "normal",
+    priors: Mapping[str, str | float | Prior] | None = None,
+    parametrization: str = DEFAULTS.parametrization,
+    config: SampleConfig | None = None,
+    missing: str = DEFAULTS.missing,
+    source: str | None = None,
+) -> FitResult:
+    """Fit the curve model (see :func:`hbm.fit_curve`); every check runs before sampling."""
+    spec = CurveSpec(curve, _names(varying), dict(fixed or {}), family)
+    if not spec.varying:
+        raise ValueError(
+            f"The 'varying' option must name at least one parameter of the {curve!r} curve "
+            f"({', '.join(map(repr, spec.shape.names))})."
+        )
+    if parametrization not in ("auto", *CURVE_PARAMETRIZATIONS):
+        raise ValueError(
+            f"The 'parametrization' option of a curve model must be one of 'auto', "
+            f"{', '.join(map(repr, CURVE_PARAMETRIZATIONS))}; got {parametrization!r}."
+        )
+    data = curve_data(table, group=group, time=time, value=value, missing=missing)
+    check_curve_values(data, spec, table)
+    defaults = curve_default_priors(data, spec.shape, spec.free, spec.varying)
+    resolved = resolve_curve_priors(defaults, group, priors)
+    config = config or SampleConfig()
+    if config.random_seed is None:
+        config = replace(config, random_seed=new_seed())
+    if parametrization == "auto":
+        chosen, reason = choose_curve_parametrization(data.n)
+    else:
+        chosen, reason = parametrization, "asked for"
+    parameters = curve_parameter_table(spec, group, chosen)
+    start = pooled_start(data, spec, resolved)
+    model = build_curve(data, spec, resolved, chosen, start)
+    description = ModelDescription(
+        response=value,
+        groups=(GroupTerm(group, (spec.varying_terms,), (True,)),),
+        population=spec.free_terms,
+        formula=curve_formula(spec, data),
+        priors={name: prior.text() for name, prior in resolved.items()},
+        parametrization=parametrization,
+        curve={**spec.to_dict(), "time": time},
+    )
+    fit_spec = FitSpec.of(description, config, source=source)
+    if config.progressbar:
+        _announce(data, spec, resolved, start, chosen, reason, config)
+
+    def finish(idata: xr.DataTree, run_config: SampleConfig) -> tuple[pd.DataFrame, Diagnosis]:
+        add_curve_data(idata, data)
+        summary = posterior_summary(idata, parameters=parameters)
+        diagnosis = diagnose(
+            idata,
+            parametrization=chosen,
+            sampler=config.sampler,
+            summary=summary,
+            parameters=parameters,
+        )
+        return summary, diagnosis
+
+    run = sample_with_retries(
+        model, config, auto=parametrization == "auto", parametrization=chosen, finish=finish
+    )
+    effects = {p.name: "sampled by NUTS" for p in parameters.by_role("group_effect")}
+    record = run_record(config, run, chosen, reason, effects)
+    record["start"] = start
+    record["single_point_groups"] = single_point_groups(data)
+    run.idata.attrs.update(
+        hbm_run=json.dumps(record, sort_keys=True),
+        hbm_data=json.dumps(data.describe(), sort_keys=True),
+        sampler=config.sampler,
+        random_seed=int(config.random_seed),  # type: ignore[arg-type]
+        parametrization=chosen,
+    )
+    result = FitResult(
+        description=description,
+        spec=fit_spec,
+        data=data,
+        priors=resolved,
+        idata=run.idata,
+        parameters=parameters,
+        diagnosis=run.diagnosis,
+        parametrization=chosen,
+        reason=reason,
+    )
+    result.cache.put(("summary",), run.table)
+    record_attrs(result)
+    return result
+
+
+def _names(varying: Sequence[str] | str) -> tuple[str, ...]:
+    """``"qi,di"`` or ``["qi", "di"]`` as a tuple of names."""
+    if isinstance(varying, str):
+        return tuple(v.strip() for v in varying.split(",") if v.strip())
+    return tuple(varying)
+
+
+def check_curve_values(data: CurveData, spec: CurveSpec, table: pd.DataFrame) -> None:
+    """Negative values for a curve of a positive quantity (a rate) are an error naming the row."""
+    if not spec.shape.positive:
+        return
+    negative = data.y < 0
+    if negative.any():
+        first = float(data.y[negative][0])
+        where = np.flatnonzero(table[data.value].to_numpy(dtype=float, na_value=np.nan) == first)
+        row = position(table.index, int(where[0])) if where.size else "a row"
+        raise ValueError(
+            f"The value column {data.value!r} must not be negative for the {spec.curve!r} curve "
+            f"(a rate, whose parameters are pooled on the log scale); {row} holds {first:g} "
+            f"({int(negative.sum())} negative value(s) in all)."
+        )
+
+
+def single_point_groups(data: CurveData) -> list[str]:
+    """The groups with a single row (fitted: their curve is mostly the population's)."""
+    return [label for label, n in zip(data.labels, data.n, strict=True) if n == 1]
+
+
+def curve_formula(spec: CurveSpec, data: CurveData) -> str:
+    """The model as text: ``rate ~ arps(month; qi, di, b = 0.8) + (log_qi + log_di | well)``."""
+    parts = [
+        f"{name} = {spec.fixed[name]:g}" if name in spec.fixed else name
+        for name in spec.shape.names
+    ]
+    varying = " + ".join(spec.varying_terms)
+    return (
+        f"{quote_name(data.value)} ~ {spec.curve}({quote_name(data.time)}; {', '.join(parts)})"
+        f" + ({varying} | {quote_name(data.group)})"
+    )
+
+
+def _announce(
+    data: CurveData,
+    spec: CurveSpec,
+    priors: Mapping[str, Prior],
+    start: Mapping[str, float],
+    parametrization: str,
+    reason: str,
+    config: SampleConfig,
+) -> None:
+    n = data.n
+    print(
+        f"hbm: {data.n_rows} rows; {data.value} over {data.time} in {data.n_groups} "
+        f"{data.group} groups ({int(n.min())} to {int(n.max())} rows each)"
+    )
+    print(f"hbm: model {curve_formula(spec, data)}, family {spec.family}")
+    print(f"hbm: curve {spec.shape.formula}; pooled scales: {_scales(spec)}")
+    single = single_point_groups(data)
+    if single:
+        shown = ", ".join(map(repr, single[:10])) + (" ..." if len(single) > 10 else "")
+        print(
+            f"hbm: {len(single)} {data.group} group(s) have a single point ({shown}): fitted, "
+            "their curves are the population's shifted towards that point (pooled)"
+        )
+    print("hbm: priors")
+    print(prior_table(priors)[["parameter", "prior", "source"]].to_string(index=False))
+    starts = ", ".join(f"{term} {value:.4g}" for term, value in start.items())
+    print(f"hbm: start: beta at a pooled least-squares fit ({starts})")
+    print(f"hbm: parametrization {parametrization} ({reason})")
+    print(
+        f"hbm: sampler {config.sampler}, {config.chains} chains x {config.draws} draws "
+        f"({config.tune} tuning), target_accept {config.target_accept}, seed {config.random_seed}"
+    )
+
+
+def _scales(spec: CurveSpec) -> str:
+    words = []
+    for name in spec.shape.names:
+        p = spec.shape.parameter(name)
+        if name in spec.fixed:
+            words.append(f"{name} fixed at {spec.fixed[name]:g}")
+        else:
+            words.append(f"{name}: {p.scale} ({p.term})")
+    return "; ".join(words)
