@@ -29,6 +29,8 @@ from hbm.core.version import __version__
 
 if TYPE_CHECKING:
     from hbm.api import Fit, fit, fit_grouped, fit_spec, load
+    from hbm.api import curve as curves
+    from hbm.api.curve import fit_curve
     from hbm.data import datasets
     from hbm.data.grouped import GroupedData, grouped_data
     from hbm.diagnostics.diagnosis import Diagnosis, diagnose
@@ -62,9 +64,11 @@ __all__ = [
     "build_model",
     "centered",
     "compare",
+    "curves",
     "datasets",
     "diagnose",
     "fit",
+    "fit_curve",
     "fit_grouped",
     "fit_spec",
     "grouped_data",
@@ -84,6 +88,8 @@ _LAZY = {
     "Fit": ("hbm.api", "Fit"),
     "fit": ("hbm.api", "fit"),
     "fit_grouped": ("hbm.api", "fit_grouped"),
+    "fit_curve": ("hbm.api.curve", "fit_curve"),
+    "curves": ("hbm.api.curve", None),
     "fit_spec": ("hbm.api", "fit_spec"),
     "load": ("hbm.api", "load"),
     "reduce": ("hbm.workflow.reduce", "reduce_source"),

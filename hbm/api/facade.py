@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hbm.data.curve_data import CurveData
 from hbm.data.grouped import GroupedData
 from hbm.results.fit_result import FitResult
 from hbm.results.io import save_result
@@ -75,7 +76,7 @@ class Fit:
         return self.result.description
 
     @property
-    def data(self) -> GroupedData | ModelData:
+    def data(self) -> GroupedData | ModelData | CurveData:
         return self.result.data
 
     @property
@@ -235,10 +236,30 @@ class Fit:
 
         return plot_pareto_k(self.result, unit)
 
+    def plot_curves(self, groups: list[str] | None = None, **options: Any) -> Figure:
+        """A curve model's groups: data, fitted curve and band, population curve
+        (:func:`hbm.viz.curves.plot_curves`)."""
+        from hbm.viz.curves import plot_curves
+
+        return plot_curves(self.result, groups, **options)
+
+    def forecast(self, horizon: float, *, limit: float | None = None) -> pd.DataFrame:
+        """A curve model's totals to ``horizon`` per group, for the population and a new group
+        (:func:`hbm.analysis.curve_predict.forecast`): e.g. a well's expected ultimate recovery.
+        """
+        from hbm.analysis.curve_predict import forecast
+
+        return forecast(self.result, horizon, limit=limit)
+
     def report(self, path: str | Path) -> Path:
         """Write the report to ``path`` (HTML, or Markdown for ``.md``); return the path."""
         from hbm.reporting.report import write_report
 
+        if isinstance(self.data, CurveData):
+            raise TypeError(
+                "A curve fit's report is part of its result folder: use "
+                "hbm.curves.write_curve_outputs(fit, out) (or `hbm curve ... --out DIR`)."
+            )
         return write_report(self.result, Path(path))
 
     def save(self, path: str | Path) -> Path:
@@ -246,7 +267,8 @@ class Fit:
         diagnosis as JSON)."""
         from hbm.analysis.log_likelihood import store_log_likelihood
 
-        store_log_likelihood(self.result)
+        if not isinstance(self.data, CurveData):
+            store_log_likelihood(self.result)
         return save_result(self.result, Path(path))
 
     def predict(self, groups: str | list[str] | pd.DataFrame | None = None, **options: Any) -> Any:
@@ -284,6 +306,8 @@ class Fit:
         ran = f"{d.sampler}, {d.chains}x{d.draws} draws; verdict {d.verdict}" if d else "no run"
         if isinstance(data, GroupedData):
             what = f"{data.n_groups} {data.group} groups"
+        elif isinstance(data, CurveData):
+            what = f"{self.description.formula}, {data.n_groups} {data.group} groups"
         else:
             what = f"{self.description.formula}, " + ", ".join(
                 f"{f.n_groups} {f.name} groups" for f in data.factors

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hbm.cli.curve_command import curve_command
 from hbm.cli.data_commands import fit_data, reduce_command
 from hbm.cli.model_choice import (
     compare_command,
@@ -304,6 +305,7 @@ def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) ->
 
 
 COMMANDS = {
+    "curve": curve_command,
     "reduce": reduce_command,
     "batch": batch_command,
     "report": report_command,

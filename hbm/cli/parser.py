@@ -155,10 +155,79 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
 
     commands.add_parser("datasets", help="list the bundled datasets")
+    add_curve_command(commands)
     add_reduce_command(commands)
     add_batch_commands(commands)
     add_compare_command(commands)
     return parser
+
+
+def add_curve_command(commands: argparse._SubParsersAction) -> None:
+    """``hbm curve DATA --curve NAME --group COL --time COL --value COL --varying P[,P] ...``."""
+    curve = commands.add_parser(
+        "curve",
+        help="fit a named curve per group (decline, growth, epidemic), partially pooled",
+        description="Fit a named curve per group; the curve's parameters named by --varying "
+        "vary by group (correlated), the others are shared.",
+    )
+    curve.add_argument("data", metavar="DATA", help="CSV or Parquet table, one row per time")
+    curve.add_argument(
+        "--curve",
+        required=True,
+        metavar="NAME",
+        help="linear, exponential, arps, harmonic, logistic, gompertz or asymptotic",
+    )
+    curve.add_argument("--group", required=True, metavar="COL", help="column of group labels")
+    curve.add_argument("--time", required=True, metavar="COL", help="column of numeric times")
+    curve.add_argument("--value", required=True, metavar="COL", help="column of values")
+    curve.add_argument(
+        "--varying",
+        required=True,
+        metavar="PARAM[,PARAM]",
+        help="curve parameters that vary by group, e.g. qi,di",
+    )
+    curve.add_argument(
+        "--fixed",
+        action="append",
+        default=[],
+        type=_prior_assignment,
+        metavar="PARAM=VALUE",
+        help='hold a curve parameter at a value, e.g. "b=0.8"',
+    )
+    curve.add_argument("--family", default="normal", metavar="{normal}")
+    curve.add_argument(
+        "--parametrization",
+        default=DEFAULTS.parametrization,
+        metavar="{auto,noncentered,centered}",
+    )
+    curve.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        type=_prior_assignment,
+        metavar="NAME=SPEC",
+        help='e.g. "sd_well[log_di]=halfnormal(0.5)"; scales are sds, terms on the pooled scale',
+    )
+    curve.add_argument(
+        "--horizon", type=float, default=None, metavar="T", help="forecast to this time"
+    )
+    curve.add_argument(
+        "--limit", type=float, default=None, metavar="Q", help="economic limit of the forecast"
+    )
+    for name, default, minimum in (
+        ("--draws", DEFAULTS.draws, 1),
+        ("--tune", DEFAULTS.tune, 0),
+        ("--chains", DEFAULTS.chains, 1),
+    ):
+        curve.add_argument(name, type=_positive_int(name, minimum), default=default, metavar="N")
+    curve.add_argument(
+        "--target-accept", type=_target_accept, default=DEFAULTS.target_accept, metavar="P"
+    )
+    curve.add_argument("--seed", type=_positive_int("--seed", 0), default=None, metavar="N")
+    curve.add_argument("--sampler", default=DEFAULTS.sampler, metavar="{nutpie,pymc}")
+    curve.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    curve.add_argument("--quiet", action="store_true", help="no progress output")
+    curve.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:

@@ -32,6 +32,24 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
         "Belenky et al. (2003), lme4's sleepstudy: reaction times (ms) of 18 subjects over 10 "
         "days of sleep deprivation (180 rows).",
     ),
+    "orange": (
+        "orange.csv",
+        "Tree",
+        "circumference",
+        None,
+        "R's datasets::Orange (Draper and Smith 1998): trunk circumference (mm) of 5 orange "
+        "trees at 7 ages (days), 35 rows; a logistic growth curve per tree "
+        "(hbm curve --curve logistic --time age --varying asym).",
+    ),
+    "wells": (
+        "wells.csv",
+        "well",
+        "rate",
+        None,
+        "Synthetic oil field: monthly rates (bbl/d) of 60 wells with Arps declines and 3 to 120 "
+        "months of history (data/make_wells.py; hbm curve --curve arps --time month "
+        "--varying qi,di).",
+    ),
 }
 #: A formula for the datasets that are more than a group and a value.
 FORMULAS: dict[str, str] = {"sleepstudy": "Reaction ~ Days + (Days | Subject)"}
