@@ -4,7 +4,8 @@
 2. ``sd_<g>`` per varying term, and when several vary an LKJ Cholesky factor ``L``
    (:mod:`hbm.model.lkj`) and ``corr_<g>``;
 3. the group effects ``u_<g> ~ N(0, F F')`` with ``F = diag(sd) L``, non-centered
-   (``u = z F'``, ``z ~ N(0, 1)``) or centered;
+   (``u = z F'``, ``z ~ N(0, 1)``), centered, or ``partial``: centered for the groups whose rows
+   pin their effects and non-centered for the others (:func:`informative_groups`);
 4. per row, the curve's parameters ``beta + u[g[i]]`` (varying) or ``beta`` (shared), taken to
    their natural scale, give the expected value ``mu[i] = f(t[i]; ...)``;
 5. the outcome's likelihood, chosen by family name in :func:`observe_curve` (one place).
@@ -26,14 +27,14 @@ from hbm.core.names import BETA, BETA_DIM, SIGMA, corr_name, effect_name, pair_d
 from hbm.core.names import term_dim as term_dim_of
 from hbm.data.curve_data import CurveData
 from hbm.model.curve_terms import CURVE_PARAMETRIZATIONS, CurveSpec, curve_pairs
-from hbm.model.linear_effects import effects, prior_vector
+from hbm.model.linear_effects import prior_vector, solve_lower
 from hbm.model.lkj import lkj_cholesky
 from hbm.model.priors import Prior
 
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["build_curve", "observe_curve", "pooled_start"]
+__all__ = ["build_curve", "informative_groups", "observe_curve", "pooled_start"]
 
 
 def build_curve(
@@ -42,8 +43,10 @@ def build_curve(
     priors: Mapping[str, Prior],
     parametrization: str,
     start: Mapping[str, float] | None = None,
+    centered: np.ndarray | None = None,
 ) -> pm.Model:
-    """The PyMC model of the curve ``spec`` on ``data`` with resolved ``priors``."""
+    """The PyMC model of the curve ``spec`` on ``data`` with resolved ``priors``; with
+    ``partial``, ``centered`` marks the groups sampled centered."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -52,6 +55,8 @@ def build_curve(
             f"The 'parametrization' option of a curve model must be one of 'auto', "
             f"{', '.join(map(repr, CURVE_PARAMETRIZATIONS))}; got {parametrization!r}."
         )
+    if centered is None:
+        centered = np.full(data.n_groups, parametrization == "centered")
     curve, g = spec.shape, data.group
     terms, varying = spec.free_terms, spec.varying_terms
     coords: dict[str, list[str]] = {BETA_DIM: list(terms)}
@@ -63,7 +68,12 @@ def build_curve(
         coords[pair_dim(g)] = [f"{a}, {b}" for a, b in pairs]
     with pm.Model(coords=coords) as model:
         beta = prior_vector(BETA, terms, [priors[f"{BETA}[{t}]"] for t in terms], BETA_DIM)
-        u = _effects(g, varying, priors, parametrization) if varying else None
+        population = [beta[terms.index(t)] for t in varying]
+        u = (
+            _effects(g, varying, priors, parametrization, centered, population)
+            if varying
+            else None
+        )
         codes = pm.Data("data_codes", data.codes)
         t = pm.Data("data_t", data.t)
         natural: dict[str, Any] = dict(spec.fixed)
@@ -76,13 +86,22 @@ def build_curve(
         mu = curve.evaluate(t, natural, pt)
         observe_curve(spec.family, mu, data.y, priors)
     if start:
-        _set_start(model, terms, start)
+        _set_start(model, terms, start, varying, g)
     return model
 
 
 def _effects(
-    g: str, varying: tuple[str, ...], priors: Mapping[str, Prior], parametrization: str
+    g: str,
+    varying: tuple[str, ...],
+    priors: Mapping[str, Prior],
+    parametrization: str,
+    centered: np.ndarray,
+    population: list[Any],
 ) -> Any:
+    """``u_<g>`` (J, q): ``N(0, F F')`` per group, ``F = diag(sd) L``; the groups marked in
+    ``centered`` are sampled as their own parameters ``theta = beta + u`` (``u_<g>_c``, with the
+    normal density of ``u`` as a potential; ``population`` is ``beta``'s varying entries), the
+    others as ``u = F z`` (``u_<g>_z``)."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -101,9 +120,78 @@ def _effects(
         ]
         pm.Deterministic(corr_name(g), pt.stack(values), dims=pair_dim(g))
     scaled = [[sd[i] * lower[i][j] if j <= i else 0.0 for j in range(q)] for i in range(q)]
-    return effects(
-        effect_name(g), f"{effect_name(g)}_z", (g, term_dim_of(g)), scaled, parametrization
-    )
+    mask = {
+        "centered": np.ones(centered.size, bool),
+        "noncentered": np.zeros(centered.size, bool),
+    }.get(parametrization, np.asarray(centered, bool))
+    which_c, which_n = np.flatnonzero(mask), np.flatnonzero(~mask)
+    parts = []
+    if which_c.size:
+        # centered: the groups' own parameters are sampled, u = theta - beta follows
+        theta = pm.Flat(f"{effect_name(g)}_c", shape=(which_c.size, q))
+        u_c = theta - pt.stack(list(population))[None, :]
+        standardized = solve_lower(scaled, [u_c[:, i] for i in range(q)])
+        log_density = -0.5 * sum((v**2).sum() for v in standardized) - which_c.size * sum(
+            pt.log(scaled[i][i]) for i in range(q)
+        )
+        pm.Potential(f"{effect_name(g)}_c_prior", log_density)
+        parts.append(u_c)
+    if which_n.size:
+        z = pm.Normal(f"{effect_name(g)}_z", 0.0, 1.0, shape=(which_n.size, q))
+        columns = [
+            sum(scaled[i][k] * z[:, k] for k in range(i + 1) if not _zero(scaled[i][k]))
+            for i in range(q)
+        ]
+        parts.append(pt.stack(columns, axis=1))
+    order = np.argsort(np.r_[which_c, which_n], kind="stable")
+    joined = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
+    return pm.Deterministic(effect_name(g), joined[order], dims=(g, term_dim_of(g)))
+
+
+def _zero(value: Any) -> bool:
+    return isinstance(value, float) and value == 0.0
+
+
+def informative_groups(
+    data: CurveData,
+    spec: CurveSpec,
+    priors: Mapping[str, Prior],
+    start: Mapping[str, float],
+) -> np.ndarray:
+    """Which groups' own rows pin their varying parameters: the standard error of each varying
+    term from the group's rows alone (Fisher information at the pooled start, the rows' sd
+    estimated from successive differences within groups, robustly) below half the scale of its
+    between-group sd's prior, for every varying term."""
+    curve = spec.shape
+    y, codes = data.y, data.codes
+    same = codes[1:] == codes[:-1]
+    steps = np.abs(np.diff(y))[same]
+    noise = float(np.median(steps)) / (0.6745 * np.sqrt(2)) if steps.size else 0.0
+    noise = noise if noise > 0 else float(np.std(y)) or 1.0
+    pinned = np.ones(data.n_groups, bool)
+    base = dict(start)
+
+    def mean(values: Mapping[str, float]) -> np.ndarray:
+        natural: dict[str, Any] = dict(spec.fixed)
+        for name in spec.free:
+            p = curve.parameter(name)
+            natural[name] = p.to_natural(values[p.term])
+        with np.errstate(all="ignore"):
+            return np.asarray(curve.evaluate(data.t, natural), dtype=float)
+
+    for term in spec.varying_terms:
+        h = 1e-4 * max(1.0, abs(base[term]))
+        slope = (mean({**base, term: base[term] + h}) - mean({**base, term: base[term] - h})) / (
+            2 * h
+        )
+        slope = np.where(np.isfinite(slope), slope, 0.0)
+        information = np.bincount(codes, weights=slope**2, minlength=data.n_groups) / noise**2
+        with np.errstate(divide="ignore"):
+            se = 1.0 / np.sqrt(information)
+        prior = priors[f"{sd_name(data.group)}[{term}]"]
+        scale = 1.0 / prior.params[0] if prior.family == "exponential" else prior.params[-1]
+        pinned &= se < 0.5 * scale
+    return pinned
 
 
 def observe_curve(family: str, mu: Any, y: np.ndarray, priors: Mapping[str, Prior]) -> None:
@@ -157,7 +245,14 @@ def pooled_start(
     return {term: float(v) for term, v in zip(spec.free_terms, best, strict=True)}
 
 
-def _set_start(model: Any, terms: tuple[str, ...], start: Mapping[str, float]) -> None:
+def _set_start(
+    model: Any, terms: tuple[str, ...], start: Mapping[str, float], varying: tuple[str, ...], g: str
+) -> None:
+    """``beta`` at the pooled fit, and centered groups' parameters at it too."""
     beta = model.named_vars.get(BETA)
     if beta is not None and beta in model.free_RVs:
         model.set_initval(beta, np.asarray([start[t] for t in terms], dtype=float))
+    theta = model.named_vars.get(f"{effect_name(g)}_c")
+    if theta is not None:
+        n_groups = int(theta.shape.eval()[0])
+        model.set_initval(theta, np.tile([start[t] for t in varying], (n_groups, 1)))

@@ -48,7 +48,9 @@ __all__ = [
 
 #: The outcome families a curve model is written for (one place: :mod:`hbm.model.curve_build`).
 CURVE_FAMILIES = ("normal",)
-CURVE_PARAMETRIZATIONS = ("centered", "noncentered")
+#: ``partial``: centered for the groups whose own rows pin their effects, non-centered for the
+#: others (:func:`choose_curve_parametrization`).
+CURVE_PARAMETRIZATIONS = ("partial", "centered", "noncentered")
 
 
 @dataclass(frozen=True)
@@ -139,17 +141,23 @@ def curve_pairs(spec: CurveSpec) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(terms) for b in terms[i + 1 :]]
 
 
-def choose_curve_parametrization(n_rows: Sequence[int] | np.ndarray) -> tuple[str, str]:
-    """``auto``'s choice for a curve model and the reason in words."""
-    n = np.asarray(n_rows)
-    few = int((n <= 5).sum())
-    return (
-        "noncentered",
+def choose_curve_parametrization(centered: np.ndarray) -> tuple[str, str]:
+    """``auto``'s choice for a curve model and the reason in words, given which groups' rows pin
+    their effects (``centered``, from :func:`hbm.model.curve_build.informative_groups`)."""
+    n, k = int(centered.size), int(np.sum(centered))
+    why = (
         "The curve is nonlinear in its parameters, so the group effects have no exact marginal "
-        f"form; the non-centered form (u = diag(sd) L z) samples them without a funnel between "
-        f"the sds and the effects, which matters most for groups with few points ({few} of "
-        f"{n.size} groups have 5 or fewer).",
+        "form. A group whose own rows pin its curve's parameters (estimated standard error "
+        "below half the scale of their between-group sd) is sampled centered, where the "
+        "non-centered form would tie its effect to the population values; the others "
+        "non-centered (u = diag(sd) L z), which avoids the funnel between the sds and the "
+        f"effects of groups with little data: {k} of {n} groups centered, {n - k} non-centered."
     )
+    if k == n:
+        return "centered", why
+    if k == 0:
+        return "noncentered", why
+    return "partial", why
 
 
 def curve_parameter_table(spec: CurveSpec, group: str, parametrization: str) -> ParameterTable:
@@ -216,14 +224,16 @@ def curve_parameter_table(spec: CurveSpec, group: str, parametrization: str) -> 
                 "pooled scale",
             )
         )
-        if parametrization == "noncentered":
+        if parametrization in ("noncentered", "partial"):
             entries.append(
                 Parameter(
-                    f"{effect_name(group)}_z",
-                    "auxiliary",
-                    (group, term_dim(group)),
-                    "none",
-                    "standardized effects",
+                    f"{effect_name(group)}_z", "auxiliary", (), "none", "standardized effects"
+                )
+            )
+        if parametrization in ("centered", "partial"):
+            entries.append(
+                Parameter(
+                    f"{effect_name(group)}_c", "auxiliary", (), "none", "centered effects"
                 )
             )
     return ParameterTable(tuple(entries))

@@ -23,7 +23,7 @@ from hbm.data.columns import position
 from hbm.data.curve_data import CurveData, curve_data
 from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
-from hbm.model.curve_build import build_curve, pooled_start
+from hbm.model.curve_build import build_curve, informative_groups, pooled_start
 from hbm.model.curve_priors import curve_default_priors, resolve_curve_priors
 from hbm.model.curve_terms import (
     CURVE_PARAMETRIZATIONS,
@@ -82,13 +82,14 @@ def fit_curve_table(
     config = config or SampleConfig()
     if config.random_seed is None:
         config = replace(config, random_seed=new_seed())
+    start = pooled_start(data, spec, resolved)
+    centered = informative_groups(data, spec, resolved, start)
     if parametrization == "auto":
-        chosen, reason = choose_curve_parametrization(data.n)
+        chosen, reason = choose_curve_parametrization(centered)
     else:
         chosen, reason = parametrization, "asked for"
     parameters = curve_parameter_table(spec, group, chosen)
-    start = pooled_start(data, spec, resolved)
-    model = build_curve(data, spec, resolved, chosen, start)
+    model = build_curve(data, spec, resolved, chosen, start, centered)
     description = ModelDescription(
         response=value,
         groups=(GroupTerm(group, (spec.varying_terms,), (True,)),),
