@@ -53,7 +53,8 @@ def test_curve_matches_its_closed_form_in_numpy_and_pytensor(name):
     assert set(curve.names) == set(PARAMS[name])
     expected = np.array([closed_form(name, float(t), PARAMS[name]) for t in T])
     np.testing.assert_allclose(curve.evaluate(T, PARAMS[name]), expected, rtol=1e-12)
-    symbolic = curve.evaluate(pt.as_tensor(T), {k: pt.as_tensor(v) for k, v in PARAMS[name].items()}, pt)
+    params = {k: pt.as_tensor(np.float64(v)) for k, v in PARAMS[name].items()}
+    symbolic = curve.evaluate(pt.as_tensor(T), params, pt)
     np.testing.assert_allclose(symbolic.eval(), expected, rtol=1e-12)
 
 
@@ -135,7 +136,7 @@ def test_curve_data_sorts_rows_and_names_bad_columns():
     data = curve_data(rows(), group="well", time="month", value="rate")
     assert data.t.tolist() == [0, 1, 2, 3, 0] and data.y.tolist() == [90, 75, 61, 50, 120]
     bad = rows().assign(month=["x", 0, 1, 2, 0])
-    with pytest.raises(ValueError, match="The time column 'month' must hold numbers; row 0"):
+    with pytest.raises(ValueError, match="The time column 'month' must hold numbers; row index 0 holds 'x'"):
         curve_data(bad, group="well", time="month", value="rate")
     dates = rows().assign(month=pd.to_datetime(["2020-01-01"] * 5))
     with pytest.raises(ValueError, match="The time column 'month' holds dates or times"):

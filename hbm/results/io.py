@@ -120,7 +120,7 @@ def load_result(path: str | Path) -> FitResult:
     tree = _open(path)
     where = str(path)
     fmt = tree.attrs.get("hbm_format")
-    has_data = "group_data" in tree.children or "cell_data" in tree.children
+    has_data = any(g in tree.children for g in ("group_data", "cell_data", "curve_data"))
     if fmt is None or "posterior" not in tree.children or not has_data:
         raise ValueError(f"{where!r} is readable but is not a fit saved by hbm.")
     if fmt not in READABLE:
