@@ -35,8 +35,11 @@ SD_LOG_QI, SD_LOG_DI, CORR = 0.45, 0.35, 0.4
 SIGMA = 12.0
 
 
-def make_wells(n_wells: int, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The field's rows (well, month, rate) and each well's true qi, di and history length."""
+def make_wells(
+    n_wells: int, seed: int = SEED, history: tuple[int, int] = (3, 120)
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The field's rows (well, month, rate) and each well's true qi, di and history length
+    (months, about log-uniform between ``history``'s bounds)."""
     rng = np.random.default_rng(seed)
     cov = np.array(
         [
@@ -47,7 +50,7 @@ def make_wells(n_wells: int, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFra
     effects = rng.multivariate_normal([0.0, 0.0], cov, size=n_wells)
     qi = QI * np.exp(effects[:, 0])
     di = DI * np.exp(effects[:, 1])
-    months = np.round(np.exp(rng.uniform(np.log(3), np.log(120), size=n_wells))).astype(int)
+    months = np.round(np.exp(rng.uniform(*np.log(history), size=n_wells))).astype(int)
     rows = []
     names = [f"W{i + 1:04d}" for i in range(n_wells)]
     for name, q, d, m in zip(names, qi, di, months, strict=True):

@@ -76,7 +76,7 @@ def test_same_seed_same_draws_and_save_load(orange_fit, tmp_path):
 
 def test_curve_draws_population_and_new_group(orange_fit):
     times = np.array([118.0, 1582.0])
-    labels, draws = curve_draws(orange_fit, times, ["1", POPULATION, NEW_GROUP], max_draws=10**6)
+    _, draws = curve_draws(orange_fit, times, ["1", POPULATION, NEW_GROUP], max_draws=10**6)
     post = orange_fit.idata["posterior"]
     assert draws.shape == (post.sizes["chain"] * post.sizes["draw"], 3, 2)
     beta = post["beta"].values.reshape(-1, 3)
@@ -205,7 +205,7 @@ def test_recovery_on_a_simulated_field_of_wells():
     the between-well sds and sigma are recovered within 3 posterior sds of the truth (the
     posterior sd dominates the error; MCSE is checked to be below a tenth of it)."""
     sys.path.insert(0, str(ROOT / "data"))
-    from make_wells import B, DI, QI, SD_LOG_DI, SD_LOG_QI, SIGMA, make_wells
+    from make_wells import DI, QI, SD_LOG_DI, SD_LOG_QI, SIGMA, B, make_wells
 
     table, _ = make_wells(40, seed=7)
     fit = hbm.fit_curve(

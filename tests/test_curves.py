@@ -100,12 +100,16 @@ def test_pooled_scales_and_transforms():
 
 
 def test_unknown_curve_lists_them():
-    with pytest.raises(ValueError, match="must be one of 'linear', 'exponential', 'arps'.*'spline'"):
+    with pytest.raises(
+        ValueError, match="must be one of 'linear', 'exponential', 'arps'.*'spline'"
+    ):
         get_curve("spline")
 
 
 def test_curve_spec_checks_its_options():
-    with pytest.raises(ValueError, match="has no parameter 'k'; its parameters are 'qi', 'di', 'b'"):
+    with pytest.raises(
+        ValueError, match="has no parameter 'k'; its parameters are 'qi', 'di', 'b'"
+    ):
         CurveSpec("arps", ("qi", "k"))
     with pytest.raises(ValueError, match=r"'b' must be a number in \(0, 2\]; got 0.0"):
         CurveSpec("arps", ("qi",), {"b": 0.0})
@@ -123,7 +127,9 @@ def test_parameter_table_names_follow_the_design():
     table = curve_parameter_table(spec, "Tree", "noncentered")
     assert table.names() == ["beta", "sd_Tree", "sigma", "u_Tree", "u_Tree_z"]
     assert table["u_Tree"].dims == ("Tree", "Tree_term")
-    assert "corr_Tree" in curve_parameter_table(CurveSpec("logistic", ("asym", "xmid")), "Tree", "centered")
+    assert "corr_Tree" in curve_parameter_table(
+        CurveSpec("logistic", ("asym", "xmid")), "Tree", "centered"
+    )
 
 
 def rows() -> pd.DataFrame:
@@ -136,13 +142,17 @@ def test_curve_data_sorts_rows_and_names_bad_columns():
     data = curve_data(rows(), group="well", time="month", value="rate")
     assert data.t.tolist() == [0, 1, 2, 3, 0] and data.y.tolist() == [90, 75, 61, 50, 120]
     bad = rows().assign(month=["x", 0, 1, 2, 0])
-    with pytest.raises(ValueError, match="The time column 'month' must hold numbers; row index 0 holds 'x'"):
+    with pytest.raises(
+        ValueError, match="The time column 'month' must hold numbers; row index 0 holds 'x'"
+    ):
         curve_data(bad, group="well", time="month", value="rate")
     dates = rows().assign(month=pd.to_datetime(["2020-01-01"] * 5))
     with pytest.raises(ValueError, match="The time column 'month' holds dates or times"):
         curve_data(dates, group="well", time="month", value="rate")
     with pytest.raises(ValueError, match="The column 'rate' has a missing value"):
-        curve_data(rows().assign(rate=[1, np.nan, 1, 1, 1]), group="well", time="month", value="rate")
+        curve_data(
+            rows().assign(rate=[1, np.nan, 1, 1, 1]), group="well", time="month", value="rate"
+        )
 
 
 def test_default_priors_follow_the_data_scale_and_read_user_text():

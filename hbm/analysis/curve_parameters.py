@@ -21,9 +21,7 @@ from hbm.results.tree import as_result
 __all__ = ["group_curve_parameters", "population_curve_parameters"]
 
 
-def population_curve_parameters(
-    source: Any, *, ci_prob: float = DEFAULTS.ci_prob
-) -> pd.DataFrame:
+def population_curve_parameters(source: Any, *, ci_prob: float = DEFAULTS.ci_prob) -> pd.DataFrame:
     """One row per curve parameter: its pooled term, scale, and the population value's mean,
     median and interval on the natural scale (fixed parameters with their value)."""
     result = as_result(source)

@@ -174,9 +174,7 @@ def _stacked(values: Any, max_draws: int) -> np.ndarray:
     return array[::step]
 
 
-def _new_effects(
-    posterior: Any, spec: CurveSpec, g: str, max_draws: int, seed: int
-) -> np.ndarray:
+def _new_effects(posterior: Any, spec: CurveSpec, g: str, max_draws: int, seed: int) -> np.ndarray:
     """One new group's effects per draw: ``u ~ N(0, Sigma_s)``, seeded."""
     q = len(spec.varying_terms)
     if q == 0:

@@ -92,8 +92,17 @@ class Units:
 
 
 def units_of(result: FitResult) -> Units:
-    """The units of a fit's data (computed once per fit)."""
-    return result.cache.get(("units",), lambda: units_from_data(result.data))
+    """The units of a fit's data (computed once per fit); a TypeError for a curve fit, whose
+    pointwise log likelihood hbm does not compute yet (LOO and compare need it)."""
+    from hbm.data.curve_data import CurveData
+
+    data = result.data
+    if isinstance(data, CurveData):
+        raise TypeError(
+            "Leave-one-out and model comparison are not available for curve fits in this "
+            "version (their pointwise log likelihood is not stored)."
+        )
+    return result.cache.get(("units",), lambda: units_from_data(data))
 
 
 def units_from_data(data: GroupedData | ModelData) -> Units:

@@ -69,11 +69,7 @@ def build_curve(
     with pm.Model(coords=coords) as model:
         beta = prior_vector(BETA, terms, [priors[f"{BETA}[{t}]"] for t in terms], BETA_DIM)
         population = [beta[terms.index(t)] for t in varying]
-        u = (
-            _effects(g, varying, priors, parametrization, centered, population)
-            if varying
-            else None
-        )
+        u = _effects(g, varying, priors, parametrization, centered, population) if varying else None
         codes = pm.Data("data_codes", data.codes)
         t = pm.Data("data_t", data.t)
         natural: dict[str, Any] = dict(spec.fixed)
@@ -209,9 +205,7 @@ def observe_curve(family: str, mu: Any, y: np.ndarray, priors: Mapping[str, Prio
     raise ValueError(f"The curve model has no likelihood for the family {family!r}.")
 
 
-def pooled_start(
-    data: CurveData, spec: CurveSpec, priors: Mapping[str, Prior]
-) -> dict[str, float]:
+def pooled_start(data: CurveData, spec: CurveSpec, priors: Mapping[str, Prior]) -> dict[str, float]:
     """Starting values of ``beta`` (by term): least squares of the curve through all rows,
     started at the priors' centres and kept within 3 prior sds of them.
 
@@ -235,7 +229,7 @@ def pooled_start(
             natural[name] = curve.parameter(name).to_natural(value)
         with np.errstate(all="ignore"):
             r = curve.evaluate(data.t, natural) - data.y
-        return np.where(np.isfinite(r), r, 1e150 ** 0.5)
+        return np.where(np.isfinite(r), r, 1e150**0.5)
 
     try:
         fit = least_squares(residuals, x0, bounds=(low, high), loss="soft_l1", max_nfev=200)

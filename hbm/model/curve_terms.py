@@ -42,8 +42,8 @@ __all__ = [
     "CURVE_PARAMETRIZATIONS",
     "CurveSpec",
     "choose_curve_parametrization",
-    "curve_parameter_table",
     "curve_pairs",
+    "curve_parameter_table",
 ]
 
 #: The outcome families a curve model is written for (one place: :mod:`hbm.model.curve_build`).
@@ -82,9 +82,7 @@ class CurveSpec:
         for name, value in self.fixed.items():
             p = curve.parameter(str(name))
             if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-                raise ValueError(
-                    f"The fixed value of {p.name!r} must be a number; got {value!r}."
-                )
+                raise ValueError(f"The fixed value of {p.name!r} must be a number; got {value!r}.")
             p.check_natural(float(value))
             if p.name in natural:
                 raise ValueError(
@@ -163,9 +161,7 @@ def choose_curve_parametrization(centered: np.ndarray) -> tuple[str, str]:
 def curve_parameter_table(spec: CurveSpec, group: str, parametrization: str) -> ParameterTable:
     """The parameters of the curve model ``spec`` by ``group`` in ``parametrization``."""
     curve = spec.shape
-    scales = ", ".join(
-        f"{curve.parameter(n).term} = {_pooled_word(curve, n)}" for n in spec.free
-    )
+    scales = ", ".join(f"{curve.parameter(n).term} = {_pooled_word(curve, n)}" for n in spec.free)
     entries = [
         Parameter(
             BETA,
@@ -232,9 +228,7 @@ def curve_parameter_table(spec: CurveSpec, group: str, parametrization: str) -> 
             )
         if parametrization in ("centered", "partial"):
             entries.append(
-                Parameter(
-                    f"{effect_name(group)}_c", "auxiliary", (), "none", "centered effects"
-                )
+                Parameter(f"{effect_name(group)}_c", "auxiliary", (), "none", "centered effects")
             )
     return ParameterTable(tuple(entries))
 

@@ -197,9 +197,7 @@ CURVES: dict[str, Curve] = {
         ),
         Curve("harmonic", "qi / (1 + di * t)", (_QI, _DI), _harmonic, positive=True),
         Curve("logistic", "asym / (1 + exp((xmid - t) / scal))", (_ASYM, _XMID, _SCAL), _logistic),
-        Curve(
-            "gompertz", "asym * exp(-exp(-(t - xmid) / scal))", (_ASYM, _XMID, _SCAL), _gompertz
-        ),
+        Curve("gompertz", "asym * exp(-exp(-(t - xmid) / scal))", (_ASYM, _XMID, _SCAL), _gompertz),
         Curve(
             "asymptotic",
             "asym + (r0 - asym) * exp(-exp(lrc) * t)",

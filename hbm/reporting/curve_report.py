@@ -137,7 +137,9 @@ def write_curve_outputs(
         for key, png in figures.items():
             (staging / f"{key}.png").write_bytes(png)
         blocks = curve_blocks(result, table)
-        uris = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in figures.items()}
+        uris = {
+            k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in figures.items()
+        }
         title = f"hbm curve fit: {result.description.formula}"
         (staging / "report.html").write_text(to_html(blocks, uris, title=title), encoding="utf-8")
         files = {key: f"{key}.png" for key in figures}

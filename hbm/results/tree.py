@@ -29,8 +29,8 @@ from hbm.model.description import ModelDescription
 from hbm.model.families import get_family
 from hbm.model.priors import parse_prior
 from hbm.model.stored import PARAMETERS_ATTR, parameters_of
-from hbm.results.fit_result import FitResult
 from hbm.results.curve_tree import CURVE_DATA, curve_data_from_tree
+from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
 from hbm.results.model_data_tree import model_data_from_tree
 
@@ -76,9 +76,7 @@ def as_result(source: Any) -> FitResult:
         raise TypeError(
             f"Expected an hbm Fit or a fit's xarray.DataTree; got {type(source).__name__}."
         )
-    data_group = next(
-        (g for g in ("cell_data", CURVE_DATA) if g in source.children), "group_data"
-    )
+    data_group = next((g for g in ("cell_data", CURVE_DATA) if g in source.children), "group_data")
     missing = [g for g in ("posterior", data_group) if g not in source.children]
     if missing or SPEC_ATTR not in source.attrs:
         lacks = [f"the {g!r} group" for g in missing] + (

@@ -78,10 +78,11 @@ def plot_curves(
     for ax in axes[:, 0]:
         ax.set_ylabel(text(data.value))
     more = "" if len(shown) == data.n_groups else f"; {len(shown)} of {data.n_groups} shown"
+    name = (result.description.curve or {}).get("curve", "")
     figure.suptitle(
         text(
-            f"{result.description.curve['curve']} curve by {data.group}: data (dots), fit and "
-            f"94% band (blue), population (grey dashed){more}"  # type: ignore[index]
+            f"{name} curve by {data.group}: data (dots), fit and 94% band (blue), population "
+            f"(grey dashed){more}"
         ),
         fontsize=10,
     )
