@@ -43,7 +43,9 @@ from run import machine, measure, write_csv  # noqa: E402
 SEED = 20261202
 
 
-def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[str, object]:
+def worker(
+    method: str, path: Path, draws: int, tune: int, chains: int, parametrization: str = "auto"
+) -> dict[str, object]:
     """Fit ``path`` with ``method`` in this process; the measurements as JSON."""
     table = pd.read_csv(path, dtype={"well": str})
     import nutpie  # noqa: F401
@@ -65,6 +67,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             time="month",
             value="rate",
             varying=["qi", "di"],
+            parametrization=parametrization,
             draws=draws,
             tune=tune,
             chains=chains,
@@ -72,6 +75,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             progressbar=False,
         )
         seconds = time.perf_counter() - start
+        attempts = len(fit.diagnosis.attempts)
         post = fit.idata["posterior"]
         parts = [post[n].values for n in ("beta", "sd_well", "sigma", "u_well")]
         idata, sampler = fit.idata, f"nutpie ({fit.parametrization})"
@@ -112,6 +116,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         beta = np.stack([post[n].values for n in ("log_qi", "log_di", "logit_b")], axis=-1)
         parts = [beta, post["sd"].values, post["sigma"].values, post["u"].values]
         sampler = "nutpie (pm.sample, non-centered)"
+        attempts = 1
     else:
         raise ValueError(f"unknown method {method!r}")
     rows = []
@@ -127,12 +132,14 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         "ess_per_s": round(min_ess / seconds, 3),
         "divergences": int(idata["sample_stats"]["diverging"].values.sum()),
         "max_r_hat": round(float(np.nanmax(stats["r_hat"])), 4),
+        "attempts": attempts,
     }
 
 
 def fit_row(method: str, path: Path, args: argparse.Namespace) -> dict[str, object]:
     command = [sys.executable, str(Path(__file__)), "--worker", method, "--data", str(path)]
     command += ["--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains)]
+    command += ["--parametrization", args.parametrization]
     run = measure(command, args.timeout)
     row = {"method": method, "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"]}
     row["load_1min"] = run["load_1min"]
@@ -168,7 +175,7 @@ def cli_row(path: Path, args: argparse.Namespace) -> dict[str, object]:
 
 COLUMNS = [
     "method", "sampler", "status", "wall_s", "fit_s", "min_ess_bulk", "ess_per_s",
-    "divergences", "max_r_hat", "peak_rss_mb", "load_1min",
+    "divergences", "max_r_hat", "attempts", "peak_rss_mb", "load_1min",
 ]  # fmt: skip
 
 
@@ -180,11 +187,19 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--methods", default="hbm,pymc,cli")
+    parser.add_argument(
+        "--parametrization",
+        default="auto",
+        help="hbm's (auto may refit once with more draws when a short run's ESS is low)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.draws, args.tune, args.chains)))
+        measured = worker(
+            args.worker, args.data, args.draws, args.tune, args.chains, args.parametrization
+        )
+        print(json.dumps(measured))
         return
     folder = Path(tempfile.mkdtemp(prefix="hbm-curves-"))
     table, _ = make_wells(args.wells, seed=SEED, history=(40, 90))
