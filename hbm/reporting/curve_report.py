@@ -98,7 +98,12 @@ def curve_blocks(result: FitResult, table: pd.DataFrame) -> list[Block]:
             + " (mean and 94% interval), and its value at the horizon. A new group's interval "
             "carries the spread between groups."
         ),
-        Figure("forecast", "forecast per group", ""),
+        Figure(
+            "forecast",
+            "forecast per group",
+            "Each group's total to the horizon (blue, 94% interval), fewest points at the "
+            "bottom, and a new group's (grey).",
+        ),
         Table(format_table(_bounded(table)), collapsed=len(table) > 15),
         Heading(2, "Priors"),
         Table(format_table(result.prior_summary()[["parameter", "prior", "source"]])),
