@@ -114,6 +114,10 @@ def test_result_folder(orange_fit, tmp_path):
     population = pd.read_csv(out / "population.csv").set_index("parameter")
     assert population.loc["scal", "pooled_scale"] == "log"
     assert "hbm curve fit" in (out / "report.md").read_text()
+    # `hbm report` rebuilds the folder from the saved fit
+    assert main(["report", str(out / "fit.nc"), "--out", str(tmp_path / "again")]) == 0
+    again = pd.read_csv(tmp_path / "again" / "forecast.csv")
+    assert again["group"].tolist()[-2:] == [POPULATION, NEW_GROUP]
 
 
 def run_cli(tmp_path, capsys, table: pd.DataFrame, *options: str) -> tuple[int, str]:

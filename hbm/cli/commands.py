@@ -237,7 +237,14 @@ def report_command(args: argparse.Namespace) -> int:
     from hbm.results.io import load_result
 
     out = check_output_dir(args.out)
-    write_outputs(load_result(args.fit), out)
+    result = load_result(args.fit)
+    if result.description.curve is not None:
+        from hbm.reporting.curve_report import write_curve_outputs
+
+        write_curve_outputs(result, out)
+        print(f"hbm: wrote {out}/ (summary.csv, forecast.csv, fit.nc, report.html, curves.png)")
+        return 0
+    write_outputs(result, out)
     print(f"hbm: wrote {out}/ (summary.csv, diagnostics.json, fit.nc, report.html, shrinkage.png)")
     return 0
 
