@@ -217,7 +217,7 @@ def main() -> None:
     (HERE / "results").mkdir(exist_ok=True)
     write_csv(HERE / "results" / "curves.csv", rows, COLUMNS)
     frame = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    print(frame.to_markdown(index=False))
+    print(frame.to_string(index=False))
     shutil.rmtree(folder, ignore_errors=True)
 
 
