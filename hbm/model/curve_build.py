@@ -55,7 +55,7 @@ def build_curve(
             f"The 'parametrization' option of a curve model must be one of 'auto', "
             f"{', '.join(map(repr, CURVE_PARAMETRIZATIONS))}; got {parametrization!r}."
         )
-    if centered is None:
+    if parametrization != "partial" or centered is None:
         centered = np.full(data.n_groups, parametrization == "centered")
     curve, g = spec.shape, data.group
     terms, varying = spec.free_terms, spec.varying_terms
@@ -69,7 +69,7 @@ def build_curve(
     with pm.Model(coords=coords) as model:
         beta = prior_vector(BETA, terms, [priors[f"{BETA}[{t}]"] for t in terms], BETA_DIM)
         population = [beta[terms.index(t)] for t in varying]
-        u = _effects(g, varying, priors, parametrization, centered, population) if varying else None
+        u = _effects(g, varying, priors, centered, population) if varying else None
         codes = pm.Data("data_codes", data.codes)
         t = pm.Data("data_t", data.t)
         natural: dict[str, Any] = dict(spec.fixed)
@@ -82,7 +82,7 @@ def build_curve(
         mu = curve.evaluate(t, natural, pt)
         observe_curve(spec.family, mu, data.y, priors)
     if start:
-        _set_start(model, terms, start, varying, g)
+        _set_start(model, terms, start, varying, g, int(np.sum(centered)))
     return model
 
 
@@ -90,7 +90,6 @@ def _effects(
     g: str,
     varying: tuple[str, ...],
     priors: Mapping[str, Prior],
-    parametrization: str,
     centered: np.ndarray,
     population: list[Any],
 ) -> Any:
@@ -116,10 +115,7 @@ def _effects(
         ]
         pm.Deterministic(corr_name(g), pt.stack(values), dims=pair_dim(g))
     scaled = [[sd[i] * lower[i][j] if j <= i else 0.0 for j in range(q)] for i in range(q)]
-    mask = {
-        "centered": np.ones(centered.size, bool),
-        "noncentered": np.zeros(centered.size, bool),
-    }.get(parametrization, np.asarray(centered, bool))
+    mask = np.asarray(centered, bool)
     which_c, which_n = np.flatnonzero(mask), np.flatnonzero(~mask)
     parts = []
     if which_c.size:
@@ -240,7 +236,12 @@ def pooled_start(data: CurveData, spec: CurveSpec, priors: Mapping[str, Prior]) 
 
 
 def _set_start(
-    model: Any, terms: tuple[str, ...], start: Mapping[str, float], varying: tuple[str, ...], g: str
+    model: Any,
+    terms: tuple[str, ...],
+    start: Mapping[str, float],
+    varying: tuple[str, ...],
+    g: str,
+    n_centered: int,
 ) -> None:
     """``beta`` at the pooled fit, and centered groups' parameters at it too."""
     beta = model.named_vars.get(BETA)
@@ -248,5 +249,4 @@ def _set_start(
         model.set_initval(beta, np.asarray([start[t] for t in terms], dtype=float))
     theta = model.named_vars.get(f"{effect_name(g)}_c")
     if theta is not None:
-        n_groups = int(theta.shape.eval()[0])
-        model.set_initval(theta, np.tile([start[t] for t in varying], (n_groups, 1)))
+        model.set_initval(theta, np.tile([start[t] for t in varying], (n_centered, 1)))
