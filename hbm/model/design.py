@@ -211,10 +211,17 @@ def _check_collinearity(names: list[str], x: np.ndarray) -> None:
     if eigenvalues[0] < COLLINEAR * max(eigenvalues[-1], 1.0):
         vector = eigenvectors[:, 0]
         involved = [names[keep[i]] for i in np.flatnonzero(np.abs(vector) > 1e-6)]
+        hint = (
+            " (or, if a covariate in an interaction sits far from zero compared with its spread, "
+            "centre it first, e.g. I(x - 1000000): the interaction then no longer copies the main "
+            "effect)"
+            if any(":" in name for name in involved)
+            else ""
+        )
         raise ValueError(
             f"The population terms {', '.join(map(repr, involved))} are perfectly collinear "
             "(one is a linear combination of the others), so their coefficients cannot be told "
-            "apart; drop one of them from the formula."
+            f"apart; drop one of them from the formula{hint}."
         )
 
 

@@ -18,6 +18,7 @@ identifiers are written in backticks: `` `log.radon` ~ floor + (1 | county) ``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["GroupBlock", "ParsedFormula", "formula_variables", "parse_formula"]
@@ -248,4 +249,15 @@ def formula_variables(parsed: ParsedFormula) -> tuple[str, list[str], list[str]]
         dict.fromkeys(part.strip("`") for factor in parsed.factors for part in factor.split(":"))
     )
     covariates = {name for name in covariates if name}  # formulae names np.log's module ''
+    covariates -= _contrast_names(parsed)
     return response_names[0], sorted(covariates - set(factor_columns)), factor_columns
+
+
+_CONTRAST = re.compile(r"\bC\(\s*[^,()]+,\s*([A-Za-z_]\w*)")
+
+
+def _contrast_names(parsed: ParsedFormula) -> set[str]:
+    """Names formulae lists as variables that are ``C(x, <contrast>)``'s contrast (``Sum``,
+    ``Treatment``...), not columns."""
+    text = " ".join([parsed.population, *(block.expr for block in parsed.blocks)])
+    return set(_CONTRAST.findall(text))
