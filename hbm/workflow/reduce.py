@@ -10,10 +10,10 @@ the description in the metadata (:mod:`hbm.data.stats_file`), so ``hbm fit STATS
 no other option; :func:`read_statistics` reads them back and refuses options that contradict the
 description.
 
-Formulas: ``formula=`` accepts the seed model's ``value ~ 1 + (1 | group)`` so far. A formula
-model's reduction (the count, means and co-moments of its design ``[X, Z, y]`` per cell) is what
-the engines compute for any list of column expressions; translating a formula's design columns
-into those expressions is the step still to build (formula models reduce with pandas today).
+Formulas: ``value ~ 1 + (1 | group)`` (however written) is the seed model above; any other
+formula reduces to the count, means and centred co-moments of its design ``[X, Z, y]`` per cell
+(:mod:`hbm.workflow.reduce_formula`), written with the formula model's description, so
+``hbm fit STATS.parquet`` fits it with no other option.
 """
 
 from __future__ import annotations
@@ -31,9 +31,14 @@ from hbm.core.defaults import DEFAULTS
 from hbm.data.engines import Column, Request, choose_engine, run
 from hbm.data.grouped import GroupedData, grouped_data
 from hbm.data.grouped_reduced import grouped_from_reduced, grouped_from_table, seed_table
+from hbm.data.model_data import ModelData
+from hbm.data.model_data_table import LAYOUT, model_data_from_table, model_data_table
 from hbm.data.stats_file import is_stats_file, read_stats, write_stats
 from hbm.data.tables import read_table
 from hbm.model.description import ModelDescription
+from hbm.model.formula import parse_formula
+from hbm.workflow.fit_formula import seed_shape
+from hbm.workflow.reduce_formula import check_formula_matches, reduce_formula_source
 
 __all__ = ["Statistics", "is_stats_file", "read_statistics", "reduce_source", "seed_formula"]
 
@@ -47,25 +52,46 @@ class Statistics:
 
     Attributes
     ----------
-    data : GroupedData
-        Per group: ``n``, ``mean``, ``ss``.
+    data : GroupedData or ModelData
+        Per group: ``n``, ``mean``, ``ss`` (the seed model); or per cell of a formula model's
+        grouping factors: ``n``, means and centred co-moments of its design columns.
     description : ModelDescription
-        The model the statistics are for (``value ~ 1 + (1 | group)``).
+        The model the statistics are for.
     provenance : dict
         ``engine`` (that ran), ``why`` (it was chosen), ``detail``, ``source``, ``rows``,
         ``dropped``, ``seconds``.
     """
 
-    data: GroupedData
+    data: GroupedData | ModelData
     description: ModelDescription
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """The statistics file's table: the group column, ``n``, ``mean``, ``ss``."""
+        """The statistics file's table: the group column, ``n``, ``mean``, ``ss`` (the seed
+        model), or a formula model's cells (:mod:`hbm.data.model_data_table`)."""
+        if isinstance(self.data, ModelData):
+            return model_data_table(self.data)[0]
         return seed_table(self.data)
+
+    def describe(self) -> str:
+        """What the statistics hold, in a few words (for the console)."""
+        if isinstance(self.data, ModelData):
+            factors = ", ".join(f"{f.n_groups} groups of {f.name!r}" for f in self.data.factors)
+            return (
+                f"{self.data.n_cells} cells ({factors}): n, means and co-moments of "
+                f"{len(self.data.columns)} design columns"
+            )
+        return (
+            f"{self.data.n_groups} groups of {self.data.group!r}: n, mean, ss of "
+            f"{self.data.value!r}"
+        )
 
     def write(self, path: str | Path) -> Path:
         """Write the statistics as Parquet, with the description in the metadata."""
+        if isinstance(self.data, ModelData):
+            table, record = model_data_table(self.data)
+            keep = {k: v for k, v in self.provenance.items() if k not in ("dropped",)}
+            return write_stats(path, table, {**keep, **record}, model=self.description.to_json())
         info = {
             "groups": [self.data.group],
             "columns": [self.data.value],
@@ -156,6 +182,17 @@ def reduce_source(
     >>> stats.to_frame().columns.tolist()
     ['school', 'n', 'mean', 'ss']
     """
+    if formula is not None:
+        parsed = parse_formula(formula)
+        if seed_shape(parsed) is None:
+            if group is not None or value is not None:
+                raise ValueError(
+                    f"Give either a formula or group= and value=, not both; got the formula "
+                    f"{formula!r} with group={group!r}, value={value!r}."
+                )
+            return _reduce_formula(str(source), parsed, engine, cluster, missing, order, progress)
+        formula = None
+        group, value = seed_shape(parsed)  # type: ignore[misc]
     group, value = _columns(group, value, formula)
     if order not in (None, "first-seen", "sorted"):
         raise ValueError(
@@ -201,14 +238,47 @@ def reduce_source(
     return Statistics(data=data, description=description, provenance=provenance)
 
 
+def _reduce_formula(
+    source: str,
+    parsed: Any,
+    engine: str,
+    cluster: str | None,
+    missing: str,
+    order: str | None,
+    progress: Callable[[str], None] | None,
+) -> Statistics:
+    if order not in (None, "first-seen", "sorted"):
+        raise ValueError(
+            f"The 'order' option must be one of 'first-seen', 'sorted'; got {order!r}."
+        )
+    chosen, why = choose_engine(source, engine)
+    if chosen == "duckdb" and order == "first-seen":
+        raise ValueError(
+            "The duckdb engine gives the groups sorted (it cannot tell the order of the rows in "
+            "a file); use order='sorted' (--order sorted) or the pandas or dask engine."
+        )
+    data, description, provenance = reduce_formula_source(
+        source,
+        parsed,
+        engine=chosen,
+        cluster=cluster,
+        missing=missing,
+        order=order,
+        progress=progress,
+    )
+    return Statistics(data=data, description=description, provenance={**provenance, "why": why})
+
+
 def read_statistics(
     path: str | Path,
     *,
     group: str | None = None,
     value: str | None = None,
     se: str | None = None,
+    formula: str | None = None,
 ) -> Statistics:
-    """Read a statistics file; ``group``/``value``/``se``, when given, must match its description.
+    """Read a statistics file; ``group``/``value``/``se``/``formula``, when given, must match its
+    description.
 
     Raises
     ------
@@ -219,6 +289,22 @@ def read_statistics(
     table, info, model = read_stats(path)
     description = ModelDescription.from_json(model)
     where = repr(str(path))
+    if info.get("layout") == LAYOUT:
+        given = [f"--{o} {v!r}" for o, v in (("group", group), ("value", value), ("se", se)) if v]
+        if given:
+            raise ValueError(
+                f"The statistics file {where} holds the formula model {description.formula!r}; "
+                f"{', '.join(given)} does not apply to it (leave it out, or give the formula)."
+            )
+        if formula is not None:
+            check_formula_matches(description, formula, where)
+        data = model_data_from_table(table, info, where=where)
+        kept = ("engine", "why", "detail", "source", "rows")
+        provenance = {k: info[k] for k in kept if k in info}
+        provenance["statistics"] = str(path)
+        return Statistics(data=data, description=description, provenance=provenance)
+    if formula is not None:
+        check_formula_matches(description, formula, where)
     if not description.is_seed_model or description.known_se is not None:
         raise ValueError(
             f"The statistics file {where} is for the model {description.formula!r}, which this "
