@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
@@ -141,7 +143,7 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
         # Every group's numbers: past a few hundred groups the figures draw a readable few.
-        shrinkage_table(result).to_csv(staging / "groups.csv")
+        _groups_table(result).to_csv(staging / "groups.csv", index=not _is_formula(result))
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
@@ -158,6 +160,24 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         save_result(result, staging / "fit.nc")
 
     return write_folder(out, fill)
+
+
+def _is_formula(result: FitResult) -> bool:
+    return not result.description.is_seed_model
+
+
+def _groups_table(result: FitResult) -> pd.DataFrame:
+    """Every group's numbers: the seed model's league table, or a formula model's coefficients
+    per group and varying term, each grouping factor in turn (``factor`` says which)."""
+    if not _is_formula(result):
+        return shrinkage_table(result)
+    from hbm.analysis.effects import group_coefficients
+
+    tables = [
+        group_coefficients(result, f.name).assign(factor=f.name) for f in result.model_data.factors
+    ]
+    table = pd.concat(tables, ignore_index=True)
+    return table[["factor", *[c for c in table.columns if c != "factor"]]]
 
 
 def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:
