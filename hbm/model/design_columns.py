@@ -94,8 +94,8 @@ def formula_needs(parsed: ParsedFormula, engine: str = "duckdb") -> FormulaNeeds
 def _refuse(term: str, engine: str) -> None:
     raise ValueError(
         f"The term {term!r} is a transformation formulae evaluates in Python, which the {engine} "
-        "engine cannot run where the rows are; add the transformed column to the data and use "
-        "it in the formula, or reduce with --engine pandas."
+        "engine cannot run where the rows are; precompute it as a column of the data and use "
+        "that column in the formula, or fit one file in memory (--engine pandas)."
     )
 
 
