@@ -3,11 +3,12 @@
 The reference is :func:`hbm.model.design.build_model_data` on the whole table (formulae evaluates
 the design there). Tolerances (the issue's): counts identical; means within 1e-12 of the
 reference relative to the cell's scale of that column, ``max(|mean|, sd)`` (a mean near zero
-has no relative digits to keep; for a column constant in the cell, such as an indicator that is 0
-there, relative to the column's scale over all rows: DuckDB averages ``x - c`` for a shift ``c``
-and adds ``c`` back, which leaves rounding of order 1e-16 of that scale); co-moments within 1e-9 relative to ``sqrt(C_aa C_bb)`` (an off-diagonal co-moment can
-be near zero however accurate it is; Cauchy-Schwarz bounds it by that scale). Covariate and
-response values lie near 1e6, where a raw sum of squares would lose the digits.
+has no relative digits to keep), or, for a column constant in the cell (an indicator that is 0
+there), relative to the column's scale over all rows (DuckDB averages ``x - c`` for a shift
+``c`` and adds ``c`` back, which leaves rounding of order 1e-16 of that scale); co-moments within
+1e-9 relative to ``sqrt(C_aa C_bb)`` (an off-diagonal co-moment can be near zero however accurate
+it is; Cauchy-Schwarz bounds it by that scale). Covariate and response values lie near 1e6,
+where a raw sum of squares would lose the digits.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def table(rows: int = 1200, seed: int = 5) -> pd.DataFrame:
     z = rng.normal(0, 1, rows)
     k = rng.integers(1, 4, rows)
     u = rng.normal(0, 1, (15, 2))
-    y = 1e6 + u[g, 0] + (0.5 + 0.2 * u[g, 1]) * (x - 1e6) + (s == "public") + 0.3 * z * (s == "catholic")
+    y = 1e6 + u[g, 0] + (0.5 + 0.2 * u[g, 1]) * (x - 1e6) + (s == "public")
+    y = y + 0.3 * z * (s == "catholic")
     return pd.DataFrame(
         {
             "g": [f"school{c:02d}" for c in g],
@@ -106,9 +108,9 @@ def test_engines_give_the_in_memory_cell_statistics(files, formula, engine, sour
     stats = reduce_source(str(folder / source), formula=formula, engine=engine, order="sorted")
     assert stats.provenance["engine"] == engine
     assert_same_cells(stats.data, reference(data, formula))
-    assert stats.data.design["reference_levels"] == reference(data, formula).design[
-        "reference_levels"
-    ]
+    assert (
+        stats.data.design["reference_levels"] == reference(data, formula).design["reference_levels"]
+    )
 
 
 def test_dask_on_a_local_cluster_gives_the_in_memory_cell_statistics(files):
@@ -187,17 +189,30 @@ def test_a_fit_from_hbm_reduce_equals_the_direct_fit(files, tmp_path, capsys):
         np.testing.assert_array_equal(direct[name], reduced[name])
     summary = (tmp_path / "a" / "summary.csv").read_text()
     assert summary == (tmp_path / "b" / "summary.csv").read_text()
-    # DuckDB, out of core, sorted groups: the same model as the in-memory fit in sorted order
-    duck = str(tmp_path / "duck.parquet")
-    assert main(["reduce", data, "--formula", SLOPES, "--engine", "duckdb", "--out", duck]) == 0
-    assert "reference" not in capsys.readouterr().err
-    fitted = main(["fit", duck, *options, "--out", str(tmp_path / "c")])
-    assert fitted == 0
-    sorted_fit = [*options, "--order", "sorted", "--out", str(tmp_path / "d")]
-    assert main(["fit", data, "--formula", SLOPES, *sorted_fit]) == 0
-    out_of_core, in_memory = draws(tmp_path / "c"), draws(tmp_path / "d")
-    for name in in_memory:  # the moments agree to rounding, and so do the draws
-        np.testing.assert_allclose(out_of_core[name], in_memory[name], rtol=1e-6, atol=1e-9)
+
+
+def log_density(data: ModelData) -> float:
+    """The marginal model's log density at its initial point, built as a fit builds it."""
+    from hbm.model.linear_build import build_linear
+    from hbm.model.linear_priors import resolve_linear_priors
+    from hbm.model.linear_terms import linear_parameter_table
+    from hbm.model.standardize import Standardization
+
+    priors = resolve_linear_priors(data, None)
+    parameters = linear_parameter_table(data, "marginal")
+    standard = Standardization.of_model_data(data)
+    built = build_linear(standard.model_data(data), standard.priors(priors, parameters), "marginal")
+    return float(built.model.compile_logp()(built.model.initial_point()))
+
+
+def test_out_of_core_statistics_give_the_in_memory_model(files):
+    """DuckDB's and Dask's moments differ from pandas' in the last digits only, so NUTS draws
+    from them differ (its trajectories amplify any difference): what must agree is the model,
+    checked here as its log density (1e-9 relative, against 1e-16 in the moments)."""
+    folder, data = files
+    want = log_density(reference(data, SLOPES))
+    stats = reduce_source(str(folder / "part*.parquet"), formula=SLOPES, engine="duckdb")
+    assert abs(log_density(stats.data) - want) <= 1e-9 * abs(want)
 
 
 def test_statistics_files_round_trip_float_for_float(files, tmp_path):

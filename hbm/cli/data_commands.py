@@ -97,7 +97,7 @@ def fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None, list
             order=args.order,
             progress=say,
         )
-        data, reduction = stats.data, {**stats.provenance, "why": why}
+        data, reduction = stats.data, {**stats.provenance, "why": why}  # type: ignore[assignment]
         if say:
             notes.append(_reduction_line(stats.provenance, why, data.order))
     if data.dropped and say:

@@ -28,8 +28,10 @@ to precompute the column.
 >>> plan = design_columns(parse_formula("y ~ x * s + (1 + x | g)"), variables)
 >>> [c.name for c in plan.columns]
 ['Intercept', 'x', 's[b]', 'x:s[b]', 'y']
->>> plan.columns[3].sql
-'("x") * (CASE WHEN "s" IS NULL THEN NULL WHEN "s" = \\'b\\' THEN 1.0 ELSE 0.0 END)'
+>>> print(plan.columns[2].sql)
+CASE WHEN "s" IS NULL THEN NULL WHEN "s" = 'b' THEN CAST(1.0 AS DOUBLE) ELSE CAST(0.0 AS DOUBLE) END
+>>> plan.columns[3].sql == f'("x") * ({plan.columns[2].sql})'
+True
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ formula reduces to the count, means and centred co-moments of its design ``[X, Z
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,10 +39,7 @@ from hbm.model.formula import parse_formula
 from hbm.workflow.fit_formula import seed_shape
 from hbm.workflow.reduce_formula import check_formula_matches, reduce_formula_source
 
-__all__ = ["Statistics", "is_stats_file", "read_statistics", "reduce_source", "seed_formula"]
-
-_NAME = r"(`[^`]+`|[A-Za-z_.][\w.]*)"
-_SEED = re.compile(rf"^\s*{_NAME}\s*~\s*(?:1\s*\+\s*)?\(\s*1\s*\|\s*{_NAME}\s*\)\s*$")
+__all__ = ["Statistics", "is_stats_file", "read_statistics", "reduce_source"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,31 +98,7 @@ class Statistics:
         return write_stats(path, self.to_frame(), info, model=self.description.to_json())
 
 
-def seed_formula(formula: str) -> tuple[str, str]:
-    """``(value, group)`` of the seed model's formula ``value ~ 1 + (1 | group)``.
-
-    >>> seed_formula("score ~ 1 + (1 | school)")
-    ('score', 'school')
-    """
-    found = _SEED.match(formula)
-    if not found:
-        raise ValueError(
-            f"The formula {formula!r} is not one hbm reduce can reduce yet: it takes "
-            "'value ~ 1 + (1 | group)' (or --group/--value) so far; fit a formula model from its "
-            "table with hbm fit DATA --formula."
-        )
-    return found.group(1).strip("`"), found.group(2).strip("`")
-
-
-def _columns(group: str | None, value: str | None, formula: str | None) -> tuple[str, str]:
-    if formula is not None:
-        value_f, group_f = seed_formula(formula)
-        if (group, value) != (None, None) and (group, value) != (group_f, value_f):
-            raise ValueError(
-                f"The formula {formula!r} says group {group_f!r} and value {value_f!r}; "
-                f"group={group!r} and value={value!r} contradict it (give one or the other)."
-            )
-        return group_f, value_f
+def _columns(group: str | None, value: str | None) -> tuple[str, str]:
     missing = [name for name, given in (("group", group), ("value", value)) if given is None]
     if missing:
         raise ValueError(
@@ -147,14 +119,18 @@ def reduce_source(
     order: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Statistics:
-    """Reduce a data file (or a glob of them) to the seed model's per-group statistics.
+    """Reduce a data file (or a glob of them) to the statistics of a model: the seed model's per
+    group, or a formula model's per cell.
 
     Parameters
     ----------
     source : str or Path
         A CSV or Parquet file, or a glob (``"parts/*.parquet"``).
     group, value : str
-        The group and value columns (or ``formula="value ~ 1 + (1 | group)"``).
+        The group and value columns of the seed model ``value ~ 1 + (1 | group)``.
+    formula : str, optional
+        Any model formula instead (``"y ~ x + sector + (1 + x | school)"``): its design
+        columns are reduced per cell of its grouping factors (:mod:`hbm.workflow.reduce_formula`).
     engine : {"auto", "pandas", "duckdb", "dask"}
         Where the rows are reduced; ``auto`` is pandas up to 200 MB, DuckDB above.
     cluster : str, optional
@@ -181,6 +157,10 @@ def reduce_source(
     (30, 'pandas')
     >>> stats.to_frame().columns.tolist()
     ['school', 'n', 'mean', 'ss']
+    >>> cells = hbm.reduce("data/sleepstudy.csv", formula="Reaction ~ Days + (Days | Subject)",
+    ...                    engine="duckdb")
+    >>> cells.describe()
+    "18 cells (18 groups of 'Subject'): n, means and co-moments of 3 design columns"
     """
     if formula is not None:
         parsed = parse_formula(formula)
@@ -191,9 +171,14 @@ def reduce_source(
                     f"{formula!r} with group={group!r}, value={value!r}."
                 )
             return _reduce_formula(str(source), parsed, engine, cluster, missing, order, progress)
-        formula = None
-        group, value = seed_shape(parsed)  # type: ignore[misc]
-    group, value = _columns(group, value, formula)
+        seed_group, seed_value = seed_shape(parsed)  # type: ignore[misc]
+        if (group, value) != (None, None) and (group, value) != (seed_group, seed_value):
+            raise ValueError(
+                f"The formula {formula!r} says group {seed_group!r} and value {seed_value!r}; "
+                f"group={group!r} and value={value!r} contradict it (give one or the other)."
+            )
+        group, value = seed_group, seed_value
+    group, value = _columns(group, value)
     if order not in (None, "first-seen", "sorted"):
         raise ValueError(
             f"The 'order' option must be one of 'first-seen', 'sorted'; got {order!r}."
@@ -269,6 +254,31 @@ def _reduce_formula(
     return Statistics(data=data, description=description, provenance={**provenance, "why": why})
 
 
+def _formula_statistics(
+    path: str | Path,
+    table: pd.DataFrame,
+    info: dict[str, Any],
+    description: ModelDescription,
+    options: dict[str, str | None],
+    formula: str | None,
+) -> Statistics:
+    """A formula model's statistics file (see :func:`read_statistics`)."""
+    where = repr(str(path))
+    given = [f"--{o} {v!r}" for o, v in options.items() if v]
+    if given:
+        raise ValueError(
+            f"The statistics file {where} holds the formula model {description.formula!r}; "
+            f"{', '.join(given)} does not apply to it (leave it out, or give the formula)."
+        )
+    if formula is not None:
+        check_formula_matches(description, formula, where)
+    data = model_data_from_table(table, info, where=where)
+    kept = ("engine", "why", "detail", "source", "rows")
+    provenance: dict[str, Any] = {k: info[k] for k in kept if k in info}
+    provenance["statistics"] = str(path)
+    return Statistics(data=data, description=description, provenance=provenance)
+
+
 def read_statistics(
     path: str | Path,
     *,
@@ -290,19 +300,8 @@ def read_statistics(
     description = ModelDescription.from_json(model)
     where = repr(str(path))
     if info.get("layout") == LAYOUT:
-        given = [f"--{o} {v!r}" for o, v in (("group", group), ("value", value), ("se", se)) if v]
-        if given:
-            raise ValueError(
-                f"The statistics file {where} holds the formula model {description.formula!r}; "
-                f"{', '.join(given)} does not apply to it (leave it out, or give the formula)."
-            )
-        if formula is not None:
-            check_formula_matches(description, formula, where)
-        data = model_data_from_table(table, info, where=where)
-        kept = ("engine", "why", "detail", "source", "rows")
-        provenance = {k: info[k] for k in kept if k in info}
-        provenance["statistics"] = str(path)
-        return Statistics(data=data, description=description, provenance=provenance)
+        options = {"group": group, "value": value, "se": se}
+        return _formula_statistics(path, table, info, description, options, formula)
     if formula is not None:
         check_formula_matches(description, formula, where)
     if not description.is_seed_model or description.known_se is not None:

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hbm.core.defaults import DEFAULTS
-from hbm.data.engines import Request, run
-from hbm.data.engines.probe import probe
+from hbm.data.engines import Request, probe, run
 from hbm.data.model_data import ModelData
 from hbm.data.tables import read_table
 from hbm.model.description import ModelDescription

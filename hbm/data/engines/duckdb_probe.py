@@ -33,7 +33,7 @@ def probe_duckdb(
     found = resolve_source(source)
     request = Request(source, groups, tuple(Column.plain(c) for c in columns))
     with tempfile.TemporaryDirectory(prefix="hbm-duckdb-") as spill:
-        config = {
+        config: dict[str, Any] = {
             "threads": DEFAULTS.duckdb_threads,
             "memory_limit": DEFAULTS.duckdb_memory_limit,
             "temp_directory": spill,

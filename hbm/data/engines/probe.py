@@ -2,8 +2,8 @@
 
 A formula's design cannot be written as column expressions before the data say which covariates
 are categorical and which levels they hold (the first, sorted, is treatment coding's reference).
-:func:`probe` asks the engine for it, in the terms of :func:`hbm.model.design_info.design_info`'s
-record of a variable:
+:func:`hbm.data.engines.probe` asks the engine for it, in the terms of
+:func:`hbm.model.design_info.design_info`'s record of a variable:
 
 - a numeric column (or a text column whose values are mostly numbers, as the in-memory path
   reads it): ``{"kind": "numeric", "values": [min, max]}``, or every distinct value, sorted, when
@@ -16,7 +16,7 @@ The pandas engine probes each file, the Dask engine each partition (on the worke
 >>> import pandas as pd
 >>> table = pd.DataFrame({"s": ["b", "a", None], "x": [1.5, 2.0, 3.0]})
 >>> part = probe_frame(table, ["s", "x"], set())
->>> finish(merge([part]), ["s", "x"])
+>>> finish(merge([part]), distinct=set())
 {'s': {'kind': 'categoric', 'values': ['a', 'b']}, 'x': {'kind': 'numeric', 'values': [1.5, 3.0]}}
 """
 
@@ -30,7 +30,7 @@ import pandas as pd
 
 from hbm.data.columns import check_columns, labels_as_strings
 
-__all__ = ["MAX_LEVELS", "finish", "merge", "probe", "probe_frame"]
+__all__ = ["MAX_LEVELS", "finish", "merge", "probe_files", "probe_frame"]
 
 #: A categorical covariate with more levels than this is refused out of core: its design would
 #: have as many columns, and each cell a co-moment matrix of their square.
@@ -133,34 +133,7 @@ def _is_number(value: Any) -> bool:
         return False
 
 
-def probe(
-    source: str,
-    engine: str,
-    columns: list[str],
-    groups: tuple[str, ...],
-    distinct: set[str],
-    *,
-    cluster: str | None = None,
-) -> Variables:
-    """The records of ``columns`` of ``source``, read by ``engine`` (see the module docstring).
-
-    ``groups`` are the grouping columns (read as text, as the reduction reads them);
-    ``distinct`` the columns whose levels the formula needs even when numeric.
-    """
-    if not columns:
-        return {}
-    if engine == "duckdb":
-        from hbm.data.engines.duckdb_probe import probe_duckdb
-
-        return finish(probe_duckdb(source, columns, groups, distinct), distinct)
-    if engine == "dask":
-        from hbm.data.engines.dask_engine import probe_dask
-
-        return finish(probe_dask(source, columns, groups, distinct, cluster), distinct)
-    return finish(_probe_files(source, columns, groups, distinct), distinct)
-
-
-def _probe_files(
+def probe_files(
     source: str, columns: list[str], groups: tuple[str, ...], distinct: set[str]
 ) -> dict[str, Any]:
     from hbm.data.engines.sources import resolve_source
