@@ -162,6 +162,8 @@ def _seed_columns(args: argparse.Namespace) -> tuple[str, str] | None:
     seed = seed_shape(parse_formula(args.formula))
     if seed is None or args.group or args.value or args.se:
         return None
+    if is_formula_statistics(args.data):
+        return None  # the formula is checked against the file's model there
     if not is_stats_file(args.data):
         engine, _ = choose_engine(args.data, args.engine)
         if engine == "pandas" and args.cluster is None and Path(args.data).is_file():

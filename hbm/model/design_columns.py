@@ -89,7 +89,6 @@ def formula_needs(parsed: ParsedFormula, engine: str = "duckdb") -> FormulaNeeds
                 covariates.add(name)
                 if type(component).__name__ == "Call":
                     distinct.add(name)
-    covariates -= set(groups)
     return FormulaNeeds(response, sorted(covariates), tuple(groups), distinct)
 
 
