@@ -278,3 +278,23 @@ def test_bad_statistics_and_options_for_them(files, tmp_path, capsys):
                  str(tmp_path / "t.parquet")]) == 2  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert "'x' must hold numbers" in err and "'n/a?'" in err and "\n" not in err
+
+
+def test_a_grouping_column_that_is_also_a_covariate(files):
+    folder, data = files
+    formula = "y ~ z + h + (1 | h) + (1 + z | g)"
+    stats = reduce_source(str(folder / "all.parquet"), formula=formula, engine="duckdb")
+    assert_same_cells(stats.data, reference(data, formula))
+
+
+def test_the_python_api_checks_a_statistics_file_against_the_formula(files, tmp_path):
+    import hbm
+
+    folder, _ = files
+    hbm.reduce(str(folder / "part*.parquet"), formula=SLOPES, engine="duckdb").write(
+        tmp_path / "cells.parquet"
+    )
+    with pytest.raises(ValueError, match="does not match it"):
+        hbm.fit(str(tmp_path / "cells.parquet"), "y ~ x + (1 | g)", progressbar=False)
+    with pytest.raises(ValueError, match="precompute"):
+        hbm.fit(str(folder / "part*.parquet"), "y ~ np.log(z + 5) + (1 | g)", engine="duckdb")
