@@ -117,8 +117,10 @@ def fit_model_data(
     parametrization: str = DEFAULTS.parametrization,
     config: SampleConfig | None = None,
     source: str | None = None,
+    reduction: Mapping[str, object] | None = None,
 ) -> FitResult:
-    """Fit a formula model's reduced data."""
+    """Fit a formula model's reduced data; ``reduction`` (the engine that reduced the rows, and
+    how) goes into the run record."""
     from dataclasses import replace
 
     config = config or SampleConfig()
@@ -167,6 +169,8 @@ def fit_model_data(
     record = run_record(
         config, run, chosen, reason, {p.name: how for p in parameters.by_role("group_effect")}
     )
+    if reduction:
+        record["reduction"] = dict(reduction)
     run.idata.attrs.update(
         hbm_run=json.dumps(record, sort_keys=True),
         hbm_data=json.dumps(data.describe(), sort_keys=True),
