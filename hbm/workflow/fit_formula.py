@@ -21,9 +21,9 @@ from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
 from hbm.model.description import GroupTerm, ModelDescription
 from hbm.model.design import build_model_data
-from hbm.model.families.normal_cells_conditional import draw_effects
 from hbm.model.formula import ParsedFormula, parse_formula
 from hbm.model.linear_build import build_linear, choose_linear
+from hbm.model.linear_nested import draw_exact_effects
 from hbm.model.linear_priors import resolve_linear_priors
 from hbm.model.linear_terms import linear_parameter_table
 from hbm.model.parametrizations import check_likelihood, check_parametrization
@@ -141,8 +141,9 @@ def fit_model_data(
         standard.restore(idata, data, resolved, parameters)
         if chosen == "marginal":
             posterior = idata["posterior"].to_dataset()
-            effects = draw_effects(posterior, data, int(run_config.random_seed))  # type: ignore[arg-type]
-            posterior[str(effects.name)] = effects
+            seed = int(run_config.random_seed)  # type: ignore[arg-type]
+            for effects in draw_exact_effects(posterior, data, seed):
+                posterior[str(effects.name)] = effects
             idata["posterior"] = posterior
         add_cell_data(idata, data)
         add_plot_rows(idata, data, plotted_groups(data, int(run_config.random_seed)))  # type: ignore[arg-type]
