@@ -2,11 +2,13 @@
 
 For a grouping factor ``g`` with varying terms ``t``, a group's **coefficient** of ``t`` is
 ``beta[t] + u_g[j, t]`` when ``t`` is also a population term (a group's own intercept or slope)
-and ``u_g[j, t]`` otherwise. :func:`group_coefficients` summarises their posterior per group and
-term; :func:`no_pooling` gives the classical estimate of the same coefficients from the group's
-rows alone (least squares of the group's rows on its varying terms, the other population terms
-held at their posterior means), computed from the per-group moments, with NaN where the group has
-too few distinct rows to estimate them. Together they are the 2D shrinkage plot's arrows.
+and ``u_g[j, t]`` otherwise; a nested level's group adds the effects of ``t`` of the groups it
+lies in (a school's intercept is ``beta + u_district + u_school``). :func:`group_coefficients`
+summarises their posterior per group and term; :func:`no_pooling` gives the classical estimate
+of the same coefficients from the group's rows alone (least squares of the group's rows on its
+varying terms, the other population terms held at their posterior means), computed from the
+per-group moments, with NaN where the group has too few distinct rows to estimate them.
+Together they are the 2D shrinkage plot's arrows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from hbm.analysis.draws import check_prob, tag
 from hbm.analysis.groupwise import group_quantiles
+from hbm.analysis.level_effects import add_ancestor_effects
 from hbm.core.names import BETA, INTERCEPT, effect_name, sd_name
 from hbm.data.model_data import FactorData
 from hbm.model.families.normal_cells_conditional import group_statistics
@@ -49,6 +52,7 @@ def coefficient_draws(
     for t, term in enumerate(factor.terms):
         if term in data.population:
             values[:, :, t] += beta[:, data.population.index(term), None]
+    add_ancestor_effects(result, factor, values, groups)
     return values
 
 

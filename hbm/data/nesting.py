@@ -41,6 +41,7 @@ __all__ = [
     "nesting_of",
     "outermost_factor",
     "repeated_labels",
+    "told_apart",
 ]
 
 
@@ -172,3 +173,27 @@ def repeated_labels(inner: FactorData, outer: FactorData) -> tuple[int, int, str
         return 0, 0, "", 0
     top = int(np.argmax(counts))
     return int(names.size), int((counts > 1).sum()), str(names[top]), int(counts[top])
+
+
+def told_apart(data: ModelData) -> list[str]:
+    """Sentences for every nested level whose labels repeat across its outer groups (class "1"
+    in every school), which ``<outer>:<inner>`` tells apart.
+
+    A factor counts when it is named ``<outer>:<b>``, ``<outer>`` is a factor of the model too,
+    and it is nested in it (:func:`repeated_labels`).
+    """
+    names = {f.name: f for f in data.factors}
+    out = []
+    for factor in data.factors:
+        outer_name, _, own = factor.name.rpartition(":")
+        outer = names.get(outer_name)
+        if outer is None or not is_nested_in(factor, outer):
+            continue
+        distinct, repeated, example, count = repeated_labels(factor, outer)
+        if repeated:
+            out.append(
+                f"{own} labels repeat across {outer_name} groups ({repeated} of {distinct}; e.g. "
+                f"{example!r} in {count} of them): they are told apart as {factor.name} "
+                f"({factor.n_groups} groups, labelled '<{outer_name}>:<{own}>')."
+            )
+    return out

@@ -23,6 +23,7 @@ from hbm.reporting.blocks import (
     format_number,
     format_table,
 )
+from hbm.reporting.levels_section import levels_blocks
 from hbm.reporting.loo_section import loo_blocks, loo_brief
 from hbm.reporting.sections import (
     bounded,
@@ -90,6 +91,7 @@ def formula_blocks(result: FitResult, figures: tuple[str, ...]) -> list[Block]:
         Heading(2, "What varies between groups"),
         Figure("shrinkage", "shrinkage of the group coefficients", _SHRINKAGE_TEXT),
     ]
+    blocks += levels_blocks(result, figures)
     if "lines" in figures:
         blocks += [Heading(2, "Each group's line"), Figure("lines", "fitted lines", _LINES_TEXT)]
     blocks += [

@@ -17,11 +17,13 @@ from hbm.core.defaults import DEFAULTS
 from hbm.core.names import INTERCEPT
 from hbm.core.seeds import new_seed
 from hbm.data.model_data import ModelData
+from hbm.data.nesting import told_apart
 from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
 from hbm.model.description import GroupTerm, ModelDescription
 from hbm.model.design import build_model_data
 from hbm.model.formula import ParsedFormula, parse_formula
+from hbm.model.level_checks import check_identified
 from hbm.model.linear_build import build_linear, choose_linear
 from hbm.model.linear_nested import draw_exact_effects
 from hbm.model.linear_priors import resolve_linear_priors
@@ -121,6 +123,7 @@ def fit_model_data(
     """Fit a formula model's reduced data."""
     from dataclasses import replace
 
+    check_identified(data)  # the normal family's levels
     config = config or SampleConfig()
     if config.random_seed is None:
         config = replace(config, random_seed=new_seed())
@@ -217,6 +220,8 @@ def _announce(
 ) -> None:
     factors = ", ".join(f"{f.name} ({f.n_groups} groups)" for f in data.factors)
     print(f"hbm: {data.n_rows} rows; {data.response} by {factors}")
+    for sentence in told_apart(data):
+        print(f"hbm: {sentence}")
     references = data.design.get("reference_levels", {})
     if references:
         levels = ", ".join(f"{name}: {level!r}" for name, level in references.items())
