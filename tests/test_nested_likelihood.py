@@ -40,6 +40,17 @@ COVARIANCES = {
     "d:s:c": np.array([[0.6, -0.1], [-0.1, 0.4]]),
 }
 
+#: Other shapes of chains: one term at the innermost level (the kernel's scalar path) below a
+#: correlated pair, and intercepts at three levels.
+OTHER_FORMULAS = {
+    "y ~ x + (1 + x | d) + (1 | d:s)": {"d": COVARIANCES["d"], "d:s": COVARIANCES["d:s"]},
+    "y ~ x + (1 | d/s/c)": {
+        "d": np.array([[0.9]]),
+        "d:s": np.array([[0.5]]),
+        "d:s:c": np.array([[0.3]]),
+    },
+}
+
 
 def table(intercept: float = 0.0, seed: int = 3) -> pd.DataFrame:
     """Three districts of 1 to 3 schools of 1 to 2 classes of 1 to 4 rows (labels repeat)."""
@@ -54,7 +65,9 @@ def table(intercept: float = 0.0, seed: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["d", "s", "c", "x", "y"])
 
 
-def dense_parts(frame: pd.DataFrame, data, nesting) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense_parts(
+    frame: pd.DataFrame, data, nesting, covariances=COVARIANCES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``X``, the stacked ``Z`` (every level's columns, groups in the factors' order) and the
     block diagonal prior covariance of all effects, outermost level first."""
     n = len(frame)
@@ -72,7 +85,7 @@ def dense_parts(frame: pd.DataFrame, data, nesting) -> tuple[np.ndarray, np.ndar
         for j, column in enumerate(columns):
             z[np.arange(n), codes * factor.n_terms + j] = column
         blocks.append(z)
-        covs.append(np.kron(np.eye(factor.n_groups), COVARIANCES[factor.name]))
+        covs.append(np.kron(np.eye(factor.n_groups), covariances[factor.name]))
     size = sum(c.shape[0] for c in covs)
     prior = np.zeros((size, size))
     start = 0
@@ -82,8 +95,8 @@ def dense_parts(frame: pd.DataFrame, data, nesting) -> tuple[np.ndarray, np.ndar
     return x, np.hstack(blocks), prior
 
 
-def dense_log_likelihood(frame, data, nesting, beta, rows=None) -> float:
-    x, z, prior = dense_parts(frame, data, nesting)
+def dense_log_likelihood(frame, data, nesting, beta, rows=None, covariances=COVARIANCES) -> float:
+    x, z, prior = dense_parts(frame, data, nesting, covariances)
     keep = np.ones(len(frame), dtype=bool) if rows is None else rows
     cov = SIGMA**2 * np.eye(keep.sum()) + z[keep] @ prior @ z[keep].T
     residual = frame.y.to_numpy()[keep].astype(np.longdouble) - x[keep].astype(np.longdouble) @ beta
@@ -119,7 +132,9 @@ def algebra_log_likelihood(data, nesting, beta) -> float:
     big_b = sum(v.sum() for v in up.quad)
     n = data.n_rows
     effects = sum(f.n_groups * f.n_terms for f in nesting.factors)
-    log_det_sigma = sum(f.n_groups * np.linalg.slogdet(c)[1] for f, c in zip(nesting.factors, covs))
+    log_det_sigma = sum(
+        f.n_groups * np.linalg.slogdet(c)[1] for f, c in zip(nesting.factors, covs, strict=True)
+    )
     return float(
         -0.5 * n * np.log(2 * np.pi)
         - n * np.log(SIGMA)
@@ -156,10 +171,10 @@ def test_each_district_equals_the_dense_normal_of_its_rows(intercept):
     np.testing.assert_allclose(got, expected, rtol=1e-10)
 
 
-def _point(model, centred):
+def _point(model, centred, covariances=COVARIANCES):
     """Value variables for the constrained parameters (the correlated blocks by arctanh)."""
     point = {"beta_centred": centred, "sigma_log__": np.log(SIGMA)}
-    for name, cov in COVARIANCES.items():
+    for name, cov in covariances.items():
         sd = np.sqrt(np.diag(cov))
         point[f"sd_{name}_log__"] = np.log(sd)
         if cov.shape[0] == 2:
@@ -171,29 +186,44 @@ def _point(model, centred):
 @pytest.mark.parametrize("intercept", [0.0, 1e6])
 def test_the_model_marginal_term_equals_the_dense_multivariate_normal(intercept, mode):
     frame, data, nesting = prepared(intercept)
+    _check_model_term(frame, data, nesting, intercept, mode, COVARIANCES)
+
+
+@pytest.mark.parametrize("formula", list(OTHER_FORMULAS))
+def test_other_chains_in_the_model_equal_the_dense_multivariate_normal(formula):
+    frame = table()
+    data = build_model_data(frame, parse_formula(formula))
+    _check_model_term(frame, data, nesting_of(data), 0.0, "NUMBA", OTHER_FORMULAS[formula])
+
+
+def _check_model_term(frame, data, nesting, intercept, mode, covariances):
     centred = np.array([intercept + 5.0, 0.3])
     model = build_linear(data, resolve_linear_priors(data, None), "marginal").model
     potential = next(p for p in model.potentials if p.name == "y_marginal")
     term = model.logp(vars=[potential], jacobian=False)
     function = pytensor.function(model.value_vars, term, on_unused_input="ignore", mode=mode)
-    value = float(function(**_point(model, centred)))
+    value = float(function(**_point(model, centred, covariances)))
     means = data.column_summary()[0][:2].astype(np.longdouble)
     beta = centred.astype(np.longdouble)
     beta[0] = beta[0] - means[1] * beta[1]
-    assert value == pytest.approx(dense_log_likelihood(frame, data, nesting, beta), rel=1e-10)
+    expected = dense_log_likelihood(frame, data, nesting, beta, covariances=covariances)
+    assert value == pytest.approx(expected, rel=1e-10)
 
 
-def _op_inputs():
-    _, data, nesting = prepared()
+def _op_inputs(formula=FORMULA, covariances=None):
+    covariances = covariances or COVARIANCES
+    data = build_model_data(table(), parse_formula(formula))
+    nesting = nesting_of(data)
     stats_ = nested_statistics(data, nesting)
     flat, structure = pack_levels(stats_["levels"])
     a = coefficients(data, stats_, BETA)
-    lams = np.concatenate([np.linalg.inv(COVARIANCES[f.name]).ravel() for f in nesting.factors])
+    lams = np.concatenate([np.linalg.inv(covariances[f.name]).ravel() for f in nesting.factors])
     return flat, structure, a, lams, stats_["levels"].qs, len(data.columns)
 
 
-def test_numba_kernel_equals_numpy():
-    flat, structure, a, lams, qs, k = _op_inputs()
+@pytest.mark.parametrize("formula", [FORMULA, *OTHER_FORMULAS])
+def test_numba_kernel_equals_numpy(formula):
+    flat, structure, a, lams, qs, k = _op_inputs(formula, OTHER_FORMULAS.get(formula))
     inputs = pt.dvector(), pt.lvector(), pt.dvector(), pt.dscalar(), pt.dvector()
     outputs = NestedMarginal(qs, k)(*inputs)
     kernel = pytensor.function(list(inputs), outputs, mode="NUMBA")
