@@ -1,6 +1,7 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
-``DIR`` receives ``summary.csv``, ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
+``DIR`` receives ``summary.csv``, ``groups.csv`` (the league table of every group: raw and
+posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
 ``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
 an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
 ``diagnostics.json``).
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hbm.analysis.log_likelihood import store_log_likelihood
+from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
 from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
@@ -138,6 +140,8 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
     def fill(staging: Path) -> None:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
+        # Every group's numbers: past a few hundred groups the figures draw a readable few.
+        shrinkage_table(result).to_csv(staging / "groups.csv")
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
