@@ -23,6 +23,7 @@ from hbm.analysis.groupwise import group_quantiles
 from hbm.analysis.level_effects import add_ancestor_effects
 from hbm.core.names import BETA, INTERCEPT, effect_name, sd_name
 from hbm.data.model_data import FactorData
+from hbm.data.nesting import is_nested_in
 from hbm.model.families.normal_cells_conditional import group_statistics
 from hbm.results.fit_result import FitResult
 from hbm.results.summary import CI_PROB
@@ -134,19 +135,37 @@ def no_pooling(source: Any, factor: str | None = None) -> pd.DataFrame:
 
 
 def icc_by_factor(source: Any) -> dict[str, np.ndarray]:
-    """Draws of the intraclass correlation ``sd^2 / (sd^2 + sigma^2)`` of every factor whose only
-    varying term is the intercept (elsewhere it depends on the covariates and is not one number).
+    """Draws of the intraclass correlation of every factor whose only varying term is the
+    intercept: the correlation of two rows in the same group of it.
+
+    With one factor it is ``sd^2 / (sd^2 + sigma^2)``. With several, and intercepts only, the
+    denominator holds every factor's ``sd^2`` and the numerator the factor's own and those of the
+    factors it is nested in (two pupils of one school share their school's and their district's
+    effects; two ratings by one rater share only the rater's). Where some factor has a varying
+    slope, a row's variance depends on its covariates and no factor gets one number here (see
+    :func:`hbm.analysis.levels.variance_decomposition` for the average over the rows).
     """
     result = as_result(source)
     posterior = result.idata["posterior"]
     sigma = np.asarray(posterior[result.parameters.one("residual_scale").name].values).reshape(-1)
-    out = {}
-    for factor in result.model_data.factors:
-        if factor.terms != (INTERCEPT,):
-            continue
-        sd = np.asarray(posterior[sd_name(factor.name)].values).reshape(-1)
-        out[factor.name] = sd**2 / (sd**2 + sigma**2)
-    return out
+    factors = result.model_data.factors
+    if len(factors) > 1 and any(f.terms != (INTERCEPT,) for f in factors):
+        return {}
+    variances = {
+        f.name: np.asarray(posterior[sd_name(f.name)].values).reshape(-1) ** 2
+        for f in factors
+        if f.terms == (INTERCEPT,)
+    }
+    total = sigma**2 + sum(variances.values(), np.zeros_like(sigma))
+    return {
+        f.name: sum(
+            (variances[g.name] for g in factors if g is f or is_nested_in(f, g)),
+            np.zeros_like(sigma),
+        )
+        / total
+        for f in factors
+        if f.name in variances
+    }
 
 
 def _factor(result: FitResult, name: str | None) -> FactorData:

@@ -21,6 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from hbm.analysis.effects import group_coefficients
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
@@ -141,7 +144,7 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
         # Every group's numbers: past a few hundred groups the figures draw a readable few.
-        shrinkage_table(result).to_csv(staging / "groups.csv")
+        groups_table(result).to_csv(staging / "groups.csv", index=is_grouped(result))
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
@@ -158,6 +161,26 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         save_result(result, staging / "fit.nc")
 
     return write_folder(out, fill)
+
+
+def is_grouped(result: FitResult) -> bool:
+    """Whether ``result`` is a fit of ``value ~ 1 + (1 | group)`` (rather than a formula model)."""
+    from hbm.data.grouped import GroupedData
+
+    return isinstance(result.data, GroupedData)
+
+
+def groups_table(result: FitResult) -> pd.DataFrame:
+    """Every group's numbers (``groups.csv``): the shrinkage table of ``value ~ 1 + (1 | group)``;
+    for a formula model every grouping factor's group coefficients, one row per factor, group
+    and term (an inner level of nested factors includes its ancestors' effects)."""
+    if is_grouped(result):
+        return shrinkage_table(result)
+    tables = []
+    for factor in result.model_data.factors:
+        table = group_coefficients(result, factor.name).rename(columns={factor.name: "group"})
+        tables.append(table.assign(factor=factor.name)[["factor", *table.columns]])
+    return pd.concat(tables, ignore_index=True)
 
 
 def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:
