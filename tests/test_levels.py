@@ -172,3 +172,16 @@ def test_bad_levels_one_line_exit_2_nothing_written(case, tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match=message):  # the Python API says the same
         hbm.fit(table, formula, **FAST)
+
+
+def test_advice_suggests_the_marginal_form_only_where_there_is_one():
+    from hbm.diagnostics import advice
+
+    names = advice.Names("sd_plate", "u_plate")
+    assert "parametrization='marginal'" in advice.r_hat(1.05, "u_plate[a]", 500, 500)[1]
+    for text in (
+        advice.r_hat(1.05, "u_plate[a]", 500, 500, marginal=False)[1],
+        advice.divergences(3, [3], 1000, "noncentered", {}, names, marginal=False)[1],
+        advice.divergences(3, [3], 1000, "centered", {}, names, marginal=False)[1],
+    ):
+        assert "marginal" not in text, text

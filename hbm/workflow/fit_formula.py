@@ -157,6 +157,7 @@ def fit_model_data(
             sampler=config.sampler,
             summary=table,
             parameters=parameters,
+            marginal_form=choose_linear(data)[0] == "marginal",
         )
         return table, diagnosis
 
