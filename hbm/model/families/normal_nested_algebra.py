@@ -223,26 +223,46 @@ def sample_effects(
 
 def _cholesky(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Batched Cholesky factors of ``d`` (B, J, q, q); where some matrix of a value is not
-    positive definite, that value's factors are the identity and it is marked failed."""
-    eigen_ok = np.isfinite(d).all(axis=(1, 2, 3))
-    failed = ~eigen_ok
-    safe = np.where(eigen_ok[:, None, None, None], d, np.eye(d.shape[-1]))
-    try:
-        return np.linalg.cholesky(safe), failed
-    except np.linalg.LinAlgError:
-        chol = np.empty_like(safe)
-        for b in range(safe.shape[0]):
-            try:
-                chol[b] = np.linalg.cholesky(safe[b])
-            except np.linalg.LinAlgError:
-                failed[b] = True
-                chol[b] = np.eye(d.shape[-1])
-        return chol, failed
+    positive definite, that value's factors are the identity and it is marked failed.
+
+    Written out over the q x q entries, each an operation on all (B, J) matrices at once: q is
+    small (at most a few terms) and J large (10,000 schools), where LAPACK's per-matrix calls
+    cost a hundred times more than the arithmetic."""
+    q = d.shape[-1]
+    if q == 1:
+        positive = d[..., 0, 0] > 0.0  # False for NaN too
+        failed = ~positive.all(axis=1)
+        low = np.sqrt(np.where(positive, d[..., 0, 0], 1.0))[..., None, None]
+        low[failed] = 1.0
+        return low, failed
+    low = np.zeros_like(d)
+    bad = ~np.isfinite(d).all(axis=(2, 3))
+    for i in range(q):
+        for m in range(i + 1):
+            value = d[..., i, m] - np.einsum("bjc,bjc->bj", low[..., i, :m], low[..., m, :m])
+            if i == m:
+                positive = value > 0.0
+                bad |= ~positive
+                low[..., i, i] = np.sqrt(np.where(positive, value, 1.0))
+            else:
+                low[..., i, m] = value / low[..., m, m]
+    failed = bad.any(axis=1)
+    low[failed] = np.eye(q)
+    return low, failed
 
 
 def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
+    """``D^-1 = L^-T L^-1`` from the batched factors ``L``, entry by entry (see
+    :func:`_cholesky`)."""
     q = chol.shape[-1]
-    inv_low = np.linalg.solve(chol, np.broadcast_to(np.eye(q), chol.shape))
+    if q == 1:
+        return 1.0 / (chol * chol)
+    inv_low = np.zeros_like(chol)
+    for i in range(q):
+        inv_low[..., i, i] = 1.0 / chol[..., i, i]
+        for m in range(i):
+            value = -np.einsum("bjc,bjc->bj", chol[..., i, m:i], inv_low[..., m:i, m])
+            inv_low[..., i, m] = value * inv_low[..., i, i]
     return np.einsum("bjcq,bjcr->bjqr", inv_low, inv_low)
 
 
