@@ -27,6 +27,7 @@ from hbm.analysis.effects import group_coefficients
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
+from hbm.data.grouped import GroupedData
 from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
 from hbm.results.fit_result import FitResult
@@ -144,7 +145,10 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
         # Every group's numbers: past a few hundred groups the figures draw a readable few.
-        groups_table(result).to_csv(staging / "groups.csv", index=is_grouped(result))
+        if isinstance(result.data, GroupedData):
+            shrinkage_table(result).to_csv(staging / "groups.csv")
+        else:
+            formula_groups_table(result).to_csv(staging / "groups.csv", index=False)
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
@@ -163,24 +167,17 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
     return write_folder(out, fill)
 
 
-def is_grouped(result: FitResult) -> bool:
-    """Whether ``result`` is a fit of ``value ~ 1 + (1 | group)`` (rather than a formula model)."""
-    from hbm.data.grouped import GroupedData
-
-    return isinstance(result.data, GroupedData)
-
-
-def groups_table(result: FitResult) -> pd.DataFrame:
-    """Every group's numbers (``groups.csv``): the shrinkage table of ``value ~ 1 + (1 | group)``;
-    for a formula model every grouping factor's group coefficients, one row per factor, group
-    and term (an inner level of nested factors includes its ancestors' effects)."""
-    if is_grouped(result):
-        return shrinkage_table(result)
+def formula_groups_table(result: FitResult) -> pd.DataFrame:
+    """Every group's numbers in a formula model: each factor's per-group coefficients, one row
+    per factor, group and varying term (:func:`hbm.analysis.effects.group_coefficients`)."""
     tables = []
     for factor in result.model_data.factors:
-        table = group_coefficients(result, factor.name).rename(columns={factor.name: "group"})
-        tables.append(table.assign(factor=factor.name)[["factor", *table.columns]])
-    return pd.concat(tables, ignore_index=True)
+        table = group_coefficients(result, factor.name)
+        tables.append(table.rename(columns={factor.name: "group"}).assign(factor=factor.name))
+    columns = ["factor", "group"]
+    return pd.concat(tables, ignore_index=True).pipe(
+        lambda t: t[columns + [c for c in t.columns if c not in columns]]
+    )
 
 
 def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:
