@@ -7,8 +7,9 @@ The columns ``W = [X, Z, y]`` are then reduced to per-cell moments (:mod:`hbm.da
 
 Everything about the table is checked first, with messages that name the column and the value:
 unknown columns (with a did-you-mean), text in a numeric covariate, missing values (counted, with
-``missing="drop"`` to drop them), a response that is not numeric, a factor with one level, and
-perfectly collinear population terms (named).
+``missing="drop"`` to drop them), a response that is not numeric, a factor with one level,
+perfectly collinear population terms (named), and a nesting written with ``/`` that the labels
+contradict (:mod:`hbm.model.level_checks`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from hbm.data.comoments import cell_moments
 from hbm.data.model_data import FactorData, ModelData
 from hbm.model.design_info import design_info, stateful_state
 from hbm.model.formula import ParsedFormula, formula_variables
+from hbm.model.level_checks import check_declared_nesting
 
 __all__ = [
     "build_model_data",
@@ -105,6 +107,7 @@ def build_model_data(
     if len(frame) < 2:
         raise ValueError(f"The table has {len(frame)} row(s) with data; a model needs more.")
     check_range(response, y)
+    check_declared_nesting(parsed, labels)
 
     x_names, x, state = _evaluate(f"{parsed.response} ~ {parsed.population}", frame, parsed.text)
     _check_collinearity(x_names, x)
