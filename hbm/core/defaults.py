@@ -50,6 +50,20 @@ class Defaults:
     max_report_loo_units : int
         Units (groups or rows) up to which the report computes LOO: arviz-stats' PSIS costs
         about half a millisecond per unit, and the report runs it up to four times.
+    group_draws_max_values : int
+        Most group-effect draws (draws x groups x terms, 80 MB of float64) a fit holds in its
+        posterior and ``fit.nc`` stores by default; past it the marginal form's exact draws are
+        made again a block at a time when needed (:mod:`hbm.results.group_draws`), and the
+        groups' log likelihood is computed when needed rather than stored.
+    league_exact_values : int
+        Up to this many draws x groups (40 million) the league's ranks are exact when the draws
+        are not held (every rank kept as a small integer, at most 160 MB); past it they come from
+        a sketch of each draw, exact in its tails (:mod:`hbm.analysis.league`).
+    league_max_values : int
+        Most draws x groups the league's sketch ranks: past it every k-th draw is used.
+    max_drawn_groups : int
+        Per-group figures draw every group up to this many; past it they draw what a reader can
+        take in (the highest and lowest groups, an even selection, densities of all).
     """
 
     draws: int = 1000
@@ -68,6 +82,10 @@ class Defaults:
     loo_max_values: int = 10_000_000
     loo_min_draws: int = 1_000
     max_report_loo_units: int = 2_500
+    group_draws_max_values: int = 10_000_000
+    league_exact_values: int = 40_000_000
+    league_max_values: int = 1_000_000_000
+    max_drawn_groups: int = 2_000
 
 
 #: The defaults in force.
