@@ -63,6 +63,7 @@ __all__ = [
     "default_unit",
     "rows_sha256",
     "store_log_likelihood",
+    "stored_log_likelihood",
     "unit_log_likelihood",
 ]
 
@@ -198,10 +199,11 @@ def store_log_likelihood(result: FitResult, *, small_only: bool = False) -> None
         return
     variables: dict[str, xr.DataArray] = {}
     family = get_family(result.description.family)
+    groups = values <= DEFAULTS.loo_max_values  # past it: computed in blocks when asked for
     if units.formula:
-        if len(result.model_data.factors) == 1:
+        if len(result.model_data.factors) == 1 and groups:
             variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=True)
-    elif getattr(family, "marginal_group_log_likelihood", None) is not None:
+    elif getattr(family, "marginal_group_log_likelihood", None) is not None and groups:
         variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=True)
     if ROW in available_units(result):
         try:
@@ -219,6 +221,11 @@ def rows_sha256(codes: np.ndarray, values: np.ndarray) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(codes, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return digest.hexdigest()
+
+
+def stored_log_likelihood(result: FitResult, unit: str) -> xr.DataArray | None:
+    """The log likelihood of ``unit`` the fit holds (``None`` when it holds none)."""
+    return _stored(result, unit)
 
 
 def _stored(result: FitResult, unit: str) -> xr.DataArray | None:
