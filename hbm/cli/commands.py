@@ -44,6 +44,7 @@ def formula_command(args: argparse.Namespace) -> int:
             'with --prior, e.g. --prior "sd_Subject=halfnormal(10)"'
         )
     out = check_output_dir(args.out)
+    kept = _kept(args)
     _check_repeated_priors(args)
     parsed = parse_formula(args.formula)
     _, _, factors = formula_variables(parsed)
@@ -60,7 +61,7 @@ def formula_command(args: argparse.Namespace) -> int:
         source=str(args.data),
     )
     del table
-    write_outputs(result, out)
+    write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
     return 0
 
@@ -80,6 +81,7 @@ def fit_command(args: argparse.Namespace) -> int:
             f"the following arguments are required: {', '.join(missing)} (or --formula)"
         )
     out = check_output_dir(args.out)
+    kept = _kept(args)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
     names = _check_repeated_priors(args)
@@ -117,9 +119,24 @@ def fit_command(args: argparse.Namespace) -> int:
         config=config,
         source=str(args.data),
     )
-    write_outputs(result, out)
+    write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
     return 0
+
+
+def _kept(args: argparse.Namespace) -> Any:
+    """``--keep-group-draws`` (with its thinning and dtype) as a KeepGroupDraws, or None."""
+    thin, float32 = (
+        getattr(args, "group_draws_thin", 1),
+        getattr(args, "group_draws_float32", False),
+    )
+    if not getattr(args, "keep_group_draws", False):
+        if thin != 1 or float32:
+            raise UsageError("--group-draws-thin and --group-draws-float32 need --keep-group-draws")
+        return None
+    from hbm.results.kept_draws import KeepGroupDraws
+
+    return KeepGroupDraws(thin=thin, dtype="float32" if float32 else "float64")
 
 
 def _check_repeated_priors(args: argparse.Namespace) -> list[str]:

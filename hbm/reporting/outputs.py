@@ -1,9 +1,10 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
 ``DIR`` receives ``summary.csv``, ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
-``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
-an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
-``diagnostics.json``).
+``report.html``, ``report.md`` and ``shrinkage.png``, and for the seed's model ``league.csv``
+(every group's posterior mean, interval, pooling, rank interval and league probabilities). A
+failure leaves no half-written ``DIR``; an existing ``DIR`` is replaced only if it is empty or
+was written by hbm (it holds ``diagnostics.json``).
 """
 
 from __future__ import annotations
@@ -21,16 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from hbm.analysis.log_likelihood import store_log_likelihood
+from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
 from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
 from hbm.results.fit_result import FitResult
 from hbm.results.io import save_result
+from hbm.results.kept_draws import KeepGroupDraws
 from hbm.results.tree import as_result
 
 __all__ = ["MARKER", "check_output_dir", "write_folder", "write_outputs"]
 
 MARKER = "diagnostics.json"
+#: Every group's row of the league (shrinkage) table, for the seed's model.
+LEAGUE_CSV = "league.csv"
 
 
 def check_output_dir(out: str | Path) -> Path:
@@ -129,9 +134,12 @@ def _named(error: OSError, staging: Path, out: Path) -> OSError:
     return OSError(code, f"could not write the results ({reason})", filename or str(out))
 
 
-def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
+def write_outputs(
+    result: FitResult | Any, out: str | Path, *, keep_group_draws: KeepGroupDraws | None = None
+) -> Path:
     """Write every result file of ``result`` (a ``FitResult`` or a ``Fit``) into ``out``
-    atomically and return ``out``."""
+    atomically and return ``out`` (``keep_group_draws``: see :func:`hbm.results.io.save_result`).
+    """
     result = as_result(result)
     out = check_output_dir(out)
 
@@ -142,6 +150,9 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
         (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
+        if result.description.is_seed_model:  # every group's league numbers (the report shows
+            # at most DEFAULTS.max_report_group_rows of them)
+            shrinkage_table(result).to_csv(staging / LEAGUE_CSV)
         figures = render_figures(result)  # each figure drawn once, shared by the three files
         (staging / "shrinkage.png").write_bytes(figures["shrinkage"])
         html = render_report(result, figures=figures)
@@ -151,7 +162,7 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         # fit.nc carries the log likelihood (`hbm compare`, arviz_stats.loo), also for a fit that
         # was too large to hold it next to its report, or saved before hbm stored it.
         store_log_likelihood(result)
-        save_result(result, staging / "fit.nc")
+        save_result(result, staging / "fit.nc", keep_group_draws=keep_group_draws)
 
     return write_folder(out, fill)
 

@@ -9,7 +9,7 @@ import numpy as np
 from hbm.analysis.ppc import posterior_predictive
 from hbm.results.summary import CI_PROB
 from hbm.results.tree import as_result
-from hbm.viz.style import group_ticks, height, raw_word, text, tick_labels
+from hbm.viz.style import group_ticks, height, raw_word, shown_groups, text, tick_labels
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,12 +31,12 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
     check = posterior_predictive(source, random_seed=random_seed)
     panels = ["mean"] + (["sd"] if check.rep_sd is not None else [])
     statistics = check.statistic_draws()
+    order, caption = shown_groups(np.argsort(check.observed_mean))
     figure = Figure(
-        figsize=(5.0 * len(panels) + 1.0, height(data.n_groups) + 2.6), layout="constrained"
+        figsize=(5.0 * len(panels) + 1.0, height(order.size) + 2.6), layout="constrained"
     )
-    grid = figure.add_gridspec(2, len(panels), height_ratios=[height(data.n_groups), 2.6])
-    order = np.argsort(check.observed_mean)
-    y = np.arange(data.n_groups)
+    grid = figure.add_gridspec(2, len(panels), height_ratios=[height(order.size), 2.6])
+    y = np.arange(order.size)
     names = tick_labels(data, [check.labels[i] for i in order])
     for column, what in enumerate(panels):
         axes = figure.add_subplot(grid[0, column])
@@ -47,7 +47,7 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
         axes.scatter(
             observed[order], y, s=18, zorder=3, color=np.where(outside[order], "tab:red", "black")
         )
-        group_ticks(axes, y, names if column == 0 else None, data.n_groups)
+        group_ticks(axes, y, names if column == 0 else None, order.size)
         word = "within-group sd" if what == "sd" else raw_word(data)
         count = int(outside.sum())
         total = int(np.isfinite(lb).sum())
@@ -69,5 +69,7 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
         axes.set_yticks([])
         if column == 0:
             axes.legend(fontsize="small")
-    figure.suptitle("Posterior predictive check")
+    figure.suptitle(
+        "Posterior predictive check" + (f" (drawn: {caption} by observed mean)" if caption else "")
+    )
     return figure

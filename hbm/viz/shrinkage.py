@@ -1,4 +1,9 @@
-"""The shrinkage plot: raw group means joined to posterior means, against group size."""
+"""The shrinkage plot: raw group means joined to posterior means, against group size.
+
+With more than ``DEFAULTS.max_drawn_groups`` groups, lines and points per group would be one
+blot: the figure then shows densities of every group instead (hexagonal bins): posterior mean
+against raw mean, and the shift (posterior minus raw) against group size or standard error.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from hbm.analysis.shrinkage import pooling_comparison
 from hbm.results.tree import as_result
 from hbm.viz.style import (
     COMPLETE,
+    MAX_DRAWN_GROUPS,
     MAX_LABELLED_GROUPS,
     PARTIAL,
     RAW,
@@ -46,6 +52,8 @@ def plot_shrinkage(source: Any) -> Figure:
     mu = float(role_draws(result, "coefficient").mean())
     complete = float(pooling["complete_mean"].iloc[0])
     raw = data.mean
+    if data.n_groups > MAX_DRAWN_GROUPS:
+        return _shrinkage_density(data, raw, post, mu, complete)
     size_x, size_label, sizes = marker_sizes(data)
     # Many groups: smaller, fainter markers and lines, so the cloud keeps a shape rather than
     # a solid blot; no white rims (they only cost drawing time, a third of the figure's).
@@ -145,4 +153,45 @@ def plot_shrinkage(source: Any) -> Figure:
         f"(point area ~ {'group size' if data.kind == 'rows' else '1/se²'})"
     )
     figure.legend(loc="outside lower center", ncols=4, fontsize="small", frameon=False)
+    return figure
+
+
+def _shrinkage_density(
+    data: Any, raw: np.ndarray, post: np.ndarray, mu: float, complete: float
+) -> Figure:
+    """Many groups: where the groups lie, as densities (see the module docstring)."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+
+    size_x, size_label, _ = marker_sizes(data)
+    figure = Figure(figsize=(11.0, 5.2), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    cells = left.hexbin(raw, post, gridsize=80, cmap="Blues", norm=LogNorm(), mincnt=1)
+    low, high = float(min(raw.min(), post.min())), float(max(raw.max(), post.max()))
+    left.plot([low, high], [low, high], color="0.5", linewidth=1, label="no shrinkage (y = x)")
+    left.axhline(mu, color="black", linestyle="--", linewidth=1, label=f"mu = {mu:.4g}")
+    left.axhline(
+        complete,
+        color=COMPLETE,
+        linestyle=":",
+        linewidth=1.4,
+        label=f"complete pooling = {complete:.4g}",
+    )
+    left.set_xlabel("raw " + raw_word(data) + f" ({text(data.value)})")
+    left.set_ylabel("posterior mean (partial pooling)")
+    left.legend(fontsize="small", loc="upper left")
+    figure.colorbar(cells, ax=left, label="groups per cell")
+    shift = post - raw
+    x = np.log10(size_x) if data.kind == "rows" else size_x
+    cells = right.hexbin(x, shift, gridsize=60, cmap="Oranges", norm=LogNorm(), mincnt=1)
+    right.axhline(0.0, color="0.5", linewidth=1)
+    right.set_xlabel(size_label.replace("(log scale)", "(log10)"))
+    right.set_ylabel("shift: posterior minus raw mean")
+    if data.kind == "summaries":
+        right.invert_xaxis()
+    figure.colorbar(cells, ax=right, label="groups per cell")
+    figure.suptitle(
+        f"Shrinkage of {data.n_groups:,} {text(data.group)} means towards mu: small groups move "
+        "far, large ones hardly (density of groups)"
+    )
     return figure

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPLETE",
+    "MAX_DRAWN_GROUPS",
     "MAX_HEIGHT",
     "MAX_LABELLED_GROUPS",
     "PARTIAL",
@@ -32,6 +33,7 @@ __all__ = [
     "marker_sizes",
     "one_two_five",
     "raw_word",
+    "shown_groups",
     "text",
     "tick_labels",
 ]
@@ -41,6 +43,29 @@ RAW, PARTIAL, COMPLETE = "tab:orange", "tab:blue", "0.45"
 MAX_LABELLED_GROUPS = DEFAULTS.max_labelled_groups
 #: Tallest figure, in inches, whatever the number of groups.
 MAX_HEIGHT = 16.0
+#: Above this many groups the per-group figures draw a selection (see :func:`shown_groups`).
+MAX_DRAWN_GROUPS = DEFAULTS.max_drawn_groups
+#: With many groups: the highest and lowest shown, and how many evenly spaced between them.
+ENDS, BETWEEN = 25, 50
+
+
+def shown_groups(order: np.ndarray) -> tuple[np.ndarray, str]:
+    """Which groups a per-group figure draws, in ``order`` (positions, first drawn first), and a
+    caption: every group up to :data:`MAX_DRAWN_GROUPS`, else the first and last 25 of the order
+    and 50 evenly spaced between them.
+
+    >>> shown, caption = shown_groups(np.arange(10_000))
+    >>> len(shown), shown[:2].tolist(), shown[-1].item(), caption
+    (100, [0, 1], 9999, 'the first and last 25 and 50 evenly spaced between, of 10,000 groups')
+    """
+    order = np.asarray(order)
+    n = order.size
+    if n <= MAX_DRAWN_GROUPS:
+        return order, ""
+    middle = np.linspace(ENDS, n - ENDS - 1, BETWEEN).round().astype(np.int64)
+    picks = np.unique(np.concatenate([np.arange(ENDS), middle, np.arange(n - ENDS, n)]))
+    caption = f"the first and last {ENDS} and {BETWEEN} evenly spaced between, of {n:,} groups"
+    return order[picks], caption
 
 
 def text(label: object) -> str:
