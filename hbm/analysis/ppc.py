@@ -30,10 +30,16 @@ the same-groups replicate in one step too, ``ybar_rep_j ~ Normal(m_j, sqrt(v_j +
 ``m_j``, ``v_j`` theta's exact conditional mean and variance given the draw: the same distribution
 as drawing ``theta_j`` first, without redrawing theta.
 
+A fit that does not hold its group draws (many groups: :mod:`hbm.results.group_draws`) makes
+the same-groups replicate in one step too, ``ybar_rep_j ~ Normal(m_j, sqrt(v_j + s_j^2))`` with
+``m_j``, ``v_j`` theta's exact conditional mean and variance given the draw: the same distribution
+as drawing ``theta_j`` first, without redrawing theta.
+
 *Memory*: each replicate array holds draws x groups values. Beyond :data:`MAX_REPLICATED_VALUES`
 (10,000 groups x 4,000 draws would be 320 MB per array) the check uses every ``k``-th posterior
-draw, the smallest ``k`` that fits: 1,000 of 4,000 draws for 10,000 groups, all of them up to
-2,500 groups. ``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
+draw, the smallest ``k`` that fits: 400 of 4,000 draws for 10,000 groups, all of them up to
+1,000 groups (so that a fit of 10,000 groups stays within 1 GiB from table to report).
+``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
 """
 
 from __future__ import annotations
@@ -60,8 +66,8 @@ __all__ = ["GroupCheck", "posterior_predictive"]
 
 #: Mixed into the fit's seed so the replicates use a stream of their own.
 PPC_STREAM = 0x99C
-#: Most values (draws x groups) in one replicate array before the draws are thinned (80 MB).
-MAX_REPLICATED_VALUES = 10_000_000
+#: Most values (draws x groups) in one replicate array before the draws are thinned (32 MB).
+MAX_REPLICATED_VALUES = 4_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,13 +222,18 @@ def _posterior_predictive(result: FitResult, random_seed: int | None) -> GroupCh
     if draws.held:
         theta = role_draws(result, "group_effect")[keep]
         rep_mean = replicate_means(rng, theta, variance)
+        del theta
     else:  # theta_j | draw ~ Normal(m, sqrt(v)): ybar_rep_j ~ Normal(m, sqrt(v + s_j^2))
         mean, sd = conditional_moments(data, mu, tau, sigma)
         sd *= sd
         sd += variance
         rep_mean = replicate_means(rng, mean, sd)
         del mean, sd
-    new_mean = replicate_means(rng, mu[:, None], variance + tau[:, None] ** 2)
+    if variance.ndim == 2:  # rows form, (S, J): in place, the same numbers with 1 array less
+        variance += tau[:, None] ** 2
+    else:  # summaries form: the known se^2, (J,)
+        variance = variance + tau[:, None] ** 2
+    new_mean = replicate_means(rng, mu[:, None], variance)
     del variance
     observed_sd = rep_sd = None
     if sigma is not None:  # rows form
@@ -248,7 +259,7 @@ def replicate_step(n_draws: int, n_groups: int) -> int:
     """Use every ``k``-th draw: the smallest ``k`` keeping draws x groups within the limit.
 
     >>> replicate_step(4000, 1000), replicate_step(4000, 10_000)
-    (1, 4)
+    (1, 10)
     """
     return max(1, math.ceil(n_draws * n_groups / MAX_REPLICATED_VALUES))
 

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from hbm.cli.model_choice import compare_command, prior_only_command, prior_only_spec_command
+from hbm.cli.data_commands import fit_data, reduce_command
+from hbm.cli.model_choice import (
+    compare_command,
+    prior_only_command,
+    prior_only_spec_command,
+    write_prior_check,
+)
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
 
@@ -49,6 +56,19 @@ def formula_command(args: argparse.Namespace) -> int:
     parsed = parse_formula(args.formula)
     _, _, factors = formula_variables(parsed)
     table = read_table(args.data, group=factors)
+    if args.prior_only:
+        from hbm.workflow.prior_only import prior_only_formula
+
+        check = prior_only_formula(
+            table,
+            args.formula,
+            priors=dict(args.prior) or None,
+            draws=args.draws * args.chains,
+            random_seed=args.seed,
+            order=args.order,
+            missing="drop" if args.drop_missing else DEFAULTS.missing,
+        )
+        return write_prior_check(args, check, out)
     result = fit_formula(
         table,
         args.formula,
@@ -67,41 +87,24 @@ def formula_command(args: argparse.Namespace) -> int:
 
 
 def fit_command(args: argparse.Namespace) -> int:
-    from hbm.data.grouped import grouped_data
-    from hbm.data.tables import read_table
     from hbm.model.parametrizations import check_likelihood, check_parametrization
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
     if args.formula is not None:
+        if args.engine not in ("auto", "pandas") or args.cluster:
+            raise UsageError(
+                "formula models are reduced with pandas in this version; --engine and "
+                "--cluster are for 'value ~ 1 + (1 | group)' (--group/--value)"
+            )
         return formula_command(args)
-    missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
-    if missing:
-        raise UsageError(
-            f"the following arguments are required: {', '.join(missing)} (or --formula)"
-        )
     out = check_output_dir(args.out)
     kept = _kept(args)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
     names = _check_repeated_priors(args)
     config = _config(args)
-    table = read_table(args.data, group=args.group)
-    data = grouped_data(
-        table,
-        group=args.group,
-        value=args.value,
-        se=args.se,
-        order=args.order,
-        missing="drop" if args.drop_missing else DEFAULTS.missing,  # type: ignore[arg-type]
-        keep_rows=args.likelihood == "rows" or args.prior_only,
-    )
-    del table
-    if data.dropped and not args.quiet:
-        print(
-            f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)",
-            file=sys.stderr,
-        )
+    data, reduction, notes = fit_data(args)
     priors = None
     if args.priors_preset or args.prior:
         from hbm.model.families.normal import resolve_priors
@@ -111,6 +114,8 @@ def fit_command(args: argparse.Namespace) -> int:
         priors = {**preset, **{name: given[name] for name in names}}
     if args.prior_only:
         return prior_only_command(args, data, priors, out)
+    for note in notes:  # after every option is checked: bad input prints only its error
+        _say(note)
     result = fit_grouped(
         data,
         priors=priors,
@@ -118,6 +123,7 @@ def fit_command(args: argparse.Namespace) -> int:
         likelihood=args.likelihood,
         config=config,
         source=str(args.data),
+        reduction=reduction,
     )
     write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
@@ -214,7 +220,11 @@ def batch_command(args: argparse.Namespace) -> int:
 
     try:
         rows = run_batch(
-            args.specs, args.out, jobs=args.jobs, progress=None if args.quiet else _say
+            args.specs,
+            args.out,
+            jobs=args.jobs,
+            progress=None if args.quiet else _say,
+            cluster=args.cluster,
         )
     except KeyboardInterrupt:
         print(
@@ -249,7 +259,6 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from hbm.analysis.predict import predict, prediction_summary, write_predictions
     from hbm.core.seeds import new_seed
@@ -312,6 +321,7 @@ def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) ->
 
 
 COMMANDS = {
+    "reduce": reduce_command,
     "batch": batch_command,
     "report": report_command,
     "predict": predict_command,

@@ -61,9 +61,22 @@ class Defaults:
         a sketch of each draw, exact in its tails (:mod:`hbm.analysis.league`).
     league_max_values : int
         Most draws x groups the league's sketch ranks: past it every k-th draw is used.
+    engine : str
+        How a data file is reduced: ``auto`` is pandas up to :attr:`engine_switch_bytes` and
+        DuckDB (out of core) above, when it is installed.
+    engine_switch_bytes : int
+        Size of a data file (or of all files a glob matches) above which ``auto`` uses DuckDB.
+    duckdb_memory_limit : str
+        DuckDB's memory limit during a reduction (it spills to disk beyond it).
+    duckdb_threads : int
+        DuckDB's threads during a reduction: 1, because with more DuckDB merges the threads'
+        partial aggregates in an order that varies from run to run, and the statistics (so the
+        draws) would differ in their last bits between two runs on the same file.
+    cluster_timeout : float
+        Seconds to wait for a cluster's scheduler to answer before saying it does not.
     max_drawn_groups : int
-        Per-group figures draw every group up to this many; past it they draw what a reader can
-        take in (the highest and lowest groups, an even selection, densities of all).
+        Past this many groups the per-group figures draw the extremes and a seeded sample
+        (every group stays in the CSV files and tables).
     """
 
     draws: int = 1000
@@ -85,7 +98,12 @@ class Defaults:
     group_draws_max_values: int = 10_000_000
     league_exact_values: int = 40_000_000
     league_max_values: int = 1_000_000_000
-    max_drawn_groups: int = 2_000
+    engine: str = "auto"
+    engine_switch_bytes: int = 200 * 2**20
+    duckdb_memory_limit: str = "256MB"
+    duckdb_threads: int = 1
+    cluster_timeout: float = 5.0
+    max_drawn_groups: int = 300
 
 
 #: The defaults in force.

@@ -1,10 +1,10 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
-``DIR`` receives ``summary.csv``, ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
-``report.html``, ``report.md`` and ``shrinkage.png``, and for the seed's model ``league.csv``
-(every group's posterior mean, interval, pooling, rank interval and league probabilities). A
-failure leaves no half-written ``DIR``; an existing ``DIR`` is replaced only if it is empty or
-was written by hbm (it holds ``diagnostics.json``).
+``DIR`` receives ``summary.csv``, ``groups.csv`` (the league table of every group: raw and
+posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
+``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
+an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
+``diagnostics.json``).
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from hbm.results.tree import as_result
 __all__ = ["MARKER", "check_output_dir", "write_folder", "write_outputs"]
 
 MARKER = "diagnostics.json"
-#: Every group's row of the league (shrinkage) table, for the seed's model.
-LEAGUE_CSV = "league.csv"
 
 
 def check_output_dir(out: str | Path) -> Path:
@@ -146,13 +144,12 @@ def write_outputs(
     def fill(staging: Path) -> None:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
+        # Every group's numbers: past a few hundred groups the figures draw a readable few.
+        shrinkage_table(result).to_csv(staging / "groups.csv")
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
         (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
-        if result.description.is_seed_model:  # every group's league numbers (the report shows
-            # at most DEFAULTS.max_report_group_rows of them)
-            shrinkage_table(result).to_csv(staging / LEAGUE_CSV)
         figures = render_figures(result)  # each figure drawn once, shared by the three files
         (staging / "shrinkage.png").write_bytes(figures["shrinkage"])
         html = render_report(result, figures=figures)

@@ -114,7 +114,7 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
             f"top / bottom quarter = the {k:,} highest / lowest of {data.n_groups:,} ranks. "
             f"{table.attrs.get('ranks', '')}"
         ),
-        *bounded(league.reset_index(), "groups (the highest ranked)", "league.csv"),
+        *bounded(league.reset_index(), "groups (the highest ranked)", "groups.csv"),
         Heading(2, "Complete, no and partial pooling"),
         Figure("pooling", "pooling comparison", _POOLING_TEXT),
         *pooling_blocks(result),
