@@ -14,12 +14,12 @@ Two units can be left out (the output of every LOO says which):
   (or whose ``fit.nc`` stores the rows' log likelihood) have it. The summaries form has one
   estimate per group: leaving one out *is* leaving its group out, so it has the groups unit only.
 
-*Memory*: one value per draw and unit, float64. The groups' array (4,000 draws x 10,000 groups:
-320 MB, as much as ``theta``) is stored in ``fit.nc`` (group ``log_likelihood``, variable
-``y_group``), so ``arviz_stats.loo(xarray.open_datatree("fit.nc"))`` reads it directly. A new fit
-holds it in its DataTree from the start up to ``DEFAULTS.loo_max_values`` (10M values: 2,500
-groups at 4,000 draws); a larger one gets it when it is saved, after its report has run, so the
-two never hold memory at once. The rows' array would be draws x rows (4,000 x 1M rows =
+*Memory*: one value per draw and unit, float64. The groups' array is held and stored in
+``fit.nc`` (group ``log_likelihood``, variable ``y_group``, so
+``arviz_stats.loo(xarray.open_datatree("fit.nc"))`` reads it directly) up to
+``DEFAULTS.loo_max_values`` (10M values, 80 MB: 2,500 groups at 4,000 draws). Past that it is
+neither held nor stored (a million groups would be 32 GB): leaving groups out makes it a block
+of groups at a time (:mod:`hbm.analysis.loo_blocks`), with the same result. The rows' array would be draws x rows (4,000 x 1M rows =
 32 GB): up to ``DEFAULTS.loo_max_values`` values (10M, 80 MB, the posterior predictive check's
 limit; 2,500 rows at 4,000 draws) it uses every draw and is stored too (variable ``y``); past that
 every k-th draw, down to ``DEFAULTS.loo_min_draws`` (1,000; PSIS's k threshold is then 0.67),
@@ -186,8 +186,7 @@ def store_log_likelihood(result: FitResult, *, small_only: bool = False) -> None
     where the rows were kept and every draw fits within the values limit.
 
     ``small_only``: only if the groups' array is within ``DEFAULTS.loo_max_values`` too (what a
-    new fit does: a larger one gets it when it is saved, after its report, so the two never
-    hold memory at once; see the module docstring).
+    new fit does; past it no groups' array is stored at all, see the module docstring).
     """
     idata = result.idata
     if LOG_LIKELIHOOD in idata.children:

@@ -42,8 +42,9 @@ class Defaults:
         many; larger tables are only reduced.
     loo_max_values : int
         Most values (draws x units, 80 MB of float64) held at once for LOO and prior draws: rows
-        past it use every k-th draw; a new fit past it gets its groups' log likelihood when saved
-        rather than at once; prior draws past it are fewer (:mod:`hbm.analysis.log_likelihood`).
+        past it use every k-th draw; a fit past it stores no groups' log likelihood (LOO makes it
+        a block of groups at a time, :mod:`hbm.analysis.loo_blocks`); prior draws past it are
+        fewer (:mod:`hbm.analysis.log_likelihood`).
     loo_min_draws : int
         Fewest draws PSIS-LOO is run on: rows beyond ``loo_max_values / loo_min_draws`` are
         not left out one by one (leave groups out instead).

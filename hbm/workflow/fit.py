@@ -197,8 +197,8 @@ def fit_grouped(
         reason=built.reason,
     )
     result.cache.put(("summary",), run.table)
-    # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values it is
-    # added when the fit is saved.
+    # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values LOO
+    # makes it a block of groups at a time when asked for (hbm.analysis.loo_blocks).
     store_log_likelihood(result, small_only=True)
     record_attrs(result)
     return result
