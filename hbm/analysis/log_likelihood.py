@@ -14,18 +14,18 @@ Two units can be left out (the output of every LOO says which):
   (or whose ``fit.nc`` stores the rows' log likelihood) have it. The summaries form has one
   estimate per group: leaving one out *is* leaving its group out, so it has the groups unit only.
 
-*Memory*: one value per draw and unit, float64. The groups' array is held and stored in
-``fit.nc`` (group ``log_likelihood``, variable ``y_group``, so
+*Memory*: one value per draw and unit, float64. The groups' array is held and stored in ``fit.nc``
+(group ``log_likelihood``, variable ``y_group``, so
 ``arviz_stats.loo(xarray.open_datatree("fit.nc"))`` reads it directly) up to
 ``DEFAULTS.loo_max_values`` (10M values, 80 MB: 2,500 groups at 4,000 draws). Past that it is
-neither held nor stored (a million groups would be 32 GB): leaving groups out makes it a block
-of groups at a time (:mod:`hbm.analysis.loo_blocks`), with the same result. The rows' array would be draws x rows (4,000 x 1M rows =
-32 GB): up to ``DEFAULTS.loo_max_values`` values (10M, 80 MB, the posterior predictive check's
-limit; 2,500 rows at 4,000 draws) it uses every draw and is stored too (variable ``y``); past that
-every k-th draw, down to ``DEFAULTS.loo_min_draws`` (1,000; PSIS's k threshold is then 0.67),
-computed when asked and not stored; past 10,000 rows (10M values at 1,000 draws; PSIS also costs
-about half a millisecond per unit) leaving rows out is refused with a message that says to leave
-groups out.
+neither held nor stored (a million groups would be 32 GB): leaving groups out makes it a block of
+groups at a time (:mod:`hbm.analysis.loo_blocks`), with the same result. The rows' array would be
+draws x rows (4,000 x 1M rows = 32 GB): up to ``DEFAULTS.loo_max_values`` values (10M, 80 MB, the
+posterior predictive check's limit; 2,500 rows at 4,000 draws) it uses every draw and is stored too
+(variable ``y``); past that every k-th draw, down to ``DEFAULTS.loo_min_draws`` (1,000; PSIS's k
+threshold is then 0.67), computed when asked and not stored; past 10,000 rows (10M values at 1,000
+draws; PSIS also costs about half a millisecond per unit) leaving rows out is refused with a message
+that says to leave groups out.
 Every array is computed a block of draws at a time, so its temporaries stay small.
 """
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from hbm.analysis.log_likelihood import GROUP, available_units
+from hbm.analysis.units import units_of
 from hbm.core.defaults import DEFAULTS
 from hbm.core.names import BETA, INTERCEPT, SIGMA
 from hbm.model.families import get_family
@@ -40,9 +42,12 @@ Block = Callable[[slice], np.ndarray]
 
 
 def needs_blocks(result: FitResult) -> bool:
-    """Whether the groups' log likelihood is past what is made at once."""
+    """Whether the groups' log likelihood is past what is made at once (``False`` for a fit that
+    cannot leave groups out: :func:`hbm.analysis.log_likelihood.available_units` says why)."""
+    if GROUP not in available_units(result):
+        return False
     sizes = result.idata["posterior"].sizes
-    n_groups = result.group_draws().n_groups
+    n_groups = units_of(result).n_groups
     return sizes["chain"] * sizes["draw"] * n_groups > DEFAULTS.loo_max_values
 
 

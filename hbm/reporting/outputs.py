@@ -1,10 +1,10 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
-``DIR`` receives ``summary.csv``, ``groups.csv`` (the league table of every group: raw and
-posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
-``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
-an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
-``diagnostics.json``).
+``DIR`` receives ``summary.csv``, ``groups.csv`` (the seed's model: the league table of every
+group, raw and posterior means, intervals, ranks, pooling), ``diagnostics.json``,
+``priors.csv``, ``fit.nc``, ``report.html``, ``report.md`` and ``shrinkage.png``. A failure
+leaves no half-written ``DIR``; an existing ``DIR`` is replaced only if it is empty or was
+written by hbm (it holds ``diagnostics.json``).
 """
 
 from __future__ import annotations
@@ -144,8 +144,9 @@ def write_outputs(
     def fill(staging: Path) -> None:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
-        # Every group's numbers: past a few hundred groups the figures draw a readable few.
-        shrinkage_table(result).to_csv(staging / "groups.csv")
+        if result.description.is_seed_model:
+            # Every group's numbers: past a few hundred groups the figures draw a readable few.
+            shrinkage_table(result).to_csv(staging / "groups.csv")
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
