@@ -9,7 +9,8 @@
 --value score --seed 1 --quiet --out DIR`` (plus anything after ``--``) in a fresh process under
 ``/usr/bin/time -v`` and records, in ``bench/results/million.csv`` and as one JSON line:
 
-- ``wall_s`` and ``peak_mb`` (``/usr/bin/time``'s elapsed time and maximum resident set size);
+- ``wall_s``, ``cpu_s`` and ``peak_mb`` (``/usr/bin/time``'s elapsed time, user + system
+  seconds, and maximum resident set size; on a shared machine ``cpu_s`` is the steadier figure);
 - the time split: seconds spent in each stage, each second counted once (a stage called inside
   another is taken out of the outer one's time; ``other`` is the rest: imports, the CLI, the
   report's text). Stages are found by function (see ``STAGES``); a function this hbm does not
@@ -44,20 +45,19 @@ RESULTS = HERE / "results" / "million.csv"
 #: stage -> functions ("module:qualname") whose time counts for it.
 STAGES: dict[str, tuple[str, ...]] = {
     "read": ("hbm.data.tables:read_table",),
-    "reduce": ("hbm.data.grouped:grouped_data",),
+    "reduce": ("hbm.data.grouped:grouped_data", "hbm.workflow.reduce:reduce_source"),
     "sample": ("hbm.inference.sampling:sample",),
     "restore": ("hbm.model.standardize:Standardization.restore",),
     "group_draws": (
         "hbm.workflow.fit:_add_group_means",
-        "hbm.analysis.group_draws:iter_draw_blocks",
-        "hbm.analysis.group_draws:group_block",
+        "hbm.model.families.normal_conditional:group_means_from_noise",
     ),
-    "group_estimates": ("hbm.analysis.group_estimates:group_estimates",),
+    "group_estimates": ("hbm.results.fit_summary:fit_summary",),
     "summary": ("hbm.results.summary:posterior_summary",),
     "diagnosis": ("hbm.diagnostics.diagnosis:diagnose",),
     "league": (
         "hbm.analysis.shrinkage:_shrinkage_table",
-        "hbm.analysis.league:league_table",
+        "hbm.analysis.league:_league",
     ),
     "pooling": ("hbm.analysis.shrinkage:_pooling_comparison",),
     "ppc": ("hbm.analysis.ppc:_posterior_predictive",),
@@ -82,6 +82,7 @@ COLUMNS = (
     "extra_args",
     "status",
     "wall_s",
+    "cpu_s",
     "peak_mb",
     "fit_nc_mb",
     "out_mb",
@@ -216,6 +217,7 @@ def run(table: Path, label: str, extra: list[str], keep: Path | None) -> dict[st
         "extra_args": " ".join(extra),
         "status": "ok" if done.returncode == 0 else f"exit {done.returncode}",
         "wall_s": timing.get("wall_s"),
+        "cpu_s": timing.get("cpu_s"),
         "peak_mb": timing.get("peak_mb"),
         "fit_nc_mb": files.get("fit.nc"),
         "out_mb": round(sum(files.values()), 2),
@@ -240,6 +242,9 @@ def _time_v(stderr: str) -> dict[str, float]:
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     if found:
         out["peak_mb"] = round(int(found.group(1)) / 1024)
+    cpu = [re.search(rf"{kind} time \(seconds\): ([\d.]+)", stderr) for kind in ("User", "System")]
+    if all(cpu):
+        out["cpu_s"] = round(sum(float(m.group(1)) for m in cpu if m), 1)
     found = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", stderr)
     if found:
         seconds = 0.0
@@ -264,13 +269,16 @@ def _commit() -> str:
 
 
 def _append(row: dict[str, object]) -> None:
+    """Add ``row`` to the results (rewritten with the current columns if they changed)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    new = not RESULTS.exists()
-    with RESULTS.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    rows: list[dict[str, object]] = []
+    if RESULTS.exists():
+        with RESULTS.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    with RESULTS.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows([*rows, row])
 
 
 def main() -> None:
