@@ -18,8 +18,9 @@ the same numbers, chosen by size (:attr:`LeagueRanks.method` says which ran):
   ``DEFAULTS.league_max_values`` (draws x groups, a billion) every ``k``-th draw is used
   (:attr:`LeagueRanks.draw_step`): a million groups rank 1,000 of 4,000 draws.
 
-*Memory*: the sketch pass holds a block of draws (32 MB) and the sketches (``S x (2 T + B)``
-numbers, at most 200 MB); the second pass a block of 1,024 groups' draws and their ranks.
+*Memory*: the sketch pass holds a block of draws (32 MB) and the sketches (per kept draw ``2 T``
+float64 and ``2 B`` int32: 48 KB at ``T = 1,000``, ``B = 4,096``, so 195 MB for 4,000 draws);
+the second pass a block of 1,024 groups' draws and their ranks.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ __all__ = ["TAIL", "LeagueRanks", "league_ranks"]
 
 #: Ranks kept exactly at each end of a draw by the sketch.
 TAIL = 1000
+#: The per-draw arrays of a :class:`~hbm.analysis.league_sketch.Sketch`.
+_FIELDS = ("top", "bottom", "lo", "hi", "width", "above", "count", "top_k", "bottom_k")
 #: Memory for the sketch's histograms (bins per draw follow from it: 4,096 to 65,536).
 _HISTOGRAM_BYTES = 64 << 20
 
@@ -146,12 +149,22 @@ def _sketched(draws: GroupDraws, probs: list[float], higher_is_better: bool) -> 
     bins = int(np.clip(_HISTOGRAM_BYTES // (16 * kept.size), 4096, 65536))
     sign = 1.0 if higher_is_better else -1.0
     # Pass 1: the draws in order, a few at a time; a sketch of each kept draw.
-    parts: list[Sketch] = []
+    # Each step's sketches are copied into arrays made once for every kept draw (joining a list
+    # of parts at the end would hold the sketches twice).
+    joined: dict[str, np.ndarray] = {}
+    done = 0
     for start, stop, values in draws.sweep():
         rows = kept[(kept >= start) & (kept < stop)] - start
         if rows.size:
-            parts.append(sketch_draws(sign * values[rows, :, 0], tail, bins, k))
-    sketch = _join(parts)
+            part = sketch_draws(sign * values[rows, :, 0], tail, bins, k)
+            for name in _FIELDS:
+                value = getattr(part, name)
+                if name not in joined:
+                    joined[name] = np.empty((kept.size, *value.shape[1:]), dtype=value.dtype)
+                joined[name][done : done + rows.size] = value
+            done += rows.size
+            del part
+    sketch = Sketch(**joined, n_groups=n_groups)
     # Pass 2: every kept draw of a block of groups at a time, ranked against the sketches.
     rank = np.empty(n_groups)
     low = np.empty(n_groups, dtype=np.int64)
@@ -181,10 +194,3 @@ def _sketched(draws: GroupDraws, probs: list[float], higher_is_better: bool) -> 
         max_error=sketch.max_error,
         tail=tail,
     )
-
-
-def _join(parts: list[Sketch]) -> Sketch:
-    first = parts[0]
-    fields = ("top", "bottom", "lo", "hi", "width", "above", "count", "top_k", "bottom_k")
-    joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in fields}
-    return Sketch(**joined, n_groups=first.n_groups)

@@ -17,7 +17,7 @@ sketches (:func:`ranks_from_sketch`):
   group's ranks (a quantile moves by at most the largest move of its values).
 
 ``tests/test_league.py`` checks the tails and thresholds against exact ranks, and the middle
-against the bound. The sketch of one draw is ``2 T + B + 4`` numbers.
+against the bound. The sketch of one draw is ``2 T + 4`` float64 and ``2 B + 1`` int32 numbers.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def sketch_draws(scores: np.ndarray, tail: int, bins: int, k: int) -> Sketch:
     bottom = np.empty((n_rows, tail))
     lo, hi, width = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     top_k, bottom_k = np.empty(n_rows), np.empty(n_rows)
-    above = np.empty((n_rows, bins + 1), dtype=np.int64)
-    count = np.empty((n_rows, bins), dtype=np.int64)
+    above = np.empty((n_rows, bins + 1), dtype=np.int32)
+    count = np.empty((n_rows, bins), dtype=np.int32)
     kth = sorted({tail - 1, k - 1, n_groups - k, n_groups - tail})
     for row in range(n_rows):
         part = np.partition(scores[row], kth)
