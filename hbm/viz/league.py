@@ -102,7 +102,7 @@ def plot_league(source: Any, *, ci_prob: float = CI_PROB, higher_is_better: bool
         ranks.set_ylabel(f"posterior rank ({ci_prob:.0%} interval)")
     axes.set_xlabel(text(data.value))
     axes.set_title(
-        f"League table of {data.n_groups} {text(data.group)}s: posterior means, "
+        f"League table of {data.n_groups:,} {text(data.group)}s: posterior means, "
         f"{'highest' if higher_is_better else 'lowest'} first"
         + ("" if drawn.all else f"\n{drawn.note}")
     )
@@ -122,7 +122,7 @@ def _density(axes: Any, every: Any, data: Any, edges: Any) -> None:
     axes.set_yticks([])
     axes.set_xlabel(text(data.value))
     axes.set_title(
-        f"every one of the {len(every):,} {text(data.group)}s: density of the posterior means "
-        f"(line) and raw {raw_word(data)}s (shaded);\ndotted: where the drawn best and worst begin",
+        f"all {len(every):,} {text(data.group)}s: density of the\nposterior means (line) and "
+        f"raw {raw_word(data)}s (shaded);\ndotted: where the drawn best and worst begin",
         fontsize="small",
     )
