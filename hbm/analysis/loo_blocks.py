@@ -7,7 +7,7 @@ hyperparameters, with the effects integrated out; or the group effects' exact dr
 for the block), arviz-stats' PSIS runs on it (``azstats.loo``, the function
 :func:`arviz_stats.loo` calls), and only the per-group ELPD, ``p_loo`` and Pareto k are kept.
 They are then summed exactly as :func:`arviz_stats.loo` sums them (``loo_summary``), so the
-result equals arviz-stats' on the whole array, group for group (``tests/test_loo_blocks.py``).
+result equals arviz-stats' on the whole array, group for group (``tests/test_loo.py``).
 A block holds at most ``DEFAULTS.loo_max_values`` values (80 MB).
 
 *Time*: PSIS costs about half a millisecond per group, so a million groups take minutes; it runs

@@ -224,9 +224,9 @@ def brief(
     widths = (table["rank_ub"] - table["rank_lb"]).median()
     out.append(
         f"Highest posterior mean: {best.name} ({format_number(best['mean'])}; P(best) = "
-        f"{best['p_best']:.2f}, rank 94% interval {best['rank_lb']:.0f} to "
-        f"{best['rank_ub']:.0f}). "
-        f"The median 94% rank interval spans {widths:.0f} places of {data.n_groups}."
+        f"{best['p_best']:.2f}, rank 94% interval {best['rank_lb']:,.0f} to "
+        f"{best['rank_ub']:,.0f}). "
+        f"The median 94% rank interval spans {widths:,.0f} places of {data.n_groups:,}."
     )
     outside = check.outside("mean")
     stats = check.statistics()
