@@ -156,14 +156,14 @@ def _sketched(draws: GroupDraws, probs: list[float], higher_is_better: bool) -> 
     for start, stop, values in draws.sweep():
         rows = kept[(kept >= start) & (kept < stop)] - start
         if rows.size:
-            part = sketch_draws(sign * values[rows, :, 0], tail, bins, k)
+            piece = sketch_draws(sign * values[rows, :, 0], tail, bins, k)
             for name in _FIELDS:
-                value = getattr(part, name)
+                value = getattr(piece, name)
                 if name not in joined:
                     joined[name] = np.empty((kept.size, *value.shape[1:]), dtype=value.dtype)
                 joined[name][done : done + rows.size] = value
             done += rows.size
-            del part
+            del piece
     sketch = Sketch(**joined, n_groups=n_groups)
     # Pass 2: every kept draw of a block of groups at a time, ranked against the sketches.
     rank = np.empty(n_groups)
