@@ -15,6 +15,7 @@ import pandas as pd
 
 from hbm.api.facade import Fit
 from hbm.core.defaults import DEFAULTS
+from hbm.data.model_data import ModelData
 from hbm.inference.config import SampleConfig
 from hbm.results.io import load_result
 from hbm.workflow import fit as workflow
@@ -119,6 +120,12 @@ def fit(
     >>> sleep.summary().param.iloc[:4].tolist()
     ['beta[Intercept]', 'beta[Days]', 'sd_Subject[Intercept]', 'sd_Subject[Days]']
     """
+    if isinstance(table, str | Path) and formula is not None:
+        table = _formula_source(
+            table, formula, likelihood, prior_only, engine, cluster, missing, order, progressbar
+        )
+        if isinstance(table, Statistics):
+            formula = None
     if isinstance(table, str | Path) and formula is None:
         table = _read_or_reduce(
             table,
@@ -246,6 +253,40 @@ def _read_or_reduce(
     )
 
 
+def _formula_source(
+    path: str | Path,
+    formula: str,
+    likelihood: str,
+    prior_only: bool,
+    engine: str,
+    cluster: str | None,
+    missing: str,
+    order: str,
+    progressbar: bool,
+) -> pd.DataFrame | Statistics:
+    """A path given with a formula: its statistics file (checked against the formula), its rows
+    (one file on pandas, or what needs the rows), or its reduction on ``engine``."""
+    from hbm.data.engines import choose_engine
+    from hbm.data.tables import read_table
+    from hbm.model.formula import formula_variables, parse_formula
+
+    if is_stats_file(path):
+        return read_statistics(path, formula=formula)
+    chosen, _ = choose_engine(str(path), engine)
+    in_memory = chosen == "pandas" and cluster is None and Path(path).is_file()
+    if in_memory or likelihood == "rows" or prior_only:
+        return read_table(path, group=formula_variables(parse_formula(formula))[2])
+    return reduce_source(
+        path,
+        formula=formula,
+        engine=chosen,
+        cluster=cluster,
+        missing=missing,
+        order=None if order == DEFAULTS.order else order,
+        progress=print if progressbar else None,
+    )
+
+
 def _fit_statistics(
     stats: Statistics,
     se: str | None,
@@ -262,6 +303,21 @@ def _fit_statistics(
             f"{given} needs the table's rows; statistics hold each group's n, mean and ss."
         )
     source = stats.provenance.get("statistics") or stats.provenance.get("source")
+    if isinstance(stats.data, ModelData):
+        from hbm.model.formula import parse_formula
+        from hbm.workflow.fit_formula import fit_model_data
+
+        return Fit(
+            fit_model_data(
+                stats.data,
+                parse_formula(stats.description.formula),
+                priors=priors,  # type: ignore[arg-type]
+                parametrization=parametrization,
+                config=config,
+                source=None if source is None else str(source),
+                reduction=stats.provenance,
+            )
+        )
     return Fit(
         workflow.fit_grouped(
             stats.data,

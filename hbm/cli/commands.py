@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hbm.cli.data_commands import fit_data, reduce_command
+from hbm.cli.formula_commands import formula_source, is_formula_statistics
 from hbm.cli.model_choice import (
     compare_command,
     prior_only_command,
@@ -40,7 +41,7 @@ def formula_command(args: argparse.Namespace) -> int:
     given = [
         o for o, v in (("--group", args.group), ("--value", args.value), ("--se", args.se)) if v
     ]
-    if given:
+    if given and args.formula is not None:
         raise UsageError(
             f"--formula cannot be given together with {', '.join(given)}: the formula names the "
             "columns (--group/--value is the shorthand for 'value ~ 1 + (1 | group)')"
@@ -53,6 +54,25 @@ def formula_command(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     kept = _kept(args)
     _check_repeated_priors(args)
+    reduced = formula_source(args, None if args.quiet else _say)
+    if reduced is not None:  # statistics, or rows reduced on an engine
+        from hbm.model.parametrizations import check_parametrization
+        from hbm.workflow.fit_formula import fit_model_data
+
+        check_parametrization(args.parametrization)
+        stats, parsed, reduction = reduced
+        result = fit_model_data(
+            stats.data,
+            parsed,
+            priors=dict(args.prior) or None,
+            parametrization=args.parametrization,
+            config=_config(args),
+            source=str(args.data),
+            reduction=reduction,
+        )
+        write_outputs(result, out, keep_group_draws=kept)
+        _finished(result, out, args.quiet)
+        return 0
     parsed = parse_formula(args.formula)
     _, _, factors = formula_variables(parsed)
     table = read_table(args.data, group=factors)
@@ -91,13 +111,15 @@ def fit_command(args: argparse.Namespace) -> int:
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
-    if args.formula is not None:
-        if args.engine not in ("auto", "pandas") or args.cluster:
-            raise UsageError(
-                "formula models are reduced with pandas in this version; --engine and "
-                "--cluster are for 'value ~ 1 + (1 | group)' (--group/--value)"
-            )
+    if args.formula is None and is_formula_statistics(args.data):
         return formula_command(args)
+    if args.formula is not None:
+        seed = _seed_columns(args)
+        if seed is None:
+            return formula_command(args)
+        # 'value ~ 1 + (1 | group)' out of memory: the seed model's own path, as --group/--value
+        args.group, args.value = seed
+        args.formula = None
     out = check_output_dir(args.out)
     kept = _kept(args)
     check_parametrization(args.parametrization)
@@ -128,6 +150,27 @@ def fit_command(args: argparse.Namespace) -> int:
     write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
     return 0
+
+
+def _seed_columns(args: argparse.Namespace) -> tuple[str, str] | None:
+    """``(group, value)`` of a seed-model formula whose rows are not read whole with pandas
+    (a statistics file, an engine, a glob); ``None`` otherwise (the formula path reads them)."""
+    from hbm.data.engines import check_engine, choose_engine
+    from hbm.data.stats_file import is_stats_file
+    from hbm.model.formula import parse_formula
+    from hbm.workflow.fit_formula import seed_shape
+
+    check_engine(args.engine)
+    seed = seed_shape(parse_formula(args.formula))
+    if seed is None or args.group or args.value or args.se:
+        return None
+    if is_formula_statistics(args.data):
+        return None  # the formula is checked against the file's model there
+    if not is_stats_file(args.data):
+        engine, _ = choose_engine(args.data, args.engine)
+        if engine == "pandas" and args.cluster is None and Path(args.data).is_file():
+            return None
+    return seed
 
 
 def _kept(args: argparse.Namespace) -> Any:

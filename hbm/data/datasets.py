@@ -32,9 +32,29 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
         "Belenky et al. (2003), lme4's sleepstudy: reaction times (ms) of 18 subjects over 10 "
         "days of sleep deprivation (180 rows).",
     ),
+    "pastes": (
+        "pastes.csv",
+        "batch",
+        "strength",
+        None,
+        "Davies & Goldsmith (1972), lme4's Pastes: paste strength, two assays of each of 3 casks "
+        "(labels 'a' to 'c' repeat) in each of 10 batches; nested (60 rows).",
+    ),
+    "penicillin": (
+        "penicillin.csv",
+        "plate",
+        "diameter",
+        None,
+        "Davies & Goldsmith (1972), lme4's Penicillin: inhibition zone diameters of 6 samples on "
+        "each of 24 plates; crossed (144 rows).",
+    ),
 }
 #: A formula for the datasets that are more than a group and a value.
-FORMULAS: dict[str, str] = {"sleepstudy": "Reaction ~ Days + (Days | Subject)"}
+FORMULAS: dict[str, str] = {
+    "sleepstudy": "Reaction ~ Days + (Days | Subject)",
+    "pastes": "strength ~ 1 + (1 | batch/cask)",
+    "penicillin": "diameter ~ 1 + (1 | plate) + (1 | sample)",
+}
 
 
 def load(name: str) -> pd.DataFrame:

@@ -21,9 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from hbm.analysis.effects import group_coefficients
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
+from hbm.data.grouped import GroupedData
 from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
 from hbm.results.fit_result import FitResult
@@ -144,9 +148,11 @@ def write_outputs(
     def fill(staging: Path) -> None:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
-        if result.description.is_seed_model:
-            # Every group's numbers: past a few hundred groups the figures draw a readable few.
+        # Every group's numbers: past a few hundred groups the figures draw a readable few.
+        if isinstance(result.data, GroupedData):
             shrinkage_table(result).to_csv(staging / "groups.csv")
+        else:
+            formula_groups_table(result).to_csv(staging / "groups.csv", index=False)
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
@@ -163,6 +169,19 @@ def write_outputs(
         save_result(result, staging / "fit.nc", keep_group_draws=keep_group_draws)
 
     return write_folder(out, fill)
+
+
+def formula_groups_table(result: FitResult) -> pd.DataFrame:
+    """Every group's numbers in a formula model: each factor's per-group coefficients, one row
+    per factor, group and varying term (:func:`hbm.analysis.effects.group_coefficients`)."""
+    tables = []
+    for factor in result.model_data.factors:
+        table = group_coefficients(result, factor.name)
+        tables.append(table.rename(columns={factor.name: "group"}).assign(factor=factor.name))
+    columns = ["factor", "group"]
+    return pd.concat(tables, ignore_index=True).pipe(
+        lambda t: t[columns + [c for c in t.columns if c not in columns]]
+    )
 
 
 def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:

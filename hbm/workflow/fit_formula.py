@@ -17,6 +17,7 @@ from hbm.core.defaults import DEFAULTS
 from hbm.core.names import INTERCEPT
 from hbm.core.seeds import new_seed
 from hbm.data.model_data import ModelData
+from hbm.data.nesting import told_apart
 from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
 from hbm.model.description import GroupTerm, ModelDescription
@@ -24,7 +25,9 @@ from hbm.model.design import build_model_data
 from hbm.model.families.normal_cells_conditional import EFFECTS_STREAM
 from hbm.model.families.normal_cells_draws import draw_effects_exact
 from hbm.model.formula import ParsedFormula, parse_formula
+from hbm.model.level_checks import check_identified
 from hbm.model.linear_build import build_linear, choose_linear
+from hbm.model.linear_nested import draw_exact_effects
 from hbm.model.linear_priors import resolve_linear_priors
 from hbm.model.linear_terms import linear_parameter_table
 from hbm.model.parametrizations import check_likelihood, check_parametrization
@@ -119,10 +122,13 @@ def fit_model_data(
     parametrization: str = DEFAULTS.parametrization,
     config: SampleConfig | None = None,
     source: str | None = None,
+    reduction: Mapping[str, object] | None = None,
 ) -> FitResult:
-    """Fit a formula model's reduced data."""
+    """Fit a formula model's reduced data; ``reduction`` (the engine that reduced the rows, and
+    how) goes into the run record."""
     from dataclasses import replace
 
+    check_identified(data)  # the normal family's levels
     config = config or SampleConfig()
     if config.random_seed is None:
         config = replace(config, random_seed=new_seed())
@@ -146,14 +152,19 @@ def fit_model_data(
             # time whenever needed (hbm.results.group_draws)
             seed = int(run_config.random_seed)  # type: ignore[arg-type]
             posterior = idata["posterior"].to_dataset()
-            factor = data.factors[0]
-            n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
-            held = holds_group_draws(n_draws, factor.n_groups, factor.n_terms)
-            if held:
-                effects = draw_effects_exact(posterior, data, seed)
-                posterior[str(effects.name)] = effects
+            if len(data.factors) == 1:
+                factor = data.factors[0]
+                n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+                held = holds_group_draws(n_draws, factor.n_groups, factor.n_terms)
+                if held:
+                    effects = draw_effects_exact(posterior, data, seed)
+                    posterior[str(effects.name)] = effects
+                    idata["posterior"] = posterior
+                idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, EFFECTS_STREAM, held)
+            else:  # nested levels: every level's exact draws, held (hbm.model.linear_nested)
+                for effects in draw_exact_effects(posterior, data, seed):
+                    posterior[str(effects.name)] = effects
                 idata["posterior"] = posterior
-            idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, EFFECTS_STREAM, held)
         add_cell_data(idata, data)
         add_plot_rows(idata, data, plotted_groups(data, int(run_config.random_seed)))  # type: ignore[arg-type]
         table = fit_summary(idata, data, parameters)
@@ -163,6 +174,7 @@ def fit_model_data(
             sampler=config.sampler,
             summary=table,
             parameters=parameters,
+            marginal_form=choose_linear(data)[0] == "marginal",
         )
         return table, diagnosis
 
@@ -177,6 +189,8 @@ def fit_model_data(
     record = run_record(
         config, run, chosen, reason, {p.name: how for p in parameters.by_role("group_effect")}
     )
+    if reduction:
+        record["reduction"] = dict(reduction)
     run.idata.attrs.update(
         hbm_run=json.dumps(record, sort_keys=True),
         hbm_data=json.dumps(data.describe(), sort_keys=True),
@@ -226,6 +240,8 @@ def _announce(
 ) -> None:
     factors = ", ".join(f"{f.name} ({f.n_groups} groups)" for f in data.factors)
     print(f"hbm: {data.n_rows} rows; {data.response} by {factors}")
+    for sentence in told_apart(data):
+        print(f"hbm: {sentence}")
     references = data.design.get("reference_levels", {})
     if references:
         levels = ", ".join(f"{name}: {level!r}" for name, level in references.items())
