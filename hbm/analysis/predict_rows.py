@@ -85,13 +85,19 @@ def predict_rows(
         labels = _labels(factor.name, table)
         known = {label: j for j, label in enumerate(factor.labels)}
         codes = np.array([known.get(label, -1) for label in labels])
-        u = np.asarray(
-            posterior[effect_name(factor.name)].transpose("chain", "draw", ...).values, dtype=float
-        ).reshape(chains * n_draws, factor.n_groups, factor.n_terms)[pick]
         unseen = sorted({label for label, code in zip(labels, codes, strict=True) if code < 0})
         effects = np.zeros((len(sigma), len(labels), factor.n_terms))
         old = codes >= 0
-        effects[:, old] = u[:, codes[old]]
+        name = effect_name(factor.name)
+        if name in posterior:
+            u = np.asarray(
+                posterior[name].transpose("chain", "draw", ...).values, dtype=float
+            ).reshape(chains * n_draws, factor.n_groups, factor.n_terms)[pick]
+            effects[:, old] = u[:, codes[old]]
+        else:  # exact draws the fit does not hold: those groups' only, made again from the seed
+            used = np.unique(codes[old])
+            u = result.group_draws().columns(used)[pick]
+            effects[:, old] = u[:, np.searchsorted(used, codes[old])]
         if unseen:
             chol = np.linalg.cholesky(covariance_draws(posterior, factor)[pick])
             fresh = np.einsum(

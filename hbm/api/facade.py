@@ -289,14 +289,42 @@ class Fit:
             )
         return write_report(self.result, Path(path))
 
-    def save(self, path: str | Path) -> Path:
-        """Save to netCDF (the DataTree, with its log likelihood, and the description, spec and
-        diagnosis as JSON)."""
-        from hbm.analysis.log_likelihood import store_log_likelihood
+    def save(
+        self,
+        path: str | Path,
+        *,
+        keep_group_draws: bool = False,
+        group_draws_thin: int = 1,
+        group_draws_dtype: str = "float64",
+    ) -> Path:
+        """Save to netCDF (the DataTree, with its log likelihood up to 10 million values, and the
+        description, spec and diagnosis as JSON).
 
+        ``keep_group_draws`` writes the group effects' draws however many there are (by default
+        only those the fit holds; exact draws it does not hold are drawn again after loading),
+        every ``group_draws_thin``-th draw, as ``group_draws_dtype`` (see
+        :mod:`hbm.results.kept_draws`).
+        """
+        from hbm.analysis.log_likelihood import store_log_likelihood
+        from hbm.results.kept_draws import KeepGroupDraws
+
+        kept = None
+        if keep_group_draws:
+            kept = KeepGroupDraws(thin=group_draws_thin, dtype=group_draws_dtype)  # type: ignore[arg-type]
+        elif group_draws_thin != 1 or group_draws_dtype != "float64":
+            raise ValueError("group_draws_thin and group_draws_dtype need keep_group_draws=True.")
         if not isinstance(self.data, CurveData):
             store_log_likelihood(self.result)
-        return save_result(self.result, Path(path))
+        return save_result(self.result, Path(path), keep_group_draws=kept)
+
+    def group_draws(self, groups: str | list[str] | None = None) -> xr.DataArray:
+        """Draws of the group effects, ``(chain, draw, <group>[, <group>_term])``, for the given
+        labels (every group by default). Exact draws a fit does not hold are drawn again from
+        its seed, bit for bit; all groups at once only up to 10 million values
+        (:mod:`hbm.results.group_draws`)."""
+        from hbm.results.group_select import select_group_draws
+
+        return select_group_draws(self.result, groups)
 
     def predict(self, groups: str | list[str] | pd.DataFrame | None = None, **options: Any) -> Any:
         """Posterior predictive draws: for existing and/or new groups of the seed's model

@@ -53,6 +53,7 @@ def formula_command(args: argparse.Namespace) -> int:
             'with --prior, e.g. --prior "sd_Subject=halfnormal(10)"'
         )
     out = check_output_dir(args.out)
+    kept = _kept(args)
     _check_repeated_priors(args)
     reduced = formula_source(args, None if args.quiet else _say)
     if reduced is not None:  # statistics, or rows reduced on an engine
@@ -70,7 +71,7 @@ def formula_command(args: argparse.Namespace) -> int:
             source=str(args.data),
             reduction=reduction,
         )
-        write_outputs(result, out)
+        write_outputs(result, out, keep_group_draws=kept)
         _finished(result, out, args.quiet)
         return 0
     parsed = parse_formula(args.formula)
@@ -101,7 +102,7 @@ def formula_command(args: argparse.Namespace) -> int:
         source=str(args.data),
     )
     del table
-    write_outputs(result, out)
+    write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
     return 0
 
@@ -121,6 +122,7 @@ def fit_command(args: argparse.Namespace) -> int:
         args.group, args.value = seed
         args.formula = None
     out = check_output_dir(args.out)
+    kept = _kept(args)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
     names = _check_repeated_priors(args)
@@ -146,7 +148,7 @@ def fit_command(args: argparse.Namespace) -> int:
         source=str(args.data),
         reduction=reduction,
     )
-    write_outputs(result, out)
+    write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
     return 0
 
@@ -170,6 +172,21 @@ def _seed_columns(args: argparse.Namespace) -> tuple[str, str] | None:
         if engine == "pandas" and args.cluster is None and Path(args.data).is_file():
             return None
     return seed
+
+
+def _kept(args: argparse.Namespace) -> Any:
+    """``--keep-group-draws`` (with its thinning and dtype) as a KeepGroupDraws, or None."""
+    thin, float32 = (
+        getattr(args, "group_draws_thin", 1),
+        getattr(args, "group_draws_float32", False),
+    )
+    if not getattr(args, "keep_group_draws", False):
+        if thin != 1 or float32:
+            raise UsageError("--group-draws-thin and --group-draws-float32 need --keep-group-draws")
+        return None
+    from hbm.results.kept_draws import KeepGroupDraws
+
+    return KeepGroupDraws(thin=thin, dtype="float32" if float32 else "float64")
 
 
 def _check_repeated_priors(args: argparse.Namespace) -> list[str]:

@@ -150,6 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="sample the priors and the data they imply (no fit): a prior predictive check, "
         "its plot and report",
     )
+    fit.add_argument(
+        "--keep-group-draws",
+        action="store_true",
+        help="write the group effects' draws into fit.nc however many there are (by default "
+        "only up to 10 million values; past that a loaded fit draws them again exactly)",
+    )
+    fit.add_argument(
+        "--group-draws-thin",
+        type=_positive_int("--group-draws-thin"),
+        default=1,
+        metavar="K",
+        help="with --keep-group-draws: every K-th draw of each chain",
+    )
+    fit.add_argument(
+        "--group-draws-float32",
+        action="store_true",
+        help="with --keep-group-draws: write them as float32",
+    )
     add_engine_options(fit)
     fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")

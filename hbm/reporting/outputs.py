@@ -1,10 +1,10 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
-``DIR`` receives ``summary.csv``, ``groups.csv`` (the league table of every group: raw and
-posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
-``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
-an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
-``diagnostics.json``).
+``DIR`` receives ``summary.csv``, ``groups.csv`` (the seed's model: the league table of every
+group, raw and posterior means, intervals, ranks, pooling), ``diagnostics.json``,
+``priors.csv``, ``fit.nc``, ``report.html``, ``report.md`` and ``shrinkage.png``. A failure
+leaves no half-written ``DIR``; an existing ``DIR`` is replaced only if it is empty or was
+written by hbm (it holds ``diagnostics.json``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
 from hbm.results.fit_result import FitResult
 from hbm.results.io import save_result
+from hbm.results.kept_draws import KeepGroupDraws
 from hbm.results.tree import as_result
 
 __all__ = ["MARKER", "check_output_dir", "write_folder", "write_outputs"]
@@ -135,9 +136,12 @@ def _named(error: OSError, staging: Path, out: Path) -> OSError:
     return OSError(code, f"could not write the results ({reason})", filename or str(out))
 
 
-def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
+def write_outputs(
+    result: FitResult | Any, out: str | Path, *, keep_group_draws: KeepGroupDraws | None = None
+) -> Path:
     """Write every result file of ``result`` (a ``FitResult`` or a ``Fit``) into ``out``
-    atomically and return ``out``."""
+    atomically and return ``out`` (``keep_group_draws``: see :func:`hbm.results.io.save_result`).
+    """
     result = as_result(result)
     out = check_output_dir(out)
 
@@ -162,7 +166,7 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         # fit.nc carries the log likelihood (`hbm compare`, arviz_stats.loo), also for a fit that
         # was too large to hold it next to its report, or saved before hbm stored it.
         store_log_likelihood(result)
-        save_result(result, staging / "fit.nc")
+        save_result(result, staging / "fit.nc", keep_group_draws=keep_group_draws)
 
     return write_folder(out, fill)
 

@@ -42,6 +42,7 @@ from hbm.reporting.sections import (
     brief,
     data_summary,
     diagnostics_table,
+    group_method_text,
     hyper_summary,
     ppc_table,
     summary_table,
@@ -90,7 +91,11 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         Para(f"Parametrization {result.parametrization}: {result.reason}"),
         Table(format_table(result.prior_summary())),
         Heading(2, "Posterior summary"),
-        Para("Posterior means, sds and 94% equal-tailed intervals. " + icc_text(data)),
+        Para(
+            "Posterior means, sds and 94% equal-tailed intervals. "
+            + icc_text(data)
+            + group_method_text(result)
+        ),
         Table(format_table(hyper)),
         Heading(2, "Shrinkage"),
         Figure(
@@ -106,7 +111,8 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         Para(
             f"Ordered by posterior mean. pooling = posterior mean of the pooling factor lambda; "
             f"rank = posterior mean rank (1 = highest) with its 94% interval; p_best = P(rank 1); "
-            f"top / bottom quarter = the {k} highest / lowest of {data.n_groups} ranks."
+            f"top / bottom quarter = the {k:,} highest / lowest of {data.n_groups:,} ranks. "
+            f"{table.attrs.get('ranks', '')}"
         ),
         *bounded(league.reset_index(), "groups (the highest ranked)", "groups.csv"),
         Heading(2, "Complete, no and partial pooling"),
