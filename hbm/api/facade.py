@@ -121,12 +121,53 @@ class Fit:
 
     def shrinkage(self, *, higher_is_better: bool = True) -> pd.DataFrame:
         """Per-group shrinkage and league table (:func:`hbm.analysis.shrinkage.shrinkage_table`);
-        for a formula model, every group's coefficients (:meth:`group_coefficients`)."""
+        for a binomial, Poisson, negative binomial or Student-t model every group's rate
+        (:meth:`rates`); for a normal formula model, every group's coefficients
+        (:meth:`group_coefficients`)."""
+        if self._outcome:
+            return self.rates(higher_is_better=higher_is_better)
         if not self._seed:
             return self.group_coefficients()
         from hbm.analysis.shrinkage import shrinkage_table
 
         return shrinkage_table(self.result, higher_is_better=higher_is_better)
+
+    def rates(self, factor: str | None = None, *, higher_is_better: bool = True) -> pd.DataFrame:
+        """Each group's rate on the outcome scale (probability, rate per exposure, mean): raw and
+        partially pooled, shrinkage towards the population, rank interval, P(best) and
+        P(top / bottom quarter) (:func:`hbm.analysis.rates.rate_table`; binomial, Poisson,
+        negative binomial and Student-t fits). ``higher_is_better=False`` ranks the lowest first
+        (mortality)."""
+        from hbm.analysis.rates import rate_table
+
+        return rate_table(self.result, factor, higher_is_better=higher_is_better)
+
+    def funnel(self, factor: str | None = None) -> Any:
+        """The institutional funnel plot's numbers (:func:`hbm.analysis.institutional_funnel.
+        institutional_funnel`): each group's size, raw and posterior rate, and whether it lies
+        outside the 95% / 99.8% control limits."""
+        from hbm.analysis.institutional_funnel import institutional_funnel
+
+        return institutional_funnel(self.result, factor)
+
+    def plot_institutional_funnel(self, factor: str | None = None) -> Figure:
+        """Spiegelhalter's funnel plot: raw rates against group size within control limits, the
+        posterior rates beside them (:mod:`hbm.viz.institutional_funnel`)."""
+        from hbm.viz.institutional_funnel import plot_institutional_funnel
+
+        return plot_institutional_funnel(self.result, factor)
+
+    def plot_rootogram(self) -> Figure:
+        """Hanging rootogram of a count model (:mod:`hbm.viz.rootogram`)."""
+        from hbm.viz.rootogram import plot_rootogram
+
+        return plot_rootogram(self.result)
+
+    def plot_calibration(self, bins: int = 10) -> Figure:
+        """Calibration plot of a binomial model (:mod:`hbm.viz.calibration`)."""
+        from hbm.viz.calibration import plot_calibration
+
+        return plot_calibration(self.result, bins)
 
     def group_coefficients(self, factor: str | None = None) -> pd.DataFrame:
         """A formula model's group coefficients, with and without pooling
@@ -158,6 +199,10 @@ class Fit:
         """The shrinkage plot: raw group means -> posterior means (:mod:`hbm.viz.shrinkage`);
         for a formula model, the 2D shrinkage of each group's coefficients
         (:mod:`hbm.viz.shrinkage2d`)."""
+        if self._outcome:
+            from hbm.viz.rates_shrinkage import plot_rates_shrinkage
+
+            return plot_rates_shrinkage(self.result)
         if not self._seed:
             from hbm.viz.shrinkage2d import plot_shrinkage_2d
 
@@ -166,16 +211,21 @@ class Fit:
 
         return plot_shrinkage(self.result)
 
-    def plot_league(self) -> Figure:
-        """League table / caterpillar plot (:mod:`hbm.viz.league`, or
-        :mod:`hbm.viz.effects_league` for a formula model)."""
+    def plot_league(self, *, higher_is_better: bool = True) -> Figure:
+        """League table / caterpillar plot (:mod:`hbm.viz.league`; :mod:`hbm.viz.rates_league`
+        for the rates of a binomial, Poisson, negative binomial or Student-t model, or
+        :mod:`hbm.viz.effects_league` for a normal formula model)."""
+        if self._outcome:
+            from hbm.viz.rates_league import plot_rates_league
+
+            return plot_rates_league(self.result, higher_is_better=higher_is_better)
         if not self._seed:
             from hbm.viz.effects_league import plot_effects_league
 
             return plot_effects_league(self.result)
         from hbm.viz import plot_league
 
-        return plot_league(self.result)
+        return plot_league(self.result, higher_is_better=higher_is_better)
 
     def plot_pooling(self) -> Figure:
         """Complete vs no vs partial pooling (:mod:`hbm.viz.pooling`)."""
@@ -184,7 +234,12 @@ class Fit:
         return plot_pooling(self.result)
 
     def plot_ppc(self) -> Figure:
-        """Posterior predictive check of the group means (:mod:`hbm.viz.ppc`)."""
+        """Posterior predictive check of the group means (:mod:`hbm.viz.ppc`), or of the group
+        totals of an outcome family (:mod:`hbm.viz.outcome_ppc`)."""
+        if self._outcome:
+            from hbm.viz.outcome_ppc import plot_outcome_ppc
+
+            return plot_outcome_ppc(self.result)
         from hbm.viz import plot_ppc
 
         return plot_ppc(self.result)
@@ -257,6 +312,15 @@ class Fit:
         >>> fit.predict(["Ashford"], new_groups=["new school"], random_seed=1)  # doctest: +SKIP
         >>> sleep_fit.predict(pd.DataFrame({"Days": [3], "Subject": ["308"]}))  # doctest: +SKIP
         """
+        if self._outcome:
+            from hbm.analysis.predict_outcome import predict_outcome
+
+            if not isinstance(groups, pd.DataFrame):
+                raise TypeError(
+                    "A formula model predicts new rows: pass a table (DataFrame) with the "
+                    f"columns of {self.description.formula!r}; got {type(groups).__name__}."
+                )
+            return predict_outcome(self.result, groups, **options)
         if not self._seed:
             from hbm.analysis.predict_rows import predict_rows
 
@@ -274,6 +338,10 @@ class Fit:
     def _seed(self) -> bool:
         return self.result.description.is_seed_model
 
+    @property
+    def _outcome(self) -> bool:
+        return self.result.description.family != "normal"
+
     def _repr_html_(self) -> str:
         from hbm.reporting.report import fit_html_snippet
 
@@ -285,7 +353,7 @@ class Fit:
         if isinstance(data, GroupedData):
             what = f"{data.n_groups} {data.group} groups"
         else:
-            what = f"{self.description.formula}, " + ", ".join(
-                f"{f.n_groups} {f.name} groups" for f in data.factors
-            )
+            family = self.description.family
+            what = f"{self.description.formula}{'' if family == 'normal' else f' ({family})'}, "
+            what += ", ".join(f"{f.n_groups} {f.name} groups" for f in data.factors)
         return f"<hbm.Fit {what}, {data.n_rows} rows; {self.parametrization} via {ran}>"

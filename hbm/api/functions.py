@@ -36,6 +36,7 @@ def fit(
     table: pd.DataFrame,
     formula: str | None = None,
     *,
+    family: str = "normal",
     group: str | None = None,
     value: str | None = None,
     se: str | None = None,
@@ -53,7 +54,7 @@ def fit(
     missing: str = DEFAULTS.missing,
     prior_only: bool = False,
 ) -> Fit | PriorFit:
-    """Fit a hierarchical normal model to a tidy table: a formula, or ``group=`` and ``value=``.
+    """Fit a hierarchical model to a tidy table: a formula, or ``group=`` and ``value=``.
 
     Parameters
     ----------
@@ -65,7 +66,13 @@ def fit(
         slope per subject), ``"y ~ x + (1 | g) + (0 + x | g)"`` (uncorrelated), ``C(x)``,
         interactions, ``I(...)``, ``np.log(x)``; backticks quote other column names
         (`` `log.radon` ~ floor + (1 | county)``). ``value ~ 1 + (1 | group)`` is the seed's
-        model, with the names ``mu``, ``tau``, ``sigma``, ``theta``.
+        model, with the names ``mu``, ``tau``, ``sigma``, ``theta``. Other families' responses:
+        ``passed ~ ...`` (0/1 rows), ``use[Y] ~ ...`` (a two-level column and its success
+        level), ``p(successes, trials) ~ ...``; counts with ``offset(np.log(exposure))``.
+    family : {"normal", "studentt", "binomial", "poisson", "negbinomial"}
+        The outcome's distribution: normal (identity link), Student-t (identity; ``sigma``,
+        ``nu``), binomial (logit), Poisson (log), negative binomial (log; shape ``alpha``). See
+        :mod:`hbm.workflow.fit_outcome`.
     group, value : str, optional
         The shorthand for ``value ~ 1 + (1 | group)`` (instead of ``formula``).
     se : str, optional
@@ -109,6 +116,19 @@ def fit(
     ['beta[Intercept]', 'beta[Days]', 'sd_Subject[Intercept]', 'sd_Subject[Days]']
     """
     _check_model_options(formula, group, value, se)
+    if family != "normal":
+        from hbm.model.description import quote_name
+        from hbm.model.families import get_family
+
+        get_family(family)
+        if se is not None:
+            raise ValueError(
+                f"The summaries form (se={se!r}) is for the normal family; a {family} model is "
+                "fitted to its rows."
+            )
+        if formula is None:
+            formula = f"{quote_name(str(value))} ~ 1 + (1 | {quote_name(str(group))})"
+            group = value = None
     config = SampleConfig(
         draws=draws,
         tune=tune,
@@ -124,7 +144,7 @@ def fit(
         if formula is not None:
             raise ValueError(
                 "prior_only=True is available for value ~ 1 + (1 | group) (group= and value=) "
-                f"so far; not for the formula {formula!r}."
+                f"of the normal family so far; not for the formula {formula!r}."
             )
         return prior_only_table(
             table,
@@ -142,6 +162,7 @@ def fit(
             fit_formula(
                 table,
                 formula,
+                family=family,
                 priors=priors,
                 parametrization=parametrization,
                 likelihood=likelihood,

@@ -26,7 +26,9 @@ def datasets_command() -> int:
 def formula_command(args: argparse.Namespace) -> int:
     """``hbm fit DATA --formula F --out DIR``."""
     from hbm.data.tables import read_table
+    from hbm.model.families import get_family
     from hbm.model.formula import formula_variables, parse_formula
+    from hbm.model.outcome_design import outcome_formula
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit_formula import fit_formula
 
@@ -43,14 +45,23 @@ def formula_command(args: argparse.Namespace) -> int:
             "--priors-preset is for 'value ~ 1 + (1 | group)'; give a formula model's priors "
             'with --prior, e.g. --prior "sd_Subject=halfnormal(10)"'
         )
+    if args.prior_only:
+        raise UsageError(
+            "--prior-only is for 'value ~ 1 + (1 | group)' of the normal family so far; not for "
+            f"the formula {args.formula!r}"
+        )
     out = check_output_dir(args.out)
     _check_repeated_priors(args)
+    get_family(args.family)
     parsed = parse_formula(args.formula)
+    if args.family != "normal":
+        parsed = outcome_formula(parsed, args.family)[0]
     _, _, factors = formula_variables(parsed)
     table = read_table(args.data, group=factors)
     result = fit_formula(
         table,
         args.formula,
+        family=args.family,
         priors=dict(args.prior) or None,
         parametrization=args.parametrization,
         likelihood=args.likelihood,
@@ -73,6 +84,17 @@ def fit_command(args: argparse.Namespace) -> int:
     from hbm.workflow.fit import fit_grouped
 
     if args.formula is not None:
+        return formula_command(args)
+    if args.family != "normal" and args.group is not None and args.value is not None:
+        if args.se is not None:
+            raise UsageError(
+                f"--se (the summaries form) is for the normal family; a {args.family} model is "
+                "fitted to its rows"
+            )
+        from hbm.model.description import quote_name
+
+        args.formula = f"{quote_name(args.value)} ~ 1 + (1 | {quote_name(args.group)})"
+        args.group = args.value = None
         return formula_command(args)
     missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
     if missing:
@@ -283,7 +305,12 @@ def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) ->
             "'value ~ 1 + (1 | group)')"
         )
     table = read_table(args.data, group=[f.name for f in fit.model_data.factors])
-    tree = predict_rows(fit, table, draws=args.draws, random_seed=seed)
+    if fit.description.family != "normal":
+        from hbm.analysis.predict_outcome import predict_outcome
+
+        tree = predict_outcome(fit, table, draws=args.draws, random_seed=seed)
+    else:
+        tree = predict_rows(fit, table, draws=args.draws, random_seed=seed)
     if target is None:
         print(row_summary(tree).round(3).to_string())
         print(f"hbm: seed {seed}")

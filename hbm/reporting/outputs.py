@@ -1,7 +1,9 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
 ``DIR`` receives ``summary.csv``, ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
-``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
+``report.html``, ``report.md`` and ``shrinkage.png``; a binomial, Poisson, negative binomial or
+Student-t fit also ``rates.csv`` (every group's rate, raw and pooled, rank and league
+probabilities) and, for rates, ``funnel.png``. A failure leaves no half-written ``DIR``;
 an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
 ``diagnostics.json``).
 """
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from hbm.analysis.log_likelihood import store_log_likelihood
+from hbm.analysis.outcome_draws import is_outcome_fit
+from hbm.analysis.rates import rate_table
 from hbm.core.files import process_alive
 from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
@@ -144,6 +148,10 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
         figures = render_figures(result)  # each figure drawn once, shared by the three files
         (staging / "shrinkage.png").write_bytes(figures["shrinkage"])
+        if is_outcome_fit(result):  # every group's rate, raw and pooled (the report shows 50)
+            rate_table(result).to_csv(staging / "rates.csv")
+            if "funnel" in figures:
+                (staging / "funnel.png").write_bytes(figures["funnel"])
         html = render_report(result, figures=figures)
         (staging / "report.html").write_text(html, encoding="utf-8")
         markdown = render_markdown(result)  # links the PNG
