@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from hbm.results.fit_spec import FitSpec
     from hbm.workflow.batch import run_batch
     from hbm.workflow.compare import compare
+    from hbm.workflow.reduce import Statistics
+    from hbm.workflow.reduce import reduce_source as reduce
     from hbm.workflow.specs import ModelSpec, read_spec
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "ParameterTable",
     "Prior",
     "SampleConfig",
+    "Statistics",
     "__version__",
     "build_model",
     "centered",
@@ -70,6 +73,7 @@ __all__ = [
     "noncentered",
     "parse_prior",
     "read_spec",
+    "reduce",
     "resolve_priors",
     "run_batch",
 ]
@@ -82,6 +86,8 @@ _LAZY = {
     "fit_grouped": ("hbm.api", "fit_grouped"),
     "fit_spec": ("hbm.api", "fit_spec"),
     "load": ("hbm.api", "load"),
+    "reduce": ("hbm.workflow.reduce", "reduce_source"),
+    "Statistics": ("hbm.workflow.reduce", "Statistics"),
     "FitResult": ("hbm.results.fit_result", "FitResult"),
     "FitSpec": ("hbm.results.fit_spec", "FitSpec"),
     "GroupedData": ("hbm.data.grouped", "GroupedData"),

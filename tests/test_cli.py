@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
 FILES = {
     "summary.csv",
+    "groups.csv",
     "diagnostics.json",
     "priors.csv",
     "fit.nc",

@@ -94,7 +94,9 @@ def test_results_files_load_and_report_rebuild(sleep_fit, tmp_path):
     assert main(["report", str(out / "fit.nc"), "--out", str(tmp_path / "again")]) == 0
     html = (tmp_path / "again" / "report.html").read_text()
     assert "Each group&#x27;s line" in html and "League table" in html
-    assert html.count("data:image/png;base64") == 6
+    assert "Predictive accuracy (leave-one-out)" in html and "PSIS-LOGO" in html
+    # coefficients, 2D shrinkage, lines, league, trace, rank, LOO-PIT
+    assert html.count("data:image/png;base64") == 7
     assert "<img" in sleep_fit._repr_html_()
 
 

@@ -115,12 +115,40 @@ def test_group_size_axis_is_labelled_in_plain_numbers():
 
 def test_many_groups_get_small_faint_markers():
     few = plots.plot_shrinkage(_tree([f"s{j}" for j in range(9)]))
-    many = plots.plot_shrinkage(_tree([f"s{j}" for j in range(700)]))
+    many = plots.plot_shrinkage(_tree([f"s{j}" for j in range(280)]))
     few_sizes, many_sizes = (f.axes[0].collections[1].get_sizes() for f in (few, many))
-    assert many_sizes.max() < few_sizes.max() / 3  # sqrt(70 / 700): about a third
+    assert many_sizes.max() < few_sizes.max() / 1.9  # sqrt(70 / 280): half
     assert many.axes[0].collections[1].get_alpha() < few.axes[0].collections[1].get_alpha()
 
 
 def test_plot_input_is_checked():
     with pytest.raises(TypeError, match="got str"):
         plots.plot_shrinkage("fit.nc")
+
+
+def test_past_a_few_hundred_groups_the_figures_draw_what_can_be_read():
+    """700 groups: league, pooling and the predictive check draw 70 labelled groups (the two ends
+    of their ordering and a seeded sample) and say so; the shrinkage plot joins 300 and shows the
+    shift of all 700 as a density; the counts in the titles are over every group."""
+    tree = _tree([f"s{j:03d}" for j in range(700)])
+    league = plots.plot_league(tree)
+    texts = [t.get_text() for t in league.axes[0].texts]
+    labels = [t for t in texts if t.startswith("s")]
+    assert len(labels) == 70 and all(label.endswith(")") for label in labels)
+    assert len([t for t in texts if "–" in t]) == 70  # each group's rank and its interval
+    assert "70 of 700 groups drawn: the 17 best, the 17 worst and 36 at random" in (
+        league.axes[0].get_title()
+    )
+    assert "every group is in groups.csv" in plots.plot_pooling(tree).axes[0].get_title()
+    ppc = plots.plot_ppc(tree)
+    assert "70 of 700 groups drawn" in ppc._suptitle.get_text()
+    assert "of 700 outside" in ppc.axes[0].get_title()  # counted over every group
+    shrinkage = plots.plot_shrinkage(tree)
+    assert "300 of 700 groups drawn" in shrinkage._suptitle.get_text()
+    hexbin = shrinkage.axes[1].collections[0]
+    assert hexbin.get_array().sum() == 700  # every group in the density
+    again = plots.plot_league(tree)  # the same groups every time (seeded)
+    assert [t.get_text() for t in again.axes[0].texts if t.get_text().startswith("s")] == labels
+    for figure in (league, ppc, shrinkage):
+        assert figure.get_size_inches()[1] <= 16.0 + 2.6  # the check's statistics panel below
+        _png(figure)

@@ -27,8 +27,9 @@ at least two rows (does every group share one ``sigma``?). p-values near 0 or 1 
 
 *Memory*: each replicate array holds draws x groups values. Beyond :data:`MAX_REPLICATED_VALUES`
 (10,000 groups x 4,000 draws would be 320 MB per array) the check uses every ``k``-th posterior
-draw, the smallest ``k`` that fits: 1,000 of 4,000 draws for 10,000 groups, all of them up to
-2,500 groups. ``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
+draw, the smallest ``k`` that fits: 400 of 4,000 draws for 10,000 groups, all of them up to
+1,000 groups (so that a fit of 10,000 groups stays within 1 GiB from table to report).
+``GroupCheck.n_posterior_draws`` and ``GroupCheck.thinned`` say so.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ __all__ = ["GroupCheck", "posterior_predictive"]
 
 #: Mixed into the fit's seed so the replicates use a stream of their own.
 PPC_STREAM = 0x99C
-#: Most values (draws x groups) in one replicate array before the draws are thinned (80 MB).
-MAX_REPLICATED_VALUES = 10_000_000
+#: Most values (draws x groups) in one replicate array before the draws are thinned (32 MB).
+MAX_REPLICATED_VALUES = 4_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +206,11 @@ def _posterior_predictive(result: FitResult, random_seed: int | None) -> GroupCh
     sigma = None if sigma is None else sigma[keep]
     variance = sampling_variance(data, sigma)
     rep_mean = replicate_means(rng, theta, variance)
-    new_mean = replicate_means(rng, mu[:, None], variance + tau[:, None] ** 2)
+    if variance.ndim == 2:  # rows form, (S, J): in place, the same numbers with 1 array less
+        variance += tau[:, None] ** 2
+    else:  # summaries form: the known se^2, (J,)
+        variance = variance + tau[:, None] ** 2
+    new_mean = replicate_means(rng, mu[:, None], variance)
     del variance
     observed_sd = rep_sd = None
     if sigma is not None:  # rows form
@@ -231,7 +236,7 @@ def replicate_step(n_draws: int, n_groups: int) -> int:
     """Use every ``k``-th draw: the smallest ``k`` keeping draws x groups within the limit.
 
     >>> replicate_step(4000, 1000), replicate_step(4000, 10_000)
-    (1, 4)
+    (1, 10)
     """
     return max(1, math.ceil(n_draws * n_groups / MAX_REPLICATED_VALUES))
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hbm.analysis.units import Units
 from hbm.core.defaults import DEFAULTS
 from hbm.core.names import OBSERVED
 from hbm.core.seeds import stream
@@ -54,7 +55,7 @@ class PriorPredictive:
 
     Attributes
     ----------
-    data : GroupedData
+    data : GroupedData or Units
         The observed data (their group sizes or standard errors shape the implied data).
     priors : dict of Prior
     parameters : ParameterTable
@@ -67,9 +68,14 @@ class PriorPredictive:
     random_seed : int
     n_draws, draws_asked : int
         Draws made, and asked for (fewer for very many groups, see *Memory*).
+    model : str
+        The model in words, where the data do not say it (formula models).
+    notes : dict of str
+        Per element label, what its picture should say instead of its prior's text (a
+        coefficient whose prior is on another scale).
     """
 
-    data: GroupedData
+    data: GroupedData | Units
     priors: dict[str, Prior]
     parameters: ParameterTable
     idata: xr.DataTree
@@ -77,6 +83,8 @@ class PriorPredictive:
     random_seed: int = 0
     n_draws: int = 0
     draws_asked: int = 0
+    model: str = ""
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def unit_word(self) -> str:
@@ -90,16 +98,45 @@ class PriorPredictive:
         group = "prior_predictive" if name in tree["prior_predictive"] else "prior"
         return np.asarray(tree[group][name].values, dtype=float).reshape(-1)
 
+    def elements(self, *, effects: bool = True) -> list[tuple[str, Prior | None, np.ndarray]]:
+        """Each hyperparameter element (``beta[Days]``, ``sd_g[x]``, ``corr_g[a, b]``, ``sigma``)
+        and, with ``effects``, each group effect per term pooled over the groups: its label, its
+        prior (None for the effects) and its draws, flattened."""
+        prior = self.idata["prior"].to_dataset()
+        out: list[tuple[str, Prior | None, np.ndarray]] = []
+        chosen = list(self.parameters.hyperparameters)
+        if effects:
+            chosen += self.parameters.by_role("group_effect")
+        for parameter in chosen:
+            array = prior[parameter.name]
+            pooled = parameter.role == "group_effect"
+            split = [str(d) for d in (array.dims[3:] if pooled else array.dims[2:])]
+            if not split:
+                values = np.asarray(array.values, dtype=float).reshape(-1)
+                out.append((parameter.name, self._prior_of(parameter.name, pooled), values))
+                continue
+            for index in np.ndindex(*(array.sizes[d] for d in split)):
+                labels = [str(array[d].values[i]) for d, i in zip(split, index, strict=True)]
+                label = f"{parameter.name}[{', '.join(labels)}]"
+                part = array.isel(dict(zip(split, index, strict=True)))
+                values = np.asarray(part.values, dtype=float).reshape(-1)
+                out.append((label, self._prior_of(label, pooled, parameter.name), values))
+        return out
+
+    def _prior_of(self, label: str, pooled: bool, base: str | None = None) -> Prior | None:
+        if pooled or label in self.notes:
+            return None
+        return self.priors.get(label) or self.priors.get(base or label)
+
     def summary(self) -> pd.DataFrame:
-        """One row per quantity: the priors' parameters, the group effects and the implied data,
-        with mean, sd, 3%, 50% and 97% quantiles, and for the data the share below the observed
-        minimum, above the observed maximum, far outside (beyond the observed range widened by
-        its width on both sides) and, where every observed value is >= 0, below zero."""
+        """One row per quantity: the priors' parameters (element by element), the group effects
+        (per term, pooled over the groups) and the implied data, with mean, sd, 3%, 50% and 97%
+        quantiles, and for the data the share below the observed minimum, above the observed
+        maximum, far outside (beyond the observed range widened by its width on both sides) and,
+        where every observed value is >= 0, below zero."""
         rows = []
-        effect = self.parameters.one("group_effect").name
-        names = [p.name for p in self.parameters.hyperparameters] + [effect]
-        for name in names:
-            rows.append(self._row(name, f"prior of {name}", self.implied(name), data=False))
+        for label, _, values in self.elements():
+            rows.append(self._row(label, f"prior of {label}", values, data=False))
         rows.append(self._row(ROW, f"a new {self.unit_word}", self.implied(ROW), data=True))
         if MEAN in self.idata["prior_predictive"]:
             rows.append(self._row(MEAN, "a group's mean", self.implied(MEAN), data=True))

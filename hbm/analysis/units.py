@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hbm.data.grouped import GroupedData
+from hbm.data.model_data import ModelData
 from hbm.model.families.normal_cells_conditional import group_statistics
 from hbm.results.fit_result import FitResult
 
-__all__ = ["Units", "units_of"]
+__all__ = ["Units", "units_from_data", "units_of"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +68,16 @@ class Units:
     def n_rows(self) -> int:
         return int(np.sum(self.n))
 
+    def describe(self) -> dict[str, object]:
+        """What the units are, as JSON-ready values (for a result's attributes)."""
+        return {
+            "response": self.response,
+            "group": self.group,
+            "n_groups": self.n_groups,
+            "n_rows": self.n_rows,
+            "form": self.kind,
+        }
+
     @property
     def value(self) -> str:
         """The response column (the name :class:`~hbm.data.grouped.GroupedData` uses)."""
@@ -82,11 +93,11 @@ class Units:
 
 def units_of(result: FitResult) -> Units:
     """The units of a fit's data (computed once per fit)."""
-    return result.cache.get(("units",), lambda: _units(result))
+    return result.cache.get(("units",), lambda: units_from_data(result.data))
 
 
-def _units(result: FitResult) -> Units:
-    data = result.data
+def units_from_data(data: GroupedData | ModelData) -> Units:
+    """The units of reduced data, before or without a fit."""
     if isinstance(data, GroupedData):
         return Units(
             response=data.value,

@@ -19,6 +19,7 @@ from hbm.inference.config import SampleConfig
 from hbm.results.io import load_result
 from hbm.workflow import fit as workflow
 from hbm.workflow.fit_formula import fit_formula
+from hbm.workflow.reduce import Statistics, is_stats_file, read_statistics, reduce_source
 from hbm.workflow.specs import ModelSpec
 from hbm.workflow.specs import fit_spec as run_spec
 
@@ -33,7 +34,7 @@ PriorsLike = str | Mapping[str, "str | float | Prior"] | None
 
 
 def fit(
-    table: pd.DataFrame,
+    table: pd.DataFrame | Statistics | str | Path,
     formula: str | None = None,
     *,
     family: str = "normal",
@@ -53,14 +54,19 @@ def fit(
     order: str = DEFAULTS.order,
     missing: str = DEFAULTS.missing,
     prior_only: bool = False,
+    engine: str = DEFAULTS.engine,
+    cluster: str | None = None,
 ) -> Fit | PriorFit:
     """Fit a hierarchical model to a tidy table: a formula, or ``group=`` and ``value=``.
 
     Parameters
     ----------
-    table : pandas.DataFrame
+    table : pandas.DataFrame, Statistics, str or Path
         Rows form (one row per unit) or, with ``group``/``value``/``se``, summaries form (one row
-        per group: an estimate and its standard error).
+        per group: an estimate and its standard error). For ``value ~ 1 + (1 | group)`` also:
+        the :class:`~hbm.workflow.reduce.Statistics` of :func:`hbm.reduce`, the path of a data
+        file (or glob) reduced on ``engine``, or of a statistics file written by ``hbm reduce``
+        (then ``group``/``value`` may be left out).
     formula : str, optional
         lme4 / Bambi style: ``"Reaction ~ Days + (Days | Subject)"`` (correlated intercept and
         slope per subject), ``"y ~ x + (1 | g) + (0 + x | g)"`` (uncorrelated), ``C(x)``,
@@ -98,6 +104,11 @@ def fit(
     prior_only : bool
         Sample the priors and the data they imply instead of fitting (``draws x chains`` draws;
         a :class:`hbm.workflow.prior_only.PriorFit`): a prior predictive check.
+    engine : {"auto", "pandas", "duckdb", "dask"}
+        Where a data file's rows are reduced (see :func:`hbm.reduce`; ``auto``: DuckDB above
+        200 MB).
+    cluster : str, optional
+        A Dask scheduler's address for ``engine="dask"``.
 
     Returns
     -------
@@ -115,6 +126,40 @@ def fit(
     >>> sleep.summary().param.iloc[:4].tolist()
     ['beta[Intercept]', 'beta[Days]', 'sd_Subject[Intercept]', 'sd_Subject[Days]']
     """
+    if family != "normal":
+        table = _outcome_table(table, family)
+    if isinstance(table, str | Path) and formula is None:
+        table = _read_or_reduce(
+            table,
+            group,
+            value,
+            se,
+            likelihood,
+            prior_only,
+            engine,
+            cluster,
+            missing,
+            order,
+            progressbar,
+        )
+    if isinstance(table, Statistics):
+        return _fit_statistics(
+            table,
+            se,
+            likelihood,
+            prior_only,
+            priors,
+            parametrization,
+            SampleConfig(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                target_accept=target_accept,
+                random_seed=random_seed,
+                sampler=sampler,  # type: ignore[arg-type]
+                progressbar=progressbar,
+            ),
+        )
     _check_model_options(formula, group, value, se)
     if family != "normal":
         from hbm.model.description import quote_name
@@ -139,12 +184,22 @@ def fit(
         progressbar=progressbar,
     )
     if prior_only:
-        from hbm.workflow.prior_only import prior_only_table
+        from hbm.workflow.prior_only import prior_only_formula, prior_only_table
 
         if formula is not None:
-            raise ValueError(
-                "prior_only=True is available for value ~ 1 + (1 | group) (group= and value=) "
-                f"of the normal family so far; not for the formula {formula!r}."
+            if family != "normal":
+                raise ValueError(
+                    f"prior_only=True is available for the normal family so far; not for the "
+                    f"{family} family."
+                )
+            return prior_only_formula(
+                table,
+                formula,
+                priors=priors,
+                draws=draws * chains,
+                random_seed=random_seed,
+                order=order,
+                missing=missing,
             )
         return prior_only_table(
             table,
@@ -183,6 +238,84 @@ def fit(
             config=config,
             order=order,
             missing=missing,
+        )
+    )
+
+
+def _read_or_reduce(
+    path: str | Path,
+    group: str | None,
+    value: str | None,
+    se: str | None,
+    likelihood: str,
+    prior_only: bool,
+    engine: str,
+    cluster: str | None,
+    missing: str,
+    order: str,
+    progressbar: bool,
+) -> pd.DataFrame | Statistics:
+    """A path's statistics file, its rows (what needs them), or its reduction on ``engine``."""
+    if is_stats_file(path):
+        return read_statistics(path, group=group, value=value, se=se)
+    if likelihood == "rows" or se is not None or prior_only:
+        from hbm.data.tables import read_table
+
+        return read_table(path, group=group)
+    return reduce_source(
+        path,
+        group=group,
+        value=value,
+        engine=engine,
+        cluster=cluster,
+        missing=missing,
+        order=None if order == DEFAULTS.order else order,
+        progress=print if progressbar else None,
+    )
+
+
+def _outcome_table(table: pd.DataFrame | Statistics | str | Path, family: str) -> pd.DataFrame:
+    """The rows a binomial, Poisson, negative binomial or Student-t model is fitted to."""
+    from hbm.model.families import get_family
+
+    get_family(family)  # an unknown family: one line naming the families
+    if isinstance(table, Statistics):
+        raise ValueError(
+            f"Statistics (each group's n, mean and ss) are for the normal family; a {family} "
+            "model is fitted to the table's rows."
+        )
+    if isinstance(table, str | Path):
+        from hbm.data.tables import read_table
+
+        return read_table(table)
+    return table
+
+
+def _fit_statistics(
+    stats: Statistics,
+    se: str | None,
+    likelihood: str,
+    prior_only: bool,
+    priors: PriorsLike,
+    parametrization: str,
+    config: SampleConfig,
+) -> Fit:
+    if likelihood == "rows" or se is not None or prior_only:
+        given = "likelihood='rows'" if likelihood == "rows" else "prior_only=True"
+        given = f"se={se!r}" if se is not None else given
+        raise ValueError(
+            f"{given} needs the table's rows; statistics hold each group's n, mean and ss."
+        )
+    source = stats.provenance.get("statistics") or stats.provenance.get("source")
+    return Fit(
+        workflow.fit_grouped(
+            stats.data,
+            priors=priors,
+            parametrization=parametrization,
+            likelihood=likelihood,
+            config=config,
+            source=None if source is None else str(source),
+            reduction=stats.provenance,
         )
     )
 

@@ -3,9 +3,12 @@
     hbm fit DATA --group COL --value COL [--se COL]
             [--parametrization auto|centered|noncentered|marginal] [--prior NAME=SPEC ...]
             [--draws N] [--tune N] [--chains N] [--seed N]
-            [--sampler nutpie|pymc] --out DIR
+            [--sampler nutpie|pymc] [--engine auto|pandas|duckdb|dask] [--cluster ADDRESS]
+            --out DIR
     hbm fit SPEC.toml --out DIR
-    hbm batch SPEC... --out DIR [--jobs N]
+    hbm fit STATS.parquet --out DIR
+    hbm reduce DATA (--group COL --value COL | --formula F) [--engine ...] --out STATS.parquet
+    hbm batch SPEC... --out DIR [--jobs N | --cluster ADDRESS]
     hbm report FIT.nc --out DIR
     hbm predict FIT.nc --group LABEL [--new] [--rows N] [--se X] [--draws N] [--seed N] [--out FILE]
     hbm datasets

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from hbm.cli.model_choice import compare_command, prior_only_command, prior_only_spec_command
+from hbm.cli.data_commands import fit_data, reduce_command
+from hbm.cli.model_choice import (
+    compare_command,
+    prior_only_command,
+    prior_only_spec_command,
+    write_prior_check,
+)
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
 
@@ -45,10 +52,9 @@ def formula_command(args: argparse.Namespace) -> int:
             "--priors-preset is for 'value ~ 1 + (1 | group)'; give a formula model's priors "
             'with --prior, e.g. --prior "sd_Subject=halfnormal(10)"'
         )
-    if args.prior_only:
+    if args.prior_only and args.family != "normal":
         raise UsageError(
-            "--prior-only is for 'value ~ 1 + (1 | group)' of the normal family so far; not for "
-            f"the formula {args.formula!r}"
+            f"--prior-only is for the normal family so far; not for --family {args.family}"
         )
     out = check_output_dir(args.out)
     _check_repeated_priors(args)
@@ -58,6 +64,19 @@ def formula_command(args: argparse.Namespace) -> int:
         parsed = outcome_formula(parsed, args.family)[0]
     _, _, factors = formula_variables(parsed)
     table = read_table(args.data, group=factors)
+    if args.prior_only:
+        from hbm.workflow.prior_only import prior_only_formula
+
+        check = prior_only_formula(
+            table,
+            args.formula,
+            priors=dict(args.prior) or None,
+            draws=args.draws * args.chains,
+            random_seed=args.seed,
+            order=args.order,
+            missing="drop" if args.drop_missing else DEFAULTS.missing,
+        )
+        return write_prior_check(args, check, out)
     result = fit_formula(
         table,
         args.formula,
@@ -77,15 +96,38 @@ def formula_command(args: argparse.Namespace) -> int:
 
 
 def fit_command(args: argparse.Namespace) -> int:
-    from hbm.data.grouped import grouped_data
-    from hbm.data.tables import read_table
     from hbm.model.parametrizations import check_likelihood, check_parametrization
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
     if args.formula is not None:
+        if args.engine not in ("auto", "pandas") or args.cluster:
+            raise UsageError(
+                "formula models are reduced with pandas in this version; --engine and "
+                "--cluster are for 'value ~ 1 + (1 | group)' (--group/--value)"
+            )
         return formula_command(args)
-    if args.family != "normal" and args.group is not None and args.value is not None:
+    if args.family != "normal":
+        from hbm.model.families import get_family
+
+        get_family(args.family)
+        if args.engine not in ("auto", "pandas") or args.cluster:
+            raise UsageError(
+                f"a {args.family} model is fitted to the table's rows, read with pandas in this "
+                "version; --engine and --cluster are for the normal family"
+            )
+        from hbm.workflow.reduce import is_stats_file
+
+        if is_stats_file(args.data):
+            raise UsageError(
+                f"{args.data} holds statistics (each group's n, mean and ss) for the normal "
+                f"family; a {args.family} model is fitted to the table's rows"
+            )
+        missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
+        if missing:
+            raise UsageError(
+                f"the following arguments are required: {', '.join(missing)} (or --formula)"
+            )
         if args.se is not None:
             raise UsageError(
                 f"--se (the summaries form) is for the normal family; a {args.family} model is "
@@ -96,32 +138,12 @@ def fit_command(args: argparse.Namespace) -> int:
         args.formula = f"{quote_name(args.value)} ~ 1 + (1 | {quote_name(args.group)})"
         args.group = args.value = None
         return formula_command(args)
-    missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
-    if missing:
-        raise UsageError(
-            f"the following arguments are required: {', '.join(missing)} (or --formula)"
-        )
     out = check_output_dir(args.out)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
     names = _check_repeated_priors(args)
     config = _config(args)
-    table = read_table(args.data, group=args.group)
-    data = grouped_data(
-        table,
-        group=args.group,
-        value=args.value,
-        se=args.se,
-        order=args.order,
-        missing="drop" if args.drop_missing else DEFAULTS.missing,  # type: ignore[arg-type]
-        keep_rows=args.likelihood == "rows" or args.prior_only,
-    )
-    del table
-    if data.dropped and not args.quiet:
-        print(
-            f"hbm: dropped {data.dropped} row(s) with missing values (--drop-missing)",
-            file=sys.stderr,
-        )
+    data, reduction, notes = fit_data(args)
     priors = None
     if args.priors_preset or args.prior:
         from hbm.model.families.normal import resolve_priors
@@ -131,6 +153,8 @@ def fit_command(args: argparse.Namespace) -> int:
         priors = {**preset, **{name: given[name] for name in names}}
     if args.prior_only:
         return prior_only_command(args, data, priors, out)
+    for note in notes:  # after every option is checked: bad input prints only its error
+        _say(note)
     result = fit_grouped(
         data,
         priors=priors,
@@ -138,6 +162,7 @@ def fit_command(args: argparse.Namespace) -> int:
         likelihood=args.likelihood,
         config=config,
         source=str(args.data),
+        reduction=reduction,
     )
     write_outputs(result, out)
     _finished(result, out, args.quiet)
@@ -219,7 +244,11 @@ def batch_command(args: argparse.Namespace) -> int:
 
     try:
         rows = run_batch(
-            args.specs, args.out, jobs=args.jobs, progress=None if args.quiet else _say
+            args.specs,
+            args.out,
+            jobs=args.jobs,
+            progress=None if args.quiet else _say,
+            cluster=args.cluster,
         )
     except KeyboardInterrupt:
         print(
@@ -254,7 +283,6 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from hbm.analysis.predict import predict, prediction_summary, write_predictions
     from hbm.core.seeds import new_seed
@@ -322,6 +350,7 @@ def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) ->
 
 
 COMMANDS = {
+    "reduce": reduce_command,
     "batch": batch_command,
     "report": report_command,
     "predict": predict_command,

@@ -11,7 +11,12 @@ from typing import Any
 
 from hbm.cli.parser import UsageError
 
-__all__ = ["compare_command", "prior_only_command", "prior_only_spec_command"]
+__all__ = [
+    "compare_command",
+    "prior_only_command",
+    "prior_only_spec_command",
+    "write_prior_check",
+]
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -50,6 +55,16 @@ def prior_only_spec_command(args: argparse.Namespace, spec: Any, out: Path) -> i
     from hbm.data.grouped import grouped_data
     from hbm.data.tables import read_table
 
+    if spec.formula is not None:
+        from hbm.model.formula import formula_variables, parse_formula
+        from hbm.workflow.prior_only import prior_only_formula
+
+        table = read_table(spec.data, group=formula_variables(parse_formula(spec.formula))[2])
+        check = prior_only_formula(
+            table, spec.formula, priors=spec.priors, draws=spec.draws * spec.chains,
+            random_seed=spec.seed, order=spec.order, missing=spec.missing,
+        )  # fmt: skip
+        return write_prior_check(args, check, out)
     table = read_table(spec.data, group=spec.group)
     data = grouped_data(
         table, group=spec.group, value=spec.value, se=spec.se, order=spec.order,
@@ -73,6 +88,11 @@ def prior_only_command(
 
     draws = args.draws * args.chains if draws is None else draws
     check = prior_only(data, priors=priors, draws=draws, random_seed=args.seed)
+    return write_prior_check(args, check, out)
+
+
+def write_prior_check(args: argparse.Namespace, check: Any, out: Path) -> int:
+    """Write a prior predictive check's folder and say what it shows."""
     check.write(out)
     if not args.quiet:
         columns = ["quantity", "what", "mean", "sd", "q3", "q50", "q97"]

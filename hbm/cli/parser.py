@@ -146,7 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="{sufficient,rows}",
         help="exact sufficient statistics (default) or one term per row",
     )
-    fit.add_argument("--order", default=DEFAULTS.order, metavar="{first-seen,sorted}")
+    fit.add_argument(
+        "--order",
+        default=None,
+        metavar="{first-seen,sorted}",
+        help="order of the groups (default: first-seen; sorted with the duckdb engine)",
+    )
     fit.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
     fit.add_argument(
         "--prior-only",
@@ -154,13 +159,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="sample the priors and the data they imply (no fit): a prior predictive check, "
         "its plot and report",
     )
+    add_engine_options(fit)
     fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
 
     commands.add_parser("datasets", help="list the bundled datasets")
+    add_reduce_command(commands)
     add_batch_commands(commands)
     add_compare_command(commands)
     return parser
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` and ``--cluster``, shared by ``hbm fit`` and ``hbm reduce``."""
+    limit = DEFAULTS.engine_switch_bytes / 2**20
+    parser.add_argument(
+        "--engine",
+        default=DEFAULTS.engine,
+        metavar="{auto,pandas,duckdb,dask}",
+        help=f"where the rows are reduced (default auto: pandas up to {limit:.0f} MB, DuckDB "
+        "above, out of core)",
+    )
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786) for --engine dask; default: a local cluster",
+    )
+
+
+def add_reduce_command(commands: argparse._SubParsersAction) -> None:
+    reduce = commands.add_parser(
+        "reduce",
+        help="reduce rows to per-group statistics (Parquet) that 'hbm fit STATS.parquet' fits",
+        description="Reduce a CSV or Parquet file, or a glob of them, to per-group n, mean and "
+        "ss (within-group sum of squares, centred) on an engine, and write them as Parquet with "
+        "the model description in its metadata.",
+    )
+    reduce.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a glob in quotes")
+    reduce.add_argument("--group", metavar="COL", help="column of group labels")
+    reduce.add_argument("--value", metavar="COL", help="column of numeric values")
+    reduce.add_argument("--formula", metavar="F", help="the model, e.g. 'score ~ 1 + (1 | school)'")
+    reduce.add_argument("--order", default=None, metavar="{first-seen,sorted}")
+    reduce.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    add_engine_options(reduce)
+    reduce.add_argument("--quiet", action="store_true", help="no progress output")
+    reduce.add_argument("--out", required=True, metavar="STATS.parquet", help="file to write")
 
 
 def add_compare_command(commands: argparse._SubParsersAction) -> None:
@@ -195,6 +238,12 @@ def add_batch_commands(commands: argparse._SubParsersAction) -> None:
         default=1,
         metavar="N",
         help="specs fitted at the same time, each in its own process (default 1)",
+    )
+    batch.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="fit the specs on the workers of a Dask scheduler (tcp://host:8786); the folder "
+        "DIR must be shared with them",
     )
     batch.add_argument("--quiet", action="store_true", help="no progress lines")
 

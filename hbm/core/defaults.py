@@ -50,6 +50,22 @@ class Defaults:
     max_report_loo_units : int
         Units (groups or rows) up to which the report computes LOO: arviz-stats' PSIS costs
         about half a millisecond per unit, and the report runs it up to four times.
+    engine : str
+        How a data file is reduced: ``auto`` is pandas up to :attr:`engine_switch_bytes` and
+        DuckDB (out of core) above, when it is installed.
+    engine_switch_bytes : int
+        Size of a data file (or of all files a glob matches) above which ``auto`` uses DuckDB.
+    duckdb_memory_limit : str
+        DuckDB's memory limit during a reduction (it spills to disk beyond it).
+    duckdb_threads : int
+        DuckDB's threads during a reduction: 1, because with more DuckDB merges the threads'
+        partial aggregates in an order that varies from run to run, and the statistics (so the
+        draws) would differ in their last bits between two runs on the same file.
+    cluster_timeout : float
+        Seconds to wait for a cluster's scheduler to answer before saying it does not.
+    max_drawn_groups : int
+        Past this many groups the per-group figures draw the extremes and a seeded sample
+        (every group stays in the CSV files and tables).
     """
 
     draws: int = 1000
@@ -68,6 +84,12 @@ class Defaults:
     loo_max_values: int = 10_000_000
     loo_min_draws: int = 1_000
     max_report_loo_units: int = 2_500
+    engine: str = "auto"
+    engine_switch_bytes: int = 200 * 2**20
+    duckdb_memory_limit: str = "256MB"
+    duckdb_threads: int = 1
+    cluster_timeout: float = 5.0
+    max_drawn_groups: int = 300
 
 
 #: The defaults in force.

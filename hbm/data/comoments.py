@@ -20,7 +20,9 @@ Each mean also keeps its ``low`` part, the digits below float64's resolution at 
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +92,69 @@ class CellMoments:
         low = ((self.mean - mean) + step) + self.low
         weight = (self.n * share[:, 0])[:, None, None]
         comoment = self.comoment + other.comoment + weight * delta[:, :, None] * delta[:, None, :]
+        # A cell empty on one side is the other side's, exactly: through the update its
+        # ``mean + low`` would be rounded into ``delta`` and the low part lost.
+        for side, empty in ((other, self.n == 0), (self, other.n == 0)):
+            mean[empty], low[empty] = side.mean[empty], side.low[empty]
+            comoment[empty] = side.comoment[empty]
         return CellMoments(n=n, mean=mean, low=low, comoment=comoment)
+
+    @property
+    def n_columns(self) -> int:
+        """Number of columns ``K``."""
+        return int(self.mean.shape[1])
+
+    @classmethod
+    def empty(cls, n_cells: int, n_columns: int) -> CellMoments:
+        """The moments of no rows."""
+        return cls(
+            n=np.zeros(n_cells, dtype=np.int64),
+            mean=np.zeros((n_cells, n_columns)),
+            low=np.zeros((n_cells, n_columns)),
+            comoment=np.zeros((n_cells, n_columns, n_columns)),
+        )
+
+    def take(self, index: np.ndarray, n_cells: int) -> CellMoments:
+        """These moments placed at cells ``index`` of ``n_cells`` cells (the rest empty)."""
+        out = CellMoments.empty(n_cells, self.n_columns)
+        out.n[index], out.mean[index] = self.n, self.mean
+        out.low[index], out.comoment[index] = self.low, self.comoment
+        return out
+
+    def subset(self, index: np.ndarray) -> CellMoments:
+        """The moments of the cells ``index``, in that order."""
+        return CellMoments(
+            n=self.n[index],
+            mean=self.mean[index],
+            low=self.low[index],
+            comoment=self.comoment[index],
+        )
+
+    @staticmethod
+    def merge_labelled(
+        parts: Sequence[tuple[Sequence[Hashable], CellMoments]],
+    ) -> tuple[list[Any], CellMoments]:
+        """Merge moments whose cells are named by labels (partitions, files, machines), in the
+        order given: the labels in order of first appearance, and their moments.
+
+        >>> a = CellMoments.of_rows(np.array([0, 1]), np.array([[1.0], [5.0]]), 2)
+        >>> b = CellMoments.of_rows(np.array([0, 0]), np.array([[3.0], [4.0]]), 1)
+        >>> labels, m = CellMoments.merge_labelled([(["x", "y"], a), (["y"], b)])
+        >>> labels, m.n.tolist(), m.mean[:, 0].tolist(), m.comoment[:, 0, 0].tolist()
+        (['x', 'y'], [1, 3], [1.0, 4.0], [0.0, 2.0])
+        """
+        if not parts:
+            raise ValueError("There are no moments to merge.")
+        position: dict[Any, int] = {}
+        for labels, _ in parts:
+            for label in labels:
+                position.setdefault(label, len(position))
+        size, k = len(position), parts[0][1].n_columns
+        total = CellMoments.empty(size, k)
+        for labels, moments in parts:
+            index = np.fromiter((position[label] for label in labels), np.int64, len(labels))
+            total = total.merge(moments.take(index, size))
+        return list(position), total
 
     @property
     def n_cells(self) -> int:

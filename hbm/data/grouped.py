@@ -34,7 +34,8 @@ from hbm.data.columns import (
     numeric_column,
     positions,
 )
-from hbm.data.consistency import SAMPLE_DIMS, check_fields, reserved_names
+from hbm.data.consistency import check_fields, reserved_names
+from hbm.data.grouped_checks import check_group_name, check_reduction
 from hbm.data.reduce import group_moments
 
 __all__ = ["RESERVED_NAMES", "GroupedData", "grouped_data"]
@@ -235,19 +236,7 @@ def grouped_data(
         raise ValueError(f"The 'missing' option must be one of 'error', 'drop'; got {missing!r}.")
     columns = [group, value] + ([se] if se is not None else [])
     check_columns(table, columns)
-    if group in RESERVED_NAMES:
-        raise ValueError(
-            f"The group column may not be called {group!r}: hbm uses that name for "
-            f"{'a sample dimension' if group in SAMPLE_DIMS else 'a model variable'}. "
-            f"Rename the column (reserved: {', '.join(sorted(RESERVED_NAMES))})."
-        )
-    if len(set(columns)) != len(columns):
-        raise ValueError(f"The group, value and se columns must differ; got {columns}.")
-    if "/" in group or not group.strip():
-        raise ValueError(
-            f"The group column's name {group!r} becomes the name of theta's dimension in the "
-            "results, which must be non-empty and may not contain '/'; rename the column."
-        )
+    check_group_name(group, columns)
 
     frame = table[columns]
     labels = labels_as_strings(frame[group])
@@ -296,23 +285,7 @@ def grouped_data(
 
     moments = group_moments(codes, y, n_groups)
     n, mean, ss = moments.n, moments.mean, moments.ss
-    if np.ptp(y) == 0:
-        raise ValueError(
-            f"The value column {value!r} has no variation: every row is {number(y[0])}. "
-            "There is nothing to estimate."
-        )
-    if n.max() == 1:
-        raise ValueError(
-            f"Every group in {group!r} has a single row, so the spread within groups (sigma) "
-            "cannot be told apart from the spread between them (tau). Give each group's "
-            "standard error in a column (se=...), or more rows per group."
-        )
-    if ss.sum() == 0:
-        raise ValueError(
-            f"The value column {value!r} does not vary within any group, so the within-group "
-            "standard deviation 'sigma' would be estimated as zero. Give one row per group with a "
-            "standard error (se=...) instead."
-        )
+    check_reduction(group, value, n, ss, float(np.min(y)), float(np.max(y)))
     return GroupedData(
         group=group,
         value=value,

@@ -96,12 +96,14 @@ class GroupMoments:
             mean = self.mean + step
             low = ((self.mean - mean) + step) + low_a  # what rounding ``mean`` dropped
             ss = self.ss + other.ss + delta**2 * n_a * share
-        empty = n == 0
+        # A group with no rows on one side is the other side's, exactly: through the update its
+        # ``mean + low`` would be rounded into ``delta`` and the low part lost.
+        only_b, only_a = self.n == 0, other.n == 0
         return GroupMoments(
             n=n,
-            mean=np.where(empty, 0.0, mean),
-            ss=np.where(empty, 0.0, ss),
-            low=np.where(empty, 0.0, low),
+            mean=np.where(only_b, other.mean, np.where(only_a, self.mean, mean)),
+            ss=np.where(only_b, other.ss, np.where(only_a, self.ss, ss)),
+            low=np.where(only_b, low_b, np.where(only_a, low_a, low)),
         )
 
     def _low(self) -> np.ndarray:

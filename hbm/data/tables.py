@@ -30,13 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_table"]
+__all__ = ["MISSING_SPELLINGS", "read_table", "text_format"]
 
 _DELIMITERS = (",", ";", "\t", "|")
 _SPACE = np.frombuffer(b" \t\r\x0b\x0c", dtype=np.uint8)
 _HEAD_BYTES = 1 << 16
 #: Spellings that mean "missing" in value columns (pandas's defaults).
-_MISSING = (
+MISSING_SPELLINGS = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )  # fmt: skip
@@ -100,18 +100,8 @@ def read_table(path: str | Path, *, group: str | Sequence[str] | None = None) ->
         head = handle.read(_HEAD_BYTES)
     if head.startswith(b"PAR1"):
         return _read_parquet(path, name)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        raise ValueError(f"The data file {name} is named like Parquet but is not a Parquet file.")
-    encoding, text = _decode_head(head, name)
-    if not text.strip():
-        raise ValueError(f"The data file {name} is empty.")
-    header_line = next(line for line in text.splitlines() if line.strip())
-    delimiter = max(_DELIMITERS, key=header_line.count)
-    columns = next(csv.reader([header_line], delimiter=delimiter))
-    _check_header(columns, name)
-    body = text.split("\n", 1)[1] if "\n" in text else ""
-    decimal = "," if delimiter == ";" and _decimal_comma(body) else "."
-    na_values = {column: list(_MISSING) for column in columns}
+    encoding, delimiter, decimal, columns = text_format(path)
+    na_values = {column: list(MISSING_SPELLINGS) for column in columns}
     groups = [group] if isinstance(group, str) else list(group or [])
     text_columns = {name: str for name in groups if name in columns}
     for name in text_columns:
@@ -142,6 +132,31 @@ def read_table(path: str | Path, *, group: str | Sequence[str] | None = None) ->
         )
     table.index = _line_index(path, len(table), encoding)
     return table
+
+
+def text_format(path: str | Path) -> tuple[str, str, str, list[str]]:
+    """How a text table is written: ``(encoding, delimiter, decimal, header columns)``.
+
+    Read from the first 64 KiB, as :func:`read_table` reads it (also for engines that read the
+    file themselves). Raises ``ValueError`` naming the file for a binary, empty or misnamed
+    file, or repeated column names.
+    """
+    path = Path(path)
+    name = repr(str(path))
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raise ValueError(f"The data file {name} is named like Parquet but is not a Parquet file.")
+    encoding, text = _decode_head(head, name)
+    if not text.strip():
+        raise ValueError(f"The data file {name} is empty.")
+    header_line = next(line for line in text.splitlines() if line.strip())
+    delimiter = max(_DELIMITERS, key=header_line.count)
+    columns = next(csv.reader([header_line], delimiter=delimiter))
+    _check_header(columns, name)
+    body = text.split("\n", 1)[1] if "\n" in text else ""
+    decimal = "," if delimiter == ";" and _decimal_comma(body) else "."
+    return encoding, delimiter, decimal, columns
 
 
 def _read_parquet(path: Path, name: str) -> pd.DataFrame:

@@ -35,7 +35,13 @@ from hbm.core.names import (
 from hbm.data.model_data import FactorData, ModelData
 from hbm.model.parameters import Parameter, ParameterTable
 
-__all__ = ["CENTRED", "correlated_pairs", "linear_parameter_table", "standard_name"]
+__all__ = [
+    "CENTRED",
+    "correlated_pairs",
+    "linear_parameter_table",
+    "model_in_words",
+    "standard_name",
+]
 
 #: The sampled coefficients, intercept at the covariates' means.
 CENTRED = f"{BETA}_centred"
@@ -127,3 +133,20 @@ def correlated_pairs(factor: FactorData) -> list[tuple[str, str]]:
         if correlated:
             pairs.extend((a, b) for i, a in enumerate(block) for b in block[i + 1 :])
     return pairs
+
+
+def model_in_words(data: ModelData, formula: str) -> str:
+    """The model a formula describes, in words (for reports)."""
+    parts = []
+    for factor in data.factors:
+        brackets = []
+        for block, correlated in zip(factor.blocks, factor.correlated, strict=True):
+            joined = " + ".join(block)
+            brackets.append(f"({joined}, correlated)" if correlated else f"({joined})")
+        parts.append(f"{factor.name}: {', '.join(brackets)}")
+    return (
+        f"{formula}: a normal model of {data.response} with population terms "
+        f"{', '.join(data.population) or 'none'}; varying by group — {'; '.join(parts)}. "
+        "The group effects are normal around the population values with the sds and "
+        "correlations below; rows are normal around their expected value with sd sigma."
+    )

@@ -13,6 +13,7 @@ import pandas as pd
 
 from hbm.analysis.effects import group_coefficients
 from hbm.data.model_data import ModelData
+from hbm.model.linear_terms import model_in_words
 from hbm.reporting.blocks import (
     Block,
     Bullets,
@@ -117,20 +118,7 @@ def formula_blocks(result: FitResult, figures: tuple[str, ...]) -> list[Block]:
 
 
 def _model_text(result: FitResult) -> str:
-    data = result.model_data
-    parts = []
-    for factor in data.factors:
-        brackets = []
-        for block, correlated in zip(factor.blocks, factor.correlated, strict=True):
-            joined = " + ".join(block)
-            brackets.append(f"({joined}, correlated)" if correlated else f"({joined})")
-        parts.append(f"{factor.name}: {', '.join(brackets)}")
-    return (
-        f"{result.description.formula}: a normal model of {data.response} with population terms "
-        f"{', '.join(data.population) or 'none'}; varying by group — {'; '.join(parts)}. "
-        "The group effects are normal around the population values with the sds and "
-        "correlations below; rows are normal around their expected value with sd sigma."
-    )
+    return model_in_words(result.model_data, result.description.formula)
 
 
 def _data_table(data: ModelData) -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
-``DIR`` receives ``summary.csv``, ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
+``DIR`` receives ``summary.csv``, ``groups.csv`` (the league table of every group: raw and
+posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
 ``report.html``, ``report.md`` and ``shrinkage.png``; a binomial, Poisson, negative binomial or
-Student-t fit also ``rates.csv`` (every group's rate, raw and pooled, rank and league
-probabilities) and, for rates, ``funnel.png``. A failure leaves no half-written ``DIR``;
+Student-t fit also ``rates.csv`` (every group's rate on the outcome scale, raw and pooled, rank
+and league probabilities) and, for rates, ``funnel.png``. A failure leaves no half-written ``DIR``;
 an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
 ``diagnostics.json``).
 """
@@ -25,6 +26,7 @@ from typing import Any
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.analysis.outcome_draws import is_outcome_fit
 from hbm.analysis.rates import rate_table
+from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
 from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
@@ -142,6 +144,8 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
     def fill(staging: Path) -> None:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
+        # Every group's numbers: past a few hundred groups the figures draw a readable few.
+        shrinkage_table(result).to_csv(staging / "groups.csv")
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed

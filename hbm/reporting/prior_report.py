@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from hbm.analysis.prior_predictive import PriorPredictive
+from hbm.data.grouped import GroupedData
 from hbm.inference.sampling import versions
 from hbm.model.families.normal import model_text
 from hbm.model.priors import prior_table
@@ -71,7 +72,7 @@ def prior_blocks(check: PriorPredictive) -> list[Block]:
             "both sides; negative: share below zero (shown where every observed value is >= 0)."
         ),
         Heading(2, "Model and priors"),
-        Para(model_text(data)),
+        Para(model_text(data) if isinstance(data, GroupedData) else check.model),
         Table(format_table(prior_table(check.priors, meanings))),
         Heading(2, "What ran"),
         Para(

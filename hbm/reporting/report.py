@@ -113,7 +113,7 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
             f"rank = posterior mean rank (1 = highest) with its 94% interval; p_best = P(rank 1); "
             f"top / bottom quarter = the {k} highest / lowest of {data.n_groups} ranks."
         ),
-        *bounded(league.reset_index(), "groups (the highest ranked)", "the shrinkage table"),
+        *bounded(league.reset_index(), "groups (the highest ranked)", "groups.csv"),
         Heading(2, "Complete, no and partial pooling"),
         Figure("pooling", "pooling comparison", _POOLING_TEXT),
         *pooling_blocks(result),

@@ -9,7 +9,17 @@ import numpy as np
 from hbm.analysis.shrinkage import pooling_comparison
 from hbm.results.summary import CI_PROB
 from hbm.results.tree import as_result
-from hbm.viz.style import COMPLETE, PARTIAL, RAW, group_ticks, height, text, tick_labels
+from hbm.viz.selection import drawn_groups
+from hbm.viz.style import (
+    COMPLETE,
+    PARTIAL,
+    RAW,
+    group_ticks,
+    height,
+    row_labels,
+    text,
+    tick_labels,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,8 +38,10 @@ def plot_pooling(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
 
     data = as_result(source).grouped
     table = pooling_comparison(source, ci_prob=ci_prob).sort_values("partial_mean")
-    y = np.arange(len(table))
-    figure = Figure(figsize=(8.5, height(data.n_groups)), layout="constrained")
+    drawn = drawn_groups(np.arange(len(table)))
+    table = table.iloc[drawn.index]
+    y = drawn.rows()
+    figure = Figure(figsize=(8.5, height(len(table))), layout="constrained")
     axes = figure.subplots()
     first = table.iloc[0]
     axes.axvspan(
@@ -49,8 +61,14 @@ def plot_pooling(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
             y + offset, table[f"{kind}_lb"], table[f"{kind}_ub"], color=colour, linewidth=1.4
         )
         axes.scatter(table[f"{kind}_mean"], y + offset, color=colour, s=18, zorder=3, label=name)
-    group_ticks(axes, y, tick_labels(data, table.index), data.n_groups)
+    if drawn.all:
+        group_ticks(axes, y, tick_labels(data, table.index), len(table))
+    else:  # the few groups drawn out of many
+        row_labels(axes, y, tick_labels(data, table.index))
     axes.set_xlabel(text(data.value))
-    axes.set_title(f"Complete, no and partial pooling ({ci_prob:.0%} intervals)")
+    axes.set_title(
+        f"Complete, no and partial pooling ({ci_prob:.0%} intervals)"
+        + ("" if drawn.all else f"\n{drawn.note}")
+    )
     figure.legend(loc="outside lower center", ncols=3, fontsize="small", frameon=False)
     return figure

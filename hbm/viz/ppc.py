@@ -9,7 +9,8 @@ import numpy as np
 from hbm.analysis.ppc import posterior_predictive
 from hbm.results.summary import CI_PROB
 from hbm.results.tree import as_result
-from hbm.viz.style import group_ticks, height, raw_word, text, tick_labels
+from hbm.viz.selection import drawn_groups
+from hbm.viz.style import group_ticks, height, raw_word, row_labels, text, tick_labels
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,12 +32,20 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
     check = posterior_predictive(source, random_seed=random_seed)
     panels = ["mean"] + (["sd"] if check.rep_sd is not None else [])
     statistics = check.statistic_draws()
-    figure = Figure(
-        figsize=(5.0 * len(panels) + 1.0, height(data.n_groups) + 2.6), layout="constrained"
+    # Past a few hundred groups: those furthest below and above their intervals, and a sample;
+    # the counts in the titles are over every group.
+    lb_mean, ub_mean = check.intervals("mean", ci_prob)
+    standing = (check.observed_mean - (lb_mean + ub_mean) / 2) / np.maximum(
+        ub_mean - lb_mean, 1e-300
     )
-    grid = figure.add_gridspec(2, len(panels), height_ratios=[height(data.n_groups), 2.6])
-    order = np.argsort(check.observed_mean)
-    y = np.arange(data.n_groups)
+    drawn = drawn_groups(
+        standing, low="furthest below their interval", high="furthest above (of the mean)"
+    )
+    rows = drawn.index.size
+    figure = Figure(figsize=(5.0 * len(panels) + 1.0, height(rows) + 2.6), layout="constrained")
+    grid = figure.add_gridspec(2, len(panels), height_ratios=[height(rows), 2.6])
+    order = drawn.index if not drawn.all else np.argsort(check.observed_mean)
+    y = drawn.rows()
     names = tick_labels(data, [check.labels[i] for i in order])
     for column, what in enumerate(panels):
         axes = figure.add_subplot(grid[0, column])
@@ -45,9 +54,16 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
         outside = (observed < lb) | (observed > ub)
         axes.hlines(y, lb[order], ub[order], color="0.6", linewidth=2.5)
         axes.scatter(
-            observed[order], y, s=18, zorder=3, color=np.where(outside[order], "tab:red", "black")
+            observed[order],
+            y,
+            s=18,
+            zorder=3,
+            color=np.where(outside[order], "tab:red", "black"),
         )
-        group_ticks(axes, y, names if column == 0 else None, data.n_groups)
+        if drawn.all or column:
+            group_ticks(axes, y, names if column == 0 else None, order.size)
+        else:  # the few groups drawn out of many
+            row_labels(axes, y, names)
         word = "within-group sd" if what == "sd" else raw_word(data)
         count = int(outside.sum())
         total = int(np.isfinite(lb).sum())
@@ -69,5 +85,5 @@ def plot_ppc(source: Any, *, ci_prob: float = CI_PROB, random_seed: int | None =
         axes.set_yticks([])
         if column == 0:
             axes.legend(fontsize="small")
-    figure.suptitle("Posterior predictive check")
+    figure.suptitle("Posterior predictive check" + ("" if drawn.all else f"\n{drawn.note}"))
     return figure

@@ -29,13 +29,13 @@ def plot_prior_predictive(check: PriorPredictive) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    hyper = [p.name for p in check.parameters.hyperparameters]
-    figure = Figure(figsize=(11.0, 6.5), layout="constrained")
+    hyper = check.elements(effects=False)
+    figure = Figure(figsize=(max(11.0, 2.2 * len(hyper)), 6.5), layout="constrained")
     top, bottom = figure.subfigures(2, 1, height_ratios=[1.0, 1.25])  # type: ignore[misc]
-    for axes, name in zip(top.subplots(1, len(hyper), squeeze=False)[0], hyper, strict=True):
-        values = check.implied(name)
-        prior = check.priors[name]
-        if prior.is_fixed:
+    for axes, (name, prior, values) in zip(
+        top.subplots(1, len(hyper), squeeze=False)[0], hyper, strict=True
+    ):
+        if prior is not None and prior.is_fixed:
             value = prior.params[0]
             axes.axvline(value, color=PARTIAL, linewidth=2)
             axes.set_xlim(value - 1.0 - abs(value) / 2, value + 1.0 + abs(value) / 2)
@@ -43,7 +43,8 @@ def plot_prior_predictive(check: PriorPredictive) -> Figure:
         else:
             low, high = np.quantile(values, [0.005, 0.995])
             axes.hist(values, bins=60, range=(low, high), color=PARTIAL, alpha=0.7)
-        axes.set_title(f"{name} ~ {prior.text(digits=4)}", fontsize="medium")
+        second = check.notes.get(name) or ("" if prior is None else f"~ {prior.text(digits=4)}")
+        axes.set_title(f"{name}\n{second}", fontsize="medium" if len(hyper) <= 4 else "small")
         axes.set_yticks([])
     top.suptitle("Priors (level 3 and level 2 scales)", fontsize="medium")
     data = check.data

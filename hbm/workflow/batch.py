@@ -1,6 +1,6 @@
 """``hbm batch``: fit many model specs, one result folder each, with an index; reruns skip work.
 
-    hbm batch models/*.toml --out out/batch [--jobs N]
+    hbm batch models/*.toml --out out/batch [--jobs N | --cluster tcp://scheduler:8786]
 
 - Each spec's results go to ``DIR/<spec file stem>/``: the files of ``hbm fit`` plus
   ``batch.json`` (the content hash and what ran).
@@ -15,8 +15,9 @@
   with ``batch.json`` and only then renamed to ``DIR/<stem>``: an interrupted batch (Ctrl-C, a
   killed process) never leaves a folder that looks finished. Leftover temporary folders are
   removed by the next batch. One batch at a time may write to a ``DIR`` (a lock file says so).
-- ``jobs > 1`` fits specs in separate processes (``spawn``); only plain dicts and paths cross
-  between processes, never a fit.
+- ``jobs > 1`` fits specs in separate processes (``spawn``); ``cluster=ADDRESS`` on the workers
+  of a Dask cluster (:mod:`hbm.workflow.batch_cluster`). Only plain dicts and paths cross between
+  processes, never a fit.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from typing import Any
 from hbm.core.files import process_alive
 from hbm.core.version import __version__
 from hbm.reporting.outputs import check_output_dir, write_outputs
-from hbm.workflow.batch_index import INDEX_COLUMNS, write_index
+from hbm.workflow.batch_cluster import check_cluster, execute_on_cluster
+from hbm.workflow.batch_index import INDEX_COLUMNS, progress_line, write_index
 from hbm.workflow.specs import fit_spec, read_spec
 
 __all__ = ["INDEX_COLUMNS", "content_hash", "run_batch"]
@@ -80,6 +82,7 @@ def run_batch(
     *,
     jobs: int = 1,
     progress: Callable[[str], None] | None = print,
+    cluster: str | None = None,
 ) -> list[Row]:
     """Fit every spec into ``out/<stem>/`` and write ``out/index.csv`` and ``out/index.html``.
 
@@ -94,6 +97,9 @@ def run_batch(
         Specs fitted at the same time, each in its own process when more than 1.
     progress : callable, optional
         Receives one line per spec as it finishes, e.g. ``[3/7] schools: done in 4.2 s ...``.
+    cluster : str, optional
+        A Dask scheduler's address: fit the specs on its workers
+        (:mod:`hbm.workflow.batch_cluster`), instead of ``jobs`` local processes.
 
     Returns
     -------
@@ -114,6 +120,9 @@ def run_batch(
     """
     paths = [Path(p) for p in specs]
     _check_arguments(paths, jobs)
+    if cluster is not None and jobs != 1:
+        raise ValueError("Give --jobs or --cluster, not both: the cluster's workers run the fits.")
+    client = check_cluster(cluster) if cluster is not None else None
     out = _prepare_folder(Path(out))
     say = progress or (lambda line: None)
     rows: list[Row | None] = [None] * len(paths)
@@ -123,7 +132,7 @@ def run_batch(
         nonlocal finished
         finished += 1
         rows[i] = row
-        say(_progress_line(finished, len(paths), row, out))
+        say(progress_line(finished, len(paths), row, out))
 
     with _lock(out):
         _remove_leftovers(out)
@@ -134,8 +143,12 @@ def run_batch(
                 record(i, planned)
             else:
                 tasks.append((i, planned))
+        if client is not None:
+            running = execute_on_cluster(tasks, client, fit_task, _failed)
+        else:
+            running = _execute(tasks, jobs)
         try:
-            for i, row in _execute(tasks, jobs):
+            for i, row in running:
                 record(i, row)
         except KeyboardInterrupt:
             for i, path in enumerate(paths):
@@ -347,6 +360,10 @@ def _swap_in(folder: Path, target: Path, staging: Path) -> None:
     os.replace(folder, target)
 
 
+def _failed(spec: str, error: str) -> Row:
+    return _row(spec, "failed", error=error)
+
+
 def _row(path: str | Path, status: str, **values: Any) -> Row:
     row: Row = dict.fromkeys(INDEX_COLUMNS, "")
     row.update(values, spec=str(path), name=Path(path).stem, status=status)
@@ -360,19 +377,6 @@ def _message(error: BaseException) -> str:
     if isinstance(error, ValueError | TypeError | FileNotFoundError | PermissionError):
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def _progress_line(k: int, total: int, row: Row, out: Path) -> str:
-    head = f"[{k}/{total}] {row['name']}: "
-    if row["status"] == "done":
-        why = f" ({row['why']})" if row.get("why") not in (None, "", "new") else ""
-        return (
-            f"{head}done in {row['seconds']:.1f} s, verdict {row['verdict']} "
-            f"-> {out / row['folder']}/{why}"
-        )
-    if row["status"] == "skipped":
-        return f"{head}skipped (unchanged since its finished result; verdict {row['verdict']})"
-    return f"{head}FAILED: {row['error']}"
 
 
 def _file_sha256(path: Path) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from hbm.core.files import atomic_write_text
 
-__all__ = ["INDEX_COLUMNS", "write_index"]
+__all__ = ["INDEX_COLUMNS", "progress_line", "write_index"]
 
 #: Columns of ``index.csv``, one row per spec of the run.
 INDEX_COLUMNS = (
@@ -89,3 +89,17 @@ def _index_html(rows: list[Row]) -> str:
         )
         + "\n"
     )
+
+
+def progress_line(k: int, total: int, row: dict[str, Any], out: Path) -> str:
+    """One line per finished spec: ``[3/7] schools: done in 4.2 s, verdict ok -> DIR/``."""
+    head = f"[{k}/{total}] {row['name']}: "
+    if row["status"] == "done":
+        why = f" ({row['why']})" if row.get("why") not in (None, "", "new") else ""
+        return (
+            f"{head}done in {row['seconds']:.1f} s, verdict {row['verdict']} "
+            f"-> {out / row['folder']}/{why}"
+        )
+    if row["status"] == "skipped":
+        return f"{head}skipped (unchanged since its finished result; verdict {row['verdict']})"
+    return f"{head}FAILED: {row['error']}"

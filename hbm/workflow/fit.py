@@ -84,10 +84,12 @@ def fit_grouped(
     likelihood: str = DEFAULTS.likelihood,
     config: SampleConfig | None = None,
     source: str | None = None,
+    reduction: dict[str, object] | None = None,
 ) -> FitResult:
     """Fit already-reduced data.
 
-    ``source`` is recorded in the spec as where the data came from (a path, say).
+    ``source`` is recorded in the spec as where the data came from (a path, say), and
+    ``reduction`` (the engine that reduced the rows, and how) in the run record.
 
     With ``parametrization="auto"``, a run that still shows divergences, R-hat above 1.01 or low
     ESS is repeated once with safer settings (:mod:`hbm.workflow.refit`); ``diagnosis.attempts``
@@ -165,6 +167,8 @@ def fit_grouped(
             )
         },
     )
+    if reduction:
+        record["reduction"] = dict(reduction)
     idata.attrs.update(
         hbm_run=json.dumps(record, sort_keys=True),
         hbm_data=json.dumps(data.describe(), sort_keys=True),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from hbm.analysis.prior_predictive import PriorPredictive, prior_predictive
+from hbm.analysis.units import Units
 from hbm.core.defaults import DEFAULTS
 from hbm.core.seeds import check_seed, new_seed
 from hbm.data.grouped import GroupedData, grouped_data
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
-__all__ = ["PriorFit", "prior_only", "prior_only_table"]
+__all__ = ["PriorFit", "prior_only", "prior_only_formula", "prior_only_table"]
 
 PriorsLike = str | Mapping[str, "str | float | Prior"] | None
 
@@ -57,7 +58,7 @@ class PriorFit:
         return dict(self.result.priors)
 
     @property
-    def data(self) -> GroupedData:
+    def data(self) -> GroupedData | Units:
         return self.result.data
 
     def summary(self) -> pd.DataFrame:
@@ -147,3 +148,48 @@ def prior_only_table(
         keep_rows=True,
     )
     return prior_only(data, priors=priors, draws=draws, random_seed=random_seed)
+
+
+def prior_only_formula(
+    table: pd.DataFrame,
+    formula: str,
+    *,
+    priors: PriorsLike = None,
+    draws: int = DEFAULTS.draws * DEFAULTS.chains,
+    random_seed: int | None = None,
+    order: str = DEFAULTS.order,
+    missing: str = DEFAULTS.missing,
+) -> PriorFit:
+    """The prior predictive check of the model a formula describes: ``value ~ 1 + (1 | group)``
+    as :func:`prior_only_table`, any other as
+    :func:`hbm.analysis.formula_prior_predictive.formula_prior_predictive`."""
+    from hbm.analysis.formula_prior_predictive import formula_prior_predictive
+    from hbm.model.design import build_model_data
+    from hbm.model.formula import parse_formula
+    from hbm.model.linear_priors import resolve_linear_priors
+    from hbm.model.linear_terms import linear_parameter_table, model_in_words
+    from hbm.workflow.fit_formula import seed_shape
+
+    parsed = parse_formula(formula)
+    seed_model = seed_shape(parsed)
+    if seed_model is not None:
+        group, value = seed_model
+        return prior_only_table(
+            table, group=group, value=value, priors=priors, draws=draws,
+            random_seed=random_seed, order=order, missing=missing,
+        )  # fmt: skip
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"The 'draws' option must be a positive integer; got {draws!r}.")
+    seed = check_seed(random_seed)
+    seed = new_seed() if seed is None else seed
+    data = build_model_data(table, parsed, missing=missing, order=order, keep_rows=True)
+    resolved = resolve_linear_priors(data, priors)  # type: ignore[arg-type]  # (refuses a preset)
+    check = formula_prior_predictive(
+        data,
+        resolved,
+        linear_parameter_table(data, "marginal"),
+        draws=draws,
+        random_seed=seed,
+        model=model_in_words(data, formula),
+    )
+    return PriorFit(check)

@@ -315,7 +315,12 @@ def replicate_within_sds(rng: np.random.Generator, sigma: np.ndarray, n: np.ndar
     """
     dof = n - 1
     gamma = rng.standard_gamma(dof / 2.0, size=(sigma.shape[0], len(n)))
-    return sigma[:, None] * np.sqrt(2.0 * gamma / dof)
+    # sigma * sqrt(2 gamma / dof), in place: the same numbers without four temporary arrays
+    gamma *= 2.0
+    gamma /= dof
+    np.sqrt(gamma, out=gamma)
+    gamma *= sigma[:, None]
+    return gamma
 
 
 def draw_rows(
