@@ -73,7 +73,7 @@ def formula_command(args: argparse.Namespace) -> int:
             priors=dict(args.prior) or None,
             draws=args.draws * args.chains,
             random_seed=args.seed,
-            order=args.order,
+            order=args.order or DEFAULTS.order,
             missing="drop" if args.drop_missing else DEFAULTS.missing,
         )
         return write_prior_check(args, check, out)
@@ -85,7 +85,7 @@ def formula_command(args: argparse.Namespace) -> int:
         parametrization=args.parametrization,
         likelihood=args.likelihood,
         config=_config(args),
-        order=args.order,
+        order=args.order or DEFAULTS.order,
         missing="drop" if args.drop_missing else DEFAULTS.missing,
         source=str(args.data),
     )

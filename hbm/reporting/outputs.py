@@ -28,6 +28,7 @@ from hbm.analysis.outcome_draws import is_outcome_fit
 from hbm.analysis.rates import rate_table
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
+from hbm.data.grouped import GroupedData
 from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
 from hbm.results.fit_result import FitResult
@@ -145,7 +146,9 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
         # Every group's numbers: past a few hundred groups the figures draw a readable few.
-        shrinkage_table(result).to_csv(staging / "groups.csv")
+        # (A formula model's groups: its effects table; other families' also rates.csv.)
+        if isinstance(result.data, GroupedData):
+            shrinkage_table(result).to_csv(staging / "groups.csv")
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
