@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import hbm
+from hbm.analysis.effects import group_coefficients
 from hbm.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +89,10 @@ def test_results_files_load_and_report_rebuild(sleep_fit, tmp_path):
     assert diagnostics["parametrization"] == "marginal" and diagnostics["verdict"] in ("ok", "warn")
     priors = pd.read_csv(out / "priors.csv")
     assert "corr_Subject" in priors["parameter"].tolist()
+    groups = pd.read_csv(out / "groups.csv", dtype={"group": str})
+    assert list(groups.columns[:3]) == ["factor", "group", "term"] and len(groups) == 18 * 2
+    coefficients = group_coefficients(sleep_fit)
+    np.testing.assert_allclose(groups["mean"], coefficients["mean"], rtol=1e-12)
     loaded = hbm.load(out / "fit.nc")
     assert loaded.summary().equals(sleep_fit.summary())
     assert loaded.description == sleep_fit.description

@@ -4,7 +4,8 @@
 posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
 ``report.html``, ``report.md`` and ``shrinkage.png``; a binomial, Poisson, negative binomial or
 Student-t fit also ``rates.csv`` (every group's rate on the outcome scale, raw and pooled, rank
-and league probabilities) and, for rates, ``funnel.png``. A failure leaves no half-written ``DIR``;
+and league probabilities; its ``groups.csv`` holds the coefficients on the link scale) and, for
+rates, ``funnel.png``. A failure leaves no half-written ``DIR``;
 an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
 ``diagnostics.json``).
 """
@@ -23,6 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from hbm.analysis.effects import group_coefficients
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.analysis.outcome_draws import is_outcome_fit
 from hbm.analysis.rates import rate_table
@@ -146,9 +150,10 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         result.summary().to_csv(staging / "summary.csv", index=False)
         result.prior_summary().to_csv(staging / "priors.csv", index=False)
         # Every group's numbers: past a few hundred groups the figures draw a readable few.
-        # (A formula model's groups: its effects table; other families' also rates.csv.)
         if isinstance(result.data, GroupedData):
             shrinkage_table(result).to_csv(staging / "groups.csv")
+        else:
+            formula_groups_table(result).to_csv(staging / "groups.csv", index=False)
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
         diagnostics["random_seed"] = result.spec.random_seed
@@ -169,6 +174,24 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         save_result(result, staging / "fit.nc")
 
     return write_folder(out, fill)
+
+
+def formula_groups_table(result: FitResult) -> pd.DataFrame:
+    """Every group's numbers in a formula model: each factor's per-group coefficients, one row
+    per factor, group and varying term (:func:`hbm.analysis.effects.group_coefficients`)."""
+    tables = []
+    for factor in result.model_data.factors:
+        table = group_coefficients(result, factor.name)
+        tables.append(table.rename(columns={factor.name: "group"}).assign(factor=factor.name))
+    columns = ["factor", "group"]
+    table = pd.concat(tables, ignore_index=True).pipe(
+        lambda t: t[columns + [c for c in t.columns if c not in columns]]
+    )
+    if is_outcome_fit(result):
+        # The no-pooling column reads the normal model's cell means; another family's raw rates
+        # and group sizes are in rates.csv. The coefficients here are on the link scale.
+        table = table.drop(columns=["no_pooling", "n"], errors="ignore")
+    return table
 
 
 def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:
