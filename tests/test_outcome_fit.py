@@ -185,7 +185,14 @@ def test_cli_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "family binomial, link logit" in printed and "priors (link scale)" in printed
     names = {p.name for p in out.iterdir()}
-    assert {"summary.csv", "rates.csv", "funnel.png", "report.html", "fit.nc"} <= names
+    assert {
+        "summary.csv",
+        "groups.csv",
+        "rates.csv",
+        "funnel.png",
+        "report.html",
+        "fit.nc",
+    } <= names
     diagnostics = json.loads((out / "diagnostics.json").read_text())
     assert diagnostics["divergences"] == 0
     html = (out / "report.html").read_text()
@@ -196,3 +203,20 @@ def test_cli_end_to_end(tmp_path, capsys):
     pd.DataFrame({"hospital": ["B", "Z"], "operations": [50, 50]}).to_csv(new, index=False)
     assert main(["predict", str(out / "fit.nc"), "--data", str(new), "--seed", "1"]) == 0
     assert "expected" in capsys.readouterr().out
+
+
+def test_auto_refits_once_with_safer_settings():
+    """A first run that is too short and too bold (tune 60, target_accept 0.6) is judged and
+    sampled once more with safer settings; the record keeps both runs and why."""
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(1, 4, 40)
+    g = np.repeat(np.arange(40), sizes)
+    y = rng.binomial(1, special.expit(-1.5 + rng.normal(0, 1.0, 40)[g]))
+    table = pd.DataFrame({"g": [f"G{j}" for j in g], "y": y})
+    fit = hbm.fit(table, "y ~ 1 + (1 | g)", family="binomial", draws=100, tune=60, chains=2,
+                  target_accept=0.6, random_seed=4, progressbar=False)  # fmt: skip
+    first, second = fit.diagnose().attempts
+    assert first["refit_because"] and second["refit_because"] is None
+    a, b = first["settings"], second["settings"]
+    assert b["tune"] > a["tune"] and (b["draws"] > a["draws"] or b["target_accept"] > 0.6)
+    assert json.loads(fit.idata.attrs["hbm_run"])["attempts"] == 2
