@@ -156,7 +156,7 @@ def institutional_funnel(
     observed_y, weight = table[words["y"]].to_numpy(), table[words["weight"]].to_numpy()
     shape = None
     if family.NAME == "negbinomial":
-        shape = float(np.median(result.idata["posterior"][ALPHA].values))
+        shape = float(np.median(np.asarray(result.idata["posterior"][ALPHA].to_numpy())))
     adjusted = tuple(data.population) != (INTERCEPT,) or (
         family.NAME == "binomial" and bool(np.any(outcome.offset != 0))
     )

@@ -108,7 +108,9 @@ def _with_y(table: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
 
 def _terms(text: str) -> list[str]:
     """``text`` split at the ``+`` signs outside brackets and backticks."""
-    parts, current, depth, quoted = [], [], 0, False
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for char in text:
         if char == "`":
             quoted = not quoted

@@ -71,9 +71,9 @@ def outcome_default_priors(data: ModelData) -> dict[str, Prior]:
         raise ValueError("The data have no outcome of a non-normal family.")
     family = get_family(outcome.family)
     if family.LINK == "identity":
-        priors = linear_default_priors(data)
+        linear = linear_default_priors(data)
         means, sds = data.column_summary()
-        return {**priors, **family.default_family_priors(float(means[-1]), float(sds[-1]))}
+        return {**linear, **family.default_family_priors(float(means[-1]), float(sds[-1]))}
     _, sds = data.column_summary()
     column = {name: j for j, name in enumerate(data.columns)}
     priors: dict[str, Prior] = {}

@@ -10,6 +10,8 @@ trace and rank plots; diagnostics; what ran.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -157,8 +159,7 @@ def outcome_blocks(result: FitResult, figures: tuple[str, ...]) -> list[Block]:
             f"Sampler {run['sampler']}, seed {run['random_seed']}, {spec.chains} chains x "
             f"{spec.draws} draws after {spec.tune} tuning steps, target_accept "
             f"{spec.target_accept}; sampling took {run['sampling_seconds']} s. Group effects "
-            f"sampled by NUTS ({', '.join(f'{g} {f}' for g, f in run.get('forms', {}).items())})."
-            + (f" Data: {spec.data}." if spec.data else "")
+            f"sampled by NUTS ({_forms(run)})." + (f" Data: {spec.data}." if spec.data else "")
         ),
         Table(format_table(versions_table(run["versions"]))),
         Heading(3, "Full posterior summary"),
@@ -279,3 +280,11 @@ def _brief(result: FitResult, hyper: pd.DataFrame, rates: pd.DataFrame) -> list[
         f"outside their 94% predictive intervals; {check.statistic}: p = {check.p_value:.2f}."
     )
     return lines
+
+
+def _forms(run: Mapping[str, object]) -> str:
+    """Each grouping factor's form, as recorded: ``"herd centered, period noncentered"``."""
+    forms = run.get("forms")
+    if not isinstance(forms, Mapping):
+        return ""
+    return ", ".join(f"{g} {f}" for g, f in forms.items())

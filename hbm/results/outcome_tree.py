@@ -37,7 +37,9 @@ def add_outcome_data(idata: xr.DataTree, data: ModelData) -> None:
         return
     columns = list(data.columns[:-1])
     factors = [f.name for f in data.factors]
-    variables = {name: (("unit",), getattr(outcome, name)) for name in _ARRAYS}
+    variables: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        name: (("unit",), getattr(outcome, name)) for name in _ARRAYS
+    }
     variables["codes"] = (("unit", "factor"), outcome.codes)
     variables["design"] = (("unit", "design_column"), outcome.design)
     dataset = xr.Dataset(
