@@ -52,10 +52,15 @@ def rate_table(
 
     Examples
     --------
-    >>> import hbm  # doctest: +SKIP
+    >>> import hbm
     >>> fit = hbm.fit(hbm.datasets.load("surgical"), "p(deaths, operations) ~ 1 + (1 | hospital)",
-    ...               family="binomial", random_seed=1)  # doctest: +SKIP
-    >>> rate_table(fit, higher_is_better=False)  # doctest: +SKIP
+    ...               family="binomial", random_seed=1, draws=200, tune=300, chains=2,
+    ...               progressbar=False)
+    >>> table = rate_table(fit, higher_is_better=False)
+    >>> table.loc["A", ["successes", "trials", "raw"]].tolist()
+    [0.0, 47.0, 0.0]
+    >>> bool(table.loc["A", "mean"] > 0.01), round(float(table["p_best"].sum()), 6)
+    (True, 1.0)
     """
     check_prob(ci_prob)
     result = as_result(source)
