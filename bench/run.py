@@ -273,6 +273,9 @@ def measure(command: list[str], timeout: float, env: dict[str, str] | None = Non
     process.returncode = os.waitstatus_to_exitcode(status)
     return {
         "wall_s": round(wall, 2),
+        # CPU seconds of the command (and its waited-for children): less sensitive than wall
+        # time to other work on a shared machine
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(max(peak[0], usage.ru_maxrss / 1024), 0),
         "returncode": process.returncode,
         "timed_out": timed_out,

@@ -13,7 +13,7 @@ import hbm
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["schools", "eight_schools", "sleepstudy"])
+@pytest.mark.parametrize("name", ["schools", "eight_schools", "sleepstudy", "pastes", "penicillin"])
 def test_packaged_copy_equals_data_folder(name):
     packaged = ROOT / "hbm" / "_data" / f"{name}.csv"
     assert packaged.read_bytes() == (ROOT / "data" / f"{name}.csv").read_bytes()
@@ -37,5 +37,10 @@ def test_load():
     sleep = hbm.datasets.load("sleepstudy")
     assert sleep.shape == (180, 3) and sleep["Subject"].nunique() == 18
     assert sleep["Reaction"].sum() == pytest.approx(53731.4205)  # the source's column total
+    pastes = hbm.datasets.load("pastes")
+    assert pastes.shape == (60, 4) and pastes.groupby(["batch", "cask"]).size().eq(2).all()
+    assert pastes["strength"].mean() == pytest.approx(60.0533, abs=1e-4)  # lme4's Pastes
+    penicillin = hbm.datasets.load("penicillin")
+    assert penicillin.groupby(["plate", "sample"]).size().eq(1).all() and len(penicillin) == 144
     with pytest.raises(ValueError, match="Unknown dataset 'nope'.*'schools', 'eight_schools'"):
         hbm.datasets.load("nope")

@@ -155,3 +155,16 @@ def test_new_rows_get_the_fits_coding_and_stateful_transforms():
         ValueError, match=r"column 'k' holds level\(s\) 'top' that the fit never saw"
     ):
         new_design(data.design, "population", new.assign(k=["top", "hi", "lo"]))
+
+
+def test_a_contrast_named_in_c_is_not_a_column():
+    data = build_model_data(table(), parse_formula("y ~ C(k, Sum) + (1 | g)"))
+    assert data.population == ("Intercept", "C(k, Sum)[hi]", "C(k, Sum)[lo]")
+
+
+def test_an_interaction_that_copies_its_main_effect_says_to_centre_the_covariate():
+    frame = table().assign(x=lambda t: 1e6 + t["x"] - t["x"].mean())
+    with pytest.raises(ValueError, match=r"perfectly collinear.*centre it first"):
+        build_model_data(frame, parse_formula("y ~ x * h + (1 | g)"))
+    centred = build_model_data(frame, parse_formula("y ~ I(x - 1000000) * h + (1 | g)"))
+    assert "I(x - 1000000):h[b]" in centred.population

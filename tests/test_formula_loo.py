@@ -104,5 +104,5 @@ def test_what_formula_fits_cannot_leave_out_is_said_in_one_line(fits):
     crossed = table.assign(h=np.where(np.arange(len(table)) % 2, "odd", "even"))
     two = hbm.fit(crossed, "y ~ x + (1 | g) + (1 | h)", **FAST)
     assert available_units(two.result) == ("rows",)
-    with pytest.raises(ValueError, match="needs one grouping factor to integrate out"):
+    with pytest.raises(ValueError, match="needs one grouping factor, or nested ones, to integrate"):
         two.loo("groups")

@@ -17,6 +17,7 @@ EXPECTED = {
     "05_batch",
     "06_model_choice",
     "07_varying_slopes",
+    "08_nested_levels",
     "09_rates_and_funnel",
 }
 

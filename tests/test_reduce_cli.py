@@ -139,7 +139,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, scores, capsys, monk
         ],
         capsys,
     )
-    assert "is not one hbm reduce can reduce yet" in message
+    assert "no column 'x'" in message
     assert not folder.exists() and not (tmp_path / "f.parquet").exists()
 
 

@@ -2,11 +2,13 @@
 
 For a grouping factor ``g`` with varying terms ``t``, a group's **coefficient** of ``t`` is
 ``beta[t] + u_g[j, t]`` when ``t`` is also a population term (a group's own intercept or slope)
-and ``u_g[j, t]`` otherwise. :func:`group_coefficients` summarises their posterior per group and
-term; :func:`no_pooling` gives the classical estimate of the same coefficients from the group's
-rows alone (least squares of the group's rows on its varying terms, the other population terms
-held at their posterior means), computed from the per-group moments, with NaN where the group has
-too few distinct rows to estimate them. Together they are the 2D shrinkage plot's arrows.
+and ``u_g[j, t]`` otherwise; a nested level's group adds the effects of ``t`` of the groups it
+lies in (a school's intercept is ``beta + u_district + u_school``). :func:`group_coefficients`
+summarises their posterior per group and term; :func:`no_pooling` gives the classical estimate
+of the same coefficients from the group's rows alone (least squares of the group's rows on its
+varying terms, the other population terms held at their posterior means), computed from the
+per-group moments, with NaN where the group has too few distinct rows to estimate them.
+Together they are the 2D shrinkage plot's arrows.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import pandas as pd
 
 from hbm.analysis.draws import check_prob, tag
 from hbm.analysis.groupwise import group_quantiles
+from hbm.analysis.level_effects import add_ancestor_effects
 from hbm.core.names import BETA, INTERCEPT, effect_name, sd_name
 from hbm.data.model_data import FactorData
+from hbm.data.nesting import is_nested_in
 from hbm.model.families.normal_cells_conditional import group_statistics
 from hbm.results.fit_result import FitResult
 from hbm.results.summary import CI_PROB
@@ -49,6 +53,7 @@ def coefficient_draws(
     for t, term in enumerate(factor.terms):
         if term in data.population:
             values[:, :, t] += beta[:, data.population.index(term), None]
+    add_ancestor_effects(result, factor, values, groups)
     return values
 
 
@@ -130,19 +135,37 @@ def no_pooling(source: Any, factor: str | None = None) -> pd.DataFrame:
 
 
 def icc_by_factor(source: Any) -> dict[str, np.ndarray]:
-    """Draws of the intraclass correlation ``sd^2 / (sd^2 + sigma^2)`` of every factor whose only
-    varying term is the intercept (elsewhere it depends on the covariates and is not one number).
+    """Draws of the intraclass correlation of every factor whose only varying term is the
+    intercept: the correlation of two rows in the same group of it.
+
+    With one factor it is ``sd^2 / (sd^2 + sigma^2)``. With several, and intercepts only, the
+    denominator holds every factor's ``sd^2`` and the numerator the factor's own and those of the
+    factors it is nested in (two pupils of one school share their school's and their district's
+    effects; two ratings by one rater share only the rater's). Where some factor has a varying
+    slope, a row's variance depends on its covariates and no factor gets one number here (see
+    :func:`hbm.analysis.levels.variance_decomposition` for the average over the rows).
     """
     result = as_result(source)
     posterior = result.idata["posterior"]
     sigma = np.asarray(posterior[result.parameters.one("residual_scale").name].values).reshape(-1)
-    out = {}
-    for factor in result.model_data.factors:
-        if factor.terms != (INTERCEPT,):
-            continue
-        sd = np.asarray(posterior[sd_name(factor.name)].values).reshape(-1)
-        out[factor.name] = sd**2 / (sd**2 + sigma**2)
-    return out
+    factors = result.model_data.factors
+    if len(factors) > 1 and any(f.terms != (INTERCEPT,) for f in factors):
+        return {}
+    variances = {
+        f.name: np.asarray(posterior[sd_name(f.name)].values).reshape(-1) ** 2
+        for f in factors
+        if f.terms == (INTERCEPT,)
+    }
+    total = sigma**2 + sum(variances.values(), np.zeros_like(sigma))
+    return {
+        f.name: sum(
+            (variances[g.name] for g in factors if g is f or is_nested_in(f, g)),
+            np.zeros_like(sigma),
+        )
+        / total
+        for f in factors
+        if f.name in variances
+    }
 
 
 def _factor(result: FitResult, name: str | None) -> FactorData:

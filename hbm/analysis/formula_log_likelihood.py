@@ -3,7 +3,11 @@
 - **groups** (one grouping factor): ``log p(y_j | beta, Sigma, sigma)`` with the group's effects
   integrated out exactly (:func:`hbm.model.families.normal_cells_conditional.
   marginal_group_log_likelihood`, checked against a dense multivariate normal), whichever
-  parametrization sampled the draws: what leaving a whole group out needs.
+  parametrization sampled the draws: what leaving a whole group out needs. With nested factors
+  the groups are the outermost ones (districts), each with every effect in it — its own and
+  those of its schools and classes — integrated out
+  (:func:`hbm.model.families.normal_nested_conditional.nested_root_log_likelihood`); crossed
+  factors have no such unit (leave rows out).
 - **rows** (where the fit kept them): ``log N(y_i | x_i'beta + sum_g z_gi'u_g[j], sigma)`` given
   every factor's effects.
 
@@ -18,12 +22,14 @@ import math
 import numpy as np
 
 from hbm.core.names import BETA, SIGMA, effect_name
-from hbm.data.model_data import ModelData
+from hbm.data.model_data import FactorData, ModelData
+from hbm.data.nesting import crossing, nesting_of, outermost_factor
 from hbm.model.families.normal_cells_conditional import (
     covariance_draws,
     group_statistics,
     marginal_group_log_likelihood,
 )
+from hbm.model.families.normal_nested_conditional import nested_root_log_likelihood
 from hbm.model.linear_terms import CENTRED
 from hbm.results.fit_result import FitResult
 
@@ -36,14 +42,17 @@ __all__ = [
 ]
 
 
-def check_groups_unit(data: ModelData) -> None:
-    """A ValueError unless the model has one grouping factor (whose groups are left out)."""
-    if len(data.factors) != 1:
+def check_groups_unit(data: ModelData) -> FactorData:
+    """The factor whose groups are left out; a ValueError when there is none (crossed factors)."""
+    factor = outermost_factor(data)
+    if factor is None:
         names = ", ".join(repr(f.name) for f in data.factors)
         raise ValueError(
-            f"Leaving groups out needs one grouping factor to integrate out; this model has "
-            f"{len(data.factors)} ({names}). Leave rows out instead (unit='rows')."
+            f"Leaving groups out needs one grouping factor, or nested ones, to integrate out; "
+            f"this model's {len(data.factors)} factors ({names}) are crossed ({crossing(data)}). "
+            "Leave rows out instead (unit='rows')."
         )
+    return factor
 
 
 def formula_group_block(result: FitResult, chain: int, part: slice) -> np.ndarray:
@@ -54,11 +63,15 @@ def formula_group_block(result: FitResult, chain: int, part: slice) -> np.ndarra
     posterior = result.idata["posterior"].to_dataset().isel(chain=[chain], draw=part)
     beta = _flat(posterior[BETA].values, len(data.population))
     sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
-    covariance = covariance_draws(posterior, data.factors[0])
     centred = None
     if CENTRED in posterior and "Intercept" in data.population:
         where = data.population.index("Intercept")
         centred = _flat(posterior[CENTRED].values, len(data.population))[:, where]
+    nesting = nesting_of(data) if len(data.factors) > 1 else None
+    if nesting is not None:
+        covariances = [covariance_draws(posterior, f) for f in nesting.factors]
+        return nested_root_log_likelihood(data, nesting, beta, sigma, covariances, centred)
+    covariance = covariance_draws(posterior, data.factors[0])
     return marginal_group_log_likelihood(data, beta, sigma, covariance, centred)
 
 
@@ -104,20 +117,31 @@ def formula_new_group_means(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
 
     ``ybar_j = xbar_j' beta + zbar_j' u + ebar``, ``u ~ N(0, Sigma)``, ``ebar ~ N(0, sigma^2 /
     n_j)``: normal with mean ``xbar_j' beta`` and variance ``zbar_j' Sigma zbar_j + sigma^2 /
-    n_j`` (one grouping factor).
+    n_j`` (one grouping factor). With nested factors the group is an outermost one, and every
+    group ``h`` nested in it adds ``(n_h / n_j)^2 zbar_h' Sigma_h zbar_h`` (its own new effect).
     """
     data = result.model_data
-    check_groups_unit(data)
-    factor = data.factors[0]
+    factor = check_groups_unit(data)
     stats = group_statistics(data, factor)
     posterior = result.idata["posterior"].to_dataset()
     p = len(data.population)
     beta = _flat(posterior[BETA].values, p)
     sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
-    covariance = covariance_draws(posterior, factor)
-    zbar = stats["mean"][:, list(factor.columns)]
     location = beta @ stats["mean"][:, :p].T
-    variance = np.einsum("ja,sab,jb->sj", zbar, covariance, zbar) + sigma[:, None] ** 2 / stats["n"]
+    variance = sigma[:, None] ** 2 / stats["n"]
+    nesting = nesting_of(data) if len(data.factors) > 1 else None
+    chain = nesting.factors if nesting is not None else (factor,)
+    for level, inner in enumerate(chain):
+        inner_stats = group_statistics(data, inner) if level else stats
+        zbar = inner_stats["mean"][:, list(inner.columns)]
+        spread = np.einsum("ja,sab,jb->sj", zbar, covariance_draws(posterior, inner), zbar)
+        if level:
+            weight = (inner_stats["n"] / stats["n"][nesting.roots(level)]) ** 2  # type: ignore[union-attr]
+            roots = nesting.roots(level)  # type: ignore[union-attr]
+            spread = np.stack(
+                [np.bincount(roots, weights=w * weight, minlength=factor.n_groups) for w in spread]
+            )
+        variance = variance + spread
     return location, variance
 
 

@@ -51,6 +51,7 @@ from hbm.analysis.outcome_log_likelihood import outcome_group_block, outcome_row
 from hbm.analysis.units import units_of
 from hbm.core.defaults import DEFAULTS
 from hbm.core.names import LOG_LIK_GROUPS, LOG_LIK_ROWS
+from hbm.data.nesting import outermost_factor
 from hbm.model.families import get_family
 from hbm.results.fit_result import FitResult
 
@@ -108,14 +109,18 @@ def check_unit(unit: object) -> str:
 
 
 def available_units(result: FitResult) -> tuple[str, ...]:
-    """The units this fit can leave out: groups (unless a formula model has several grouping
-    factors); rows where the rows were kept (or their log likelihood is stored) and the data are
-    not summaries."""
+    """The units this fit can leave out: groups (unless a formula model's grouping factors are
+    crossed; with nested ones, the outermost groups); rows where the rows were kept (or their
+    log likelihood is stored) and the data are not summaries."""
     units = units_of(result)
     if units.kind == "summaries":
         return (GROUP,)
     has_rows = units.codes is not None or _stored(result, ROW) is not None
-    groups = not units.formula or is_outcome_fit(result) or len(result.model_data.factors) == 1
+    groups = (
+        not units.formula
+        or is_outcome_fit(result)
+        or outermost_factor(result.model_data) is not None
+    )
     return (GROUP,) * groups + (ROW,) * has_rows
 
 

@@ -4,7 +4,8 @@ Leave-one-out and model comparison need the same few facts about any fit's data:
 the grouping column whose groups are left out, their labels, rows and response means, and, where
 the rows were kept, each row's group and value. The seed's model has them in its
 :class:`~hbm.data.grouped.GroupedData`; a formula model in its per-cell moments (the groups are
-those of its first grouping factor; the response's per-group count, mean and within-group sum of
+those of its grouping factor, or the outermost of nested ones, else the first; the response's
+per-group count, mean and within-group sum of
 squares follow from the cells' moments). :func:`units_of` gives them in one shape.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from hbm.data.grouped import GroupedData
 from hbm.data.model_data import ModelData
+from hbm.data.nesting import outermost_factor
 from hbm.model.families.normal_cells_conditional import group_statistics
 from hbm.results.fit_result import FitResult
 
@@ -31,7 +33,8 @@ class Units:
     response : str
         The response column.
     group : str
-        The grouping column (a formula model's first grouping factor).
+        The grouping column (a formula model's grouping factor: the outermost of nested ones,
+        else the first).
     labels : tuple of str
         The groups, in the fit's order.
     n, mean, ss : ndarray
@@ -112,13 +115,15 @@ def units_from_data(data: GroupedData | ModelData) -> Units:
             codes=data.codes,
             values=data.values,
         )
-    factor = data.factors[0]
+    factor = outermost_factor(data) or data.factors[0]
+    position = data.factors.index(factor)
     stats = group_statistics(data, factor)
     y = data.y_index
     codes = values = None
     if data.rows is not None:
         stacked, rows = data.rows
-        codes, values = np.ascontiguousarray(stacked[:, 0]), np.ascontiguousarray(rows[:, y])
+        codes = np.ascontiguousarray(stacked[:, position])
+        values = np.ascontiguousarray(rows[:, y])
     return Units(
         response=data.response,
         group=factor.name,

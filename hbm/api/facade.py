@@ -211,10 +211,11 @@ class Fit:
 
         return plot_shrinkage(self.result)
 
-    def plot_league(self, *, higher_is_better: bool = True) -> Figure:
+    def plot_league(self, factor: str | None = None, *, higher_is_better: bool = True) -> Figure:
         """League table / caterpillar plot (:mod:`hbm.viz.league`; :mod:`hbm.viz.rates_league`
         for the rates of a binomial, Poisson, negative binomial or Student-t model, or
-        :mod:`hbm.viz.effects_league` for a normal formula model)."""
+        :mod:`hbm.viz.effects_league` for a normal formula model, of ``factor``: the first
+        grouping factor by default)."""
         if self._outcome:
             from hbm.viz.rates_league import plot_rates_league
 
@@ -222,10 +223,36 @@ class Fit:
         if not self._seed:
             from hbm.viz.effects_league import plot_effects_league
 
-            return plot_effects_league(self.result)
+            return plot_effects_league(self.result, factor=factor)
         from hbm.viz import plot_league
 
         return plot_league(self.result, higher_is_better=higher_is_better)
+
+    def variance_decomposition(self) -> pd.DataFrame:
+        """Each level's share of the variance and its ICC, with intervals
+        (:func:`hbm.analysis.levels.variance_decomposition`)."""
+        from hbm.analysis.levels import variance_decomposition
+
+        return variance_decomposition(self.result)
+
+    def level_shrinkage(self, factor: str, term: str | None = None) -> pd.DataFrame:
+        """Each group of ``factor`` pulled towards its parent: own estimate, posterior, parent's
+        posterior, pooling (:func:`hbm.analysis.levels.level_shrinkage`)."""
+        from hbm.analysis.levels import level_shrinkage
+
+        return level_shrinkage(self.result, factor, term=term)
+
+    def plot_variance(self) -> Figure:
+        """Where the variance lies: each level's share and ICC (:mod:`hbm.viz.levels`)."""
+        from hbm.viz.levels import plot_variance_decomposition
+
+        return plot_variance_decomposition(self.result)
+
+    def plot_level_shrinkage(self) -> Figure:
+        """Shrinkage at each level, towards the parent group (:mod:`hbm.viz.levels`)."""
+        from hbm.viz.levels import plot_level_shrinkage
+
+        return plot_level_shrinkage(self.result)
 
     def plot_pooling(self) -> Figure:
         """Complete vs no vs partial pooling (:mod:`hbm.viz.pooling`)."""

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from hbm.api.facade import Fit
+from hbm.api.family_options import outcome_formula, outcome_table
+from hbm.api.sources import formula_source, read_or_reduce
 from hbm.core.defaults import DEFAULTS
+from hbm.data.model_data import ModelData
 from hbm.inference.config import SampleConfig
 from hbm.results.io import load_result
 from hbm.workflow import fit as workflow
 from hbm.workflow.fit_formula import fit_formula
-from hbm.workflow.reduce import Statistics, is_stats_file, read_statistics, reduce_source
+from hbm.workflow.reduce import Statistics
 from hbm.workflow.specs import ModelSpec
 from hbm.workflow.specs import fit_spec as run_spec
 
@@ -127,9 +130,15 @@ def fit(
     ['beta[Intercept]', 'beta[Days]', 'sd_Subject[Intercept]', 'sd_Subject[Days]']
     """
     if family != "normal":
-        table = _outcome_table(table, family)
+        table = outcome_table(table, family)
+    if isinstance(table, str | Path) and formula is not None:
+        table = formula_source(
+            table, formula, likelihood, prior_only, engine, cluster, missing, order, progressbar
+        )
+        if isinstance(table, Statistics):
+            formula = None
     if isinstance(table, str | Path) and formula is None:
-        table = _read_or_reduce(
+        table = read_or_reduce(
             table,
             group,
             value,
@@ -162,18 +171,8 @@ def fit(
         )
     _check_model_options(formula, group, value, se)
     if family != "normal":
-        from hbm.model.description import quote_name
-        from hbm.model.families import get_family
-
-        get_family(family)
-        if se is not None:
-            raise ValueError(
-                f"The summaries form (se={se!r}) is for the normal family; a {family} model is "
-                "fitted to its rows."
-            )
-        if formula is None:
-            formula = f"{quote_name(str(value))} ~ 1 + (1 | {quote_name(str(group))})"
-            group = value = None
+        formula = outcome_formula(family, formula, group, value, se)
+        group = value = None
     config = SampleConfig(
         draws=draws,
         tune=tune,
@@ -242,55 +241,6 @@ def fit(
     )
 
 
-def _read_or_reduce(
-    path: str | Path,
-    group: str | None,
-    value: str | None,
-    se: str | None,
-    likelihood: str,
-    prior_only: bool,
-    engine: str,
-    cluster: str | None,
-    missing: str,
-    order: str,
-    progressbar: bool,
-) -> pd.DataFrame | Statistics:
-    """A path's statistics file, its rows (what needs them), or its reduction on ``engine``."""
-    if is_stats_file(path):
-        return read_statistics(path, group=group, value=value, se=se)
-    if likelihood == "rows" or se is not None or prior_only:
-        from hbm.data.tables import read_table
-
-        return read_table(path, group=group)
-    return reduce_source(
-        path,
-        group=group,
-        value=value,
-        engine=engine,
-        cluster=cluster,
-        missing=missing,
-        order=None if order == DEFAULTS.order else order,
-        progress=print if progressbar else None,
-    )
-
-
-def _outcome_table(table: pd.DataFrame | Statistics | str | Path, family: str) -> pd.DataFrame:
-    """The rows a binomial, Poisson, negative binomial or Student-t model is fitted to."""
-    from hbm.model.families import get_family
-
-    get_family(family)  # an unknown family: one line naming the families
-    if isinstance(table, Statistics):
-        raise ValueError(
-            f"Statistics (each group's n, mean and ss) are for the normal family; a {family} "
-            "model is fitted to the table's rows."
-        )
-    if isinstance(table, str | Path):
-        from hbm.data.tables import read_table
-
-        return read_table(table)
-    return table
-
-
 def _fit_statistics(
     stats: Statistics,
     se: str | None,
@@ -307,6 +257,21 @@ def _fit_statistics(
             f"{given} needs the table's rows; statistics hold each group's n, mean and ss."
         )
     source = stats.provenance.get("statistics") or stats.provenance.get("source")
+    if isinstance(stats.data, ModelData):
+        from hbm.model.formula import parse_formula
+        from hbm.workflow.fit_formula import fit_model_data
+
+        return Fit(
+            fit_model_data(
+                stats.data,
+                parse_formula(stats.description.formula),
+                priors=priors,  # type: ignore[arg-type]
+                parametrization=parametrization,
+                config=config,
+                source=None if source is None else str(source),
+                reduction=stats.provenance,
+            )
+        )
     return Fit(
         workflow.fit_grouped(
             stats.data,

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hbm.cli.data_commands import fit_data, reduce_command
+from hbm.cli.family_options import check_family_options
+from hbm.cli.formula_commands import formula_source, is_formula_statistics
 from hbm.cli.model_choice import (
     compare_command,
     prior_only_command,
@@ -42,7 +44,7 @@ def formula_command(args: argparse.Namespace) -> int:
     given = [
         o for o, v in (("--group", args.group), ("--value", args.value), ("--se", args.se)) if v
     ]
-    if given:
+    if given and args.formula is not None:
         raise UsageError(
             f"--formula cannot be given together with {', '.join(given)}: the formula names the "
             "columns (--group/--value is the shorthand for 'value ~ 1 + (1 | group)')"
@@ -59,6 +61,32 @@ def formula_command(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     _check_repeated_priors(args)
     get_family(args.family)
+    if args.family != "normal" and (args.engine not in ("auto", "pandas") or args.cluster):
+        raise UsageError(
+            f"a {args.family} model is fitted to the table's rows, read with pandas in this "
+            "version; --engine and --cluster are for the normal family"
+        )
+    # statistics, or rows reduced on an engine: the normal family only
+    say = None if args.quiet else _say
+    reduced = formula_source(args, say) if args.family == "normal" else None
+    if reduced is not None:  # statistics, or rows reduced on an engine
+        from hbm.model.parametrizations import check_parametrization
+        from hbm.workflow.fit_formula import fit_model_data
+
+        check_parametrization(args.parametrization)
+        stats, parsed, reduction = reduced
+        result = fit_model_data(
+            stats.data,
+            parsed,
+            priors=dict(args.prior) or None,
+            parametrization=args.parametrization,
+            config=_config(args),
+            source=str(args.data),
+            reduction=reduction,
+        )
+        write_outputs(result, out)
+        _finished(result, out, args.quiet)
+        return 0
     parsed = parse_formula(args.formula)
     if args.family != "normal":
         parsed = outcome_formula(parsed, args.family)[0]
@@ -100,44 +128,18 @@ def fit_command(args: argparse.Namespace) -> int:
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
+    if args.family != "normal":  # the rows, read with pandas, and a formula
+        check_family_options(args)
+        return formula_command(args)
+    if args.formula is None and is_formula_statistics(args.data):
+        return formula_command(args)
     if args.formula is not None:
-        if args.engine not in ("auto", "pandas") or args.cluster:
-            raise UsageError(
-                "formula models are reduced with pandas in this version; --engine and "
-                "--cluster are for 'value ~ 1 + (1 | group)' (--group/--value)"
-            )
-        return formula_command(args)
-    if args.family != "normal":
-        from hbm.model.families import get_family
-
-        get_family(args.family)
-        if args.engine not in ("auto", "pandas") or args.cluster:
-            raise UsageError(
-                f"a {args.family} model is fitted to the table's rows, read with pandas in this "
-                "version; --engine and --cluster are for the normal family"
-            )
-        from hbm.workflow.reduce import is_stats_file
-
-        if is_stats_file(args.data):
-            raise UsageError(
-                f"{args.data} holds statistics (each group's n, mean and ss) for the normal "
-                f"family; a {args.family} model is fitted to the table's rows"
-            )
-        missing = [o for o, v in (("--group", args.group), ("--value", args.value)) if v is None]
-        if missing:
-            raise UsageError(
-                f"the following arguments are required: {', '.join(missing)} (or --formula)"
-            )
-        if args.se is not None:
-            raise UsageError(
-                f"--se (the summaries form) is for the normal family; a {args.family} model is "
-                "fitted to its rows"
-            )
-        from hbm.model.description import quote_name
-
-        args.formula = f"{quote_name(args.value)} ~ 1 + (1 | {quote_name(args.group)})"
-        args.group = args.value = None
-        return formula_command(args)
+        seed = _seed_columns(args)
+        if seed is None:
+            return formula_command(args)
+        # 'value ~ 1 + (1 | group)' out of memory: the seed model's own path, as --group/--value
+        args.group, args.value = seed
+        args.formula = None
     out = check_output_dir(args.out)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
@@ -167,6 +169,27 @@ def fit_command(args: argparse.Namespace) -> int:
     write_outputs(result, out)
     _finished(result, out, args.quiet)
     return 0
+
+
+def _seed_columns(args: argparse.Namespace) -> tuple[str, str] | None:
+    """``(group, value)`` of a seed-model formula whose rows are not read whole with pandas
+    (a statistics file, an engine, a glob); ``None`` otherwise (the formula path reads them)."""
+    from hbm.data.engines import check_engine, choose_engine
+    from hbm.data.stats_file import is_stats_file
+    from hbm.model.formula import parse_formula
+    from hbm.workflow.fit_formula import seed_shape
+
+    check_engine(args.engine)
+    seed = seed_shape(parse_formula(args.formula))
+    if seed is None or args.group or args.value or args.se:
+        return None
+    if is_formula_statistics(args.data):
+        return None  # the formula is checked against the file's model there
+    if not is_stats_file(args.data):
+        engine, _ = choose_engine(args.data, args.engine)
+        if engine == "pandas" and args.cluster is None and Path(args.data).is_file():
+            return None
+    return seed
 
 
 def _check_repeated_priors(args: argparse.Namespace) -> list[str]:

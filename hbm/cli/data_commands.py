@@ -97,7 +97,7 @@ def fit_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None, list
             order=args.order,
             progress=say,
         )
-        data, reduction = stats.data, {**stats.provenance, "why": why}
+        data, reduction = stats.data, {**stats.provenance, "why": why}  # type: ignore[assignment]
         if say:
             notes.append(_reduction_line(stats.provenance, why, data.order))
     if data.dropped and say:
@@ -142,13 +142,11 @@ def reduce_command(args: argparse.Namespace) -> int:
     stats = type(stats)(stats.data, stats.description, {**stats.provenance, "why": why})
     stats.write(target)
     if not args.quiet:
-        _say(_reduction_line(stats.provenance, why, stats.data.order))
+        order = getattr(stats.data, "order", None) or stats.provenance.get("order", "")
+        _say(_reduction_line(stats.provenance, why, order))
         if stats.data.dropped:
             _say_err(f"hbm: dropped {stats.data.dropped} row(s) with missing values")
-        print(
-            f"hbm: wrote {target} ({stats.data.n_groups} groups of {stats.data.group!r}: "
-            f"n, mean, ss of {stats.data.value!r}; model {stats.description.formula!r})"
-        )
+        print(f"hbm: wrote {target} ({stats.describe()}; model {stats.description.formula!r})")
     return 0
 
 

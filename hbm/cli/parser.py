@@ -191,14 +191,24 @@ def add_reduce_command(commands: argparse._SubParsersAction) -> None:
     reduce = commands.add_parser(
         "reduce",
         help="reduce rows to per-group statistics (Parquet) that 'hbm fit STATS.parquet' fits",
-        description="Reduce a CSV or Parquet file, or a glob of them, to per-group n, mean and "
-        "ss (within-group sum of squares, centred) on an engine, and write them as Parquet with "
-        "the model description in its metadata.",
+        description="Reduce a CSV or Parquet file, or a glob of them, on an engine to the "
+        "statistics a fit needs, and write them as Parquet with the model description in its "
+        "metadata (then 'hbm fit STATS.parquet' needs no other option): per group n, mean and "
+        "ss (within-group sum of squares, centred) for --group/--value; for a --formula model, "
+        "per cell of its grouping factors n, the means and the centred co-moments of its design "
+        "columns (numeric and categorical covariates, C(x), interactions; the reference level "
+        "of treatment coding is the first level in the data). Transformations formulae "
+        "evaluates in Python (np.log(x), I(...), scale(x)) run only with --engine pandas on one "
+        "file: precompute them as columns for the other engines.",
     )
     reduce.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a glob in quotes")
     reduce.add_argument("--group", metavar="COL", help="column of group labels")
     reduce.add_argument("--value", metavar="COL", help="column of numeric values")
-    reduce.add_argument("--formula", metavar="F", help="the model, e.g. 'score ~ 1 + (1 | school)'")
+    reduce.add_argument(
+        "--formula",
+        metavar="F",
+        help="the model, e.g. 'y ~ x + sector + (1 + x | school)' (instead of --group/--value)",
+    )
     reduce.add_argument("--order", default=None, metavar="{first-seen,sorted}")
     reduce.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
     add_engine_options(reduce)

@@ -40,11 +40,29 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
         "BUGS Examples Vol. 1 'Surgical': deaths in cardiac surgery on babies in 12 hospitals "
         "(operations and deaths per hospital; binomial).",
     ),
+    "pastes": (
+        "pastes.csv",
+        "batch",
+        "strength",
+        None,
+        "Davies & Goldsmith (1972), lme4's Pastes: paste strength, two assays of each of 3 casks "
+        "(labels 'a' to 'c' repeat) in each of 10 batches; nested (60 rows).",
+    ),
+    "penicillin": (
+        "penicillin.csv",
+        "plate",
+        "diameter",
+        None,
+        "Davies & Goldsmith (1972), lme4's Penicillin: inhibition zone diameters of 6 samples on "
+        "each of 24 plates; crossed (144 rows).",
+    ),
 }
 #: A formula for the datasets that are more than a group and a value.
 FORMULAS: dict[str, str] = {
     "sleepstudy": "Reaction ~ Days + (Days | Subject)",
     "surgical": "p(deaths, operations) ~ 1 + (1 | hospital)",
+    "pastes": "strength ~ 1 + (1 | batch/cask)",
+    "penicillin": "diameter ~ 1 + (1 | plate) + (1 | sample)",
 }
 #: The family of the datasets whose outcome is not normal.
 FAMILIES: dict[str, str] = {"surgical": "binomial"}

@@ -48,8 +48,11 @@ def divergences(
     parametrization: str,
     funnel: dict[str, object],
     names: Names,
+    marginal: bool = True,
 ) -> Problem:
-    """Divergent transitions: how many, where (the funnel triage), why and what to do."""
+    """Divergent transitions: how many, where (the funnel triage), why and what to do.
+    ``marginal``: whether the model has a marginal form to suggest (crossed factors have none).
+    """
     fraction = count / n_draws
     level: Level = "fail" if fraction > DIVERGENCE_FRACTION_FAIL else "warn"
     sd, effect = names
@@ -67,13 +70,21 @@ def divergences(
             if where == f"small {sd}"
             else f" In the centered form they come from the funnel between {sd} and {effect}."
         )
-        fix = " Use parametrization='marginal' (exact for this model) or 'noncentered'."
+        fix = (
+            " Use parametrization='marginal' (exact for this model) or 'noncentered'."
+            if marginal
+            else " Use parametrization='noncentered'."
+        )
     elif parametrization == "noncentered":
         cause = (
             " In the non-centered form this usually means groups with strong data, whose "
             f"{effect} is pinned while {sd} moves (an inverted funnel)."
         )
-        fix = " Use parametrization='marginal', or raise target_accept (e.g. 0.99)."
+        fix = (
+            " Use parametrization='marginal', or raise target_accept (e.g. 0.99)."
+            if marginal
+            else " Raise target_accept (e.g. 0.99) and tune (e.g. 2000)."
+        )
     else:
         cause = (
             f" They sit at {where}, in a tail of {sd} where the log density bends sharply."
@@ -87,15 +98,17 @@ def divergences(
     return level, head + located + cause + fix
 
 
-def r_hat(value: float, worst: str, tune: int, draws: int) -> Problem | None:
-    """R-hat above :data:`RHAT_OK`: the chains disagree."""
+def r_hat(value: float, worst: str, tune: int, draws: int, marginal: bool = True) -> Problem | None:
+    """R-hat above :data:`RHAT_OK`: the chains disagree. ``marginal``: whether to suggest the
+    marginal form (not where the fit already uses it, nor for a model without one)."""
     if not value > RHAT_OK:
         return None
+    other = ", or use parametrization='marginal'" if marginal else ""
     return (
         "fail" if value > RHAT_FAIL else "warn",
         f"R-hat of {worst} is {value:.3f} (should be <= {RHAT_OK}): the chains "
         f"disagree; run more tuning and draws (e.g. tune={2 * tune}, "
-        f"draws={2 * draws}), or use parametrization='marginal'.",
+        f"draws={2 * draws}){other}.",
     )
 
 

@@ -146,6 +146,7 @@ def diagnose(
     summary: pd.DataFrame | None = None,
     parameters: ParameterTable | None = None,
     data: GroupedData | None = None,
+    marginal_form: bool = True,
 ) -> Diagnosis:
     """Compute divergences, R-hat, ESS, E-BFMI and tree depth; turn them into a verdict.
 
@@ -164,6 +165,9 @@ def diagnose(
     data : GroupedData, optional
         The reduced data, for the funnel triage's pooling factors (else read from ``idata``'s
         ``group_data``).
+    marginal_form : bool
+        Whether the model has a marginal form the advice may suggest (crossed grouping factors
+        have none).
 
     Examples
     --------
@@ -218,10 +222,18 @@ def diagnose(
         funnel = funnel_triage(idata, parameters=parameters, data=data).to_dict()
 
     found = [
-        advice.divergences(divergences, per_chain, chains * draws, parametrization, funnel, words)
+        advice.divergences(
+            divergences, per_chain, chains * draws, parametrization, funnel, words, marginal_form
+        )
         if divergences
         else None,
-        advice.r_hat(max_r_hat, worst_rhat, _tune(idata, draws), draws),
+        advice.r_hat(
+            max_r_hat,
+            worst_rhat,
+            _tune(idata, draws),
+            draws,
+            marginal_form and parametrization != "marginal",
+        ),
         *(
             advice.ess(label, value, worst, chains, draws, divergences > 0 and centered)
             for label, value, worst, centered in (

@@ -7,8 +7,9 @@ The columns ``W = [X, Z, y]`` are then reduced to per-cell moments (:mod:`hbm.da
 
 Everything about the table is checked first, with messages that name the column and the value:
 unknown columns (with a did-you-mean), text in a numeric covariate, missing values (counted, with
-``missing="drop"`` to drop them), a response that is not numeric, a factor with one level, and
-perfectly collinear population terms (named).
+``missing="drop"`` to drop them), a response that is not numeric, a factor with one level,
+perfectly collinear population terms (named), and a nesting written with ``/`` that the labels
+contradict (:mod:`hbm.model.level_checks`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,16 @@ from hbm.data.comoments import cell_moments
 from hbm.data.model_data import FactorData, ModelData
 from hbm.model.design_info import design_info, stateful_state
 from hbm.model.formula import ParsedFormula, formula_variables
+from hbm.model.level_checks import check_declared_nesting
 
-__all__ = ["build_model_data", "population_design"]
+__all__ = [
+    "build_model_data",
+    "cells_of",
+    "check_collinear",
+    "factor_codes",
+    "factor_data",
+    "population_design",
+]
 
 #: Smallest eigenvalue, relative to the largest, of the population terms' correlation matrix
 #: before they count as collinear.
@@ -98,6 +107,7 @@ def build_model_data(
     if len(frame) < 2:
         raise ValueError(f"The table has {len(frame)} row(s) with data; a model needs more.")
     check_range(response, y)
+    check_declared_nesting(parsed, labels)
 
     x_names, x, state = _evaluate(f"{parsed.response} ~ {parsed.population}", frame, parsed.text)
     _check_collinearity(x_names, x)
@@ -122,12 +132,14 @@ def build_model_data(
     for factor in parsed.factors:
         parts = [labels[part].to_numpy(dtype=object) for part in factor.split(":")]
         joined = parts[0] if len(parts) == 1 else _join(parts)
-        codes[factor], factor_labels[factor] = _codes(joined, factor, order)
+        codes[factor], factor_labels[factor] = factor_codes(joined, factor, order)
     stacked = np.column_stack([codes[f] for f in parsed.factors])
-    cell_codes, cell_of_row = _cells(stacked)
+    cell_codes, cell_of_row = cells_of(stacked)
     moments = cell_moments(cell_of_row, values, len(cell_codes))
     factors = tuple(
-        _factor(name, factor_labels[name], factors_z[name], names, cell_codes[:, i], parsed.text)
+        factor_data(
+            name, factor_labels[name], factors_z[name], names, cell_codes[:, i], parsed.text
+        )
         for i, name in enumerate(parsed.factors)
     )
     return ModelData(
@@ -194,7 +206,17 @@ def _check_collinearity(names: list[str], x: np.ndarray) -> None:
         return
     has_intercept = "Intercept" in names
     centred = x - x.mean(axis=0) if has_intercept else x
-    scale = np.sqrt((centred**2).mean(axis=0))
+    check_collinear(names, centred.T @ centred / len(x))
+
+
+def check_collinear(names: list[str], second: np.ndarray) -> None:
+    """Refuse population terms that do not vary or are perfectly collinear, given their second
+    moments ``second`` (about their means when there is an intercept, about 0 otherwise): from
+    the rows here, from the per-cell co-moments out of core."""
+    if not names:
+        return
+    has_intercept = "Intercept" in names
+    scale = np.sqrt(np.maximum(np.diag(second), 0.0))
     for j, name in enumerate(names):
         if name != "Intercept" and scale[j] == 0:
             raise ValueError(
@@ -205,16 +227,22 @@ def _check_collinearity(names: list[str], x: np.ndarray) -> None:
     keep = [j for j, name in enumerate(names) if name != "Intercept" or not has_intercept]
     if len(keep) < 1:
         return
-    z = centred[:, keep] / scale[keep]
-    gram = z.T @ z / len(z)
+    gram = second[np.ix_(keep, keep)] / np.outer(scale[keep], scale[keep])
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     if eigenvalues[0] < COLLINEAR * max(eigenvalues[-1], 1.0):
         vector = eigenvectors[:, 0]
         involved = [names[keep[i]] for i in np.flatnonzero(np.abs(vector) > 1e-6)]
+        hint = (
+            " (or, if a covariate in an interaction sits far from zero compared with its spread, "
+            "centre it first, e.g. I(x - 1000000): the interaction then no longer copies the main "
+            "effect)"
+            if any(":" in name for name in involved)
+            else ""
+        )
         raise ValueError(
             f"The population terms {', '.join(map(repr, involved))} are perfectly collinear "
             "(one is a linear combination of the others), so their coefficients cannot be told "
-            "apart; drop one of them from the formula."
+            f"apart; drop one of them from the formula{hint}."
         )
 
 
@@ -225,7 +253,7 @@ def _join(parts: list[np.ndarray]) -> np.ndarray:
     return out.astype(object)
 
 
-def _codes(labels: np.ndarray, factor: str, order: str) -> tuple[np.ndarray, tuple[str, ...]]:
+def factor_codes(labels: np.ndarray, factor: str, order: str) -> tuple[np.ndarray, tuple[str, ...]]:
     codes, uniques = pd.factorize(labels, sort=False)
     unique_labels = [str(u) for u in uniques]
     if order == "sorted":
@@ -242,7 +270,7 @@ def _codes(labels: np.ndarray, factor: str, order: str) -> tuple[np.ndarray, tup
     return codes.astype(np.int64), tuple(unique_labels)
 
 
-def _cells(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cells_of(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct combinations of group codes (C, F), and each row's combination."""
     if stacked.shape[1] == 1:
         sizes = int(stacked.max()) + 1
@@ -256,7 +284,7 @@ def _cells(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique, inverse.reshape(-1).astype(np.int64)
 
 
-def _factor(
+def factor_data(
     name: str,
     labels: tuple[str, ...],
     blocks: list[tuple[tuple[str, ...], bool]],

@@ -22,7 +22,13 @@ import pandas as pd
 
 from hbm.model.formula import ParsedFormula, formula_variables
 
-__all__ = ["design_info", "new_design", "reference_levels", "stateful_state"]
+__all__ = [
+    "design_info",
+    "design_record",
+    "new_design",
+    "reference_levels",
+    "stateful_state",
+]
 
 #: A numeric covariate with at most this many distinct values keeps them all (so ``C(x)`` of a
 #: numeric column rebuilds its levels); others keep their smallest and largest value.
@@ -37,8 +43,20 @@ def design_info(
 ) -> dict:
     """The JSON-ready record of a design evaluated on ``frame`` (see the module docstring);
     ``states`` holds each part's stateful-transform parameters (:func:`stateful_state`)."""
-    response, covariates, _ = formula_variables(parsed)
+    _, covariates, _ = formula_variables(parsed)
     variables = {name: _variable(frame[name]) for name in covariates}
+    return design_record(parsed, variables, population, states)
+
+
+def design_record(
+    parsed: ParsedFormula,
+    variables: dict[str, dict[str, Any]],
+    population: list[str],
+    states: dict[str, list[dict[str, Any]]],
+) -> dict:
+    """:func:`design_info`'s record from the covariates' records (kind and values) themselves:
+    what an out-of-core engine's probe gives (:mod:`hbm.data.engines.probe`)."""
+    response, _, _ = formula_variables(parsed)
     parts = {"population": f"{parsed.response} ~ {parsed.population}"}
     for block in parsed.blocks:
         parts[f"{block.expr} | {block.factor}"] = f"{parsed.response} ~ {block.expr}"

@@ -18,7 +18,8 @@ identifiers are written in backticks: `` `log.radon` ~ floor + (1 | county) ``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 __all__ = ["GroupBlock", "ParsedFormula", "formula_variables", "parse_formula"]
 
@@ -38,11 +39,15 @@ class GroupBlock:
         The grouping factor: a column, or columns joined by ``:`` (``district:school``).
     correlated : bool
         ``|`` (the terms' effects are correlated) or ``||`` (independent).
+    within : str
+        For a level written with ``/`` (``(1 | district/school)``), the factor it was declared
+        nested in (``district`` for ``district:school``); empty otherwise.
     """
 
     expr: str
     factor: str
     correlated: bool = True
+    within: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,13 @@ class ParsedFormula:
         """The grouping factors, each once, in order of appearance."""
         return tuple(dict.fromkeys(block.factor for block in self.blocks))
 
+    @property
+    def declared_nesting(self) -> tuple[tuple[str, str], ...]:
+        """``(outer, inner)`` for every level written with ``/``: ``(1 | district/school)``
+        declares ``("district", "district:school")``."""
+        pairs = ((block.within, block.factor) for block in self.blocks if block.within)
+        return tuple(dict.fromkeys(pairs))
+
 
 def parse_formula(formula: str) -> ParsedFormula:
     """Split ``formula`` and check every part with formulae; errors say where.
@@ -90,6 +102,8 @@ def parse_formula(formula: str) -> ParsedFormula:
     GroupBlock(expr='0 + x', factor='g', correlated=True)
     >>> parse_formula("y ~ 1 + (1 | district/school)").factors
     ('district', 'district:school')
+    >>> parse_formula("y ~ 1 + (1 | district/school)").declared_nesting
+    (('district', 'district:school'),)
     >>> parse_formula("y x")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -186,7 +200,8 @@ def _block(inside: str, formula: str) -> list[GroupBlock]:
     if any(not level for level in levels):
         raise ValueError(f"The grouping factor {factor!r} in {formula!r} has an empty level.")
     return [
-        GroupBlock(expr, ":".join(levels[: depth + 1]), not double) for depth in range(len(levels))
+        GroupBlock(expr, ":".join(levels[: depth + 1]), not double, ":".join(levels[:depth]))
+        for depth in range(len(levels))
     ]
 
 
@@ -248,4 +263,15 @@ def formula_variables(parsed: ParsedFormula) -> tuple[str, list[str], list[str]]
         dict.fromkeys(part.strip("`") for factor in parsed.factors for part in factor.split(":"))
     )
     covariates = {name for name in covariates if name}  # formulae names np.log's module ''
+    covariates -= _contrast_names(parsed)
     return response_names[0], sorted(covariates - set(factor_columns)), factor_columns
+
+
+_CONTRAST = re.compile(r"\bC\(\s*[^,()]+,\s*([A-Za-z_]\w*)")
+
+
+def _contrast_names(parsed: ParsedFormula) -> set[str]:
+    """Names formulae lists as variables that are ``C(x, <contrast>)``'s contrast (``Sum``,
+    ``Treatment``...), not columns."""
+    text = " ".join([parsed.population, *(block.expr for block in parsed.blocks)])
+    return set(_CONTRAST.findall(text))

@@ -7,8 +7,9 @@
    ``corr_<g>`` (the pairs' correlations);
 3. ``sigma``;
 4. the likelihood from per-cell moments (:mod:`hbm.model.families.normal_cells`): with the group
-   effects integrated out (``marginal``, one grouping factor), or given the effects ``u_<g>``
-   drawn as ``N(0, Sigma)`` (``centered``) or as ``F z`` (``noncentered``).
+   effects integrated out (``marginal``: one grouping factor, or nested ones through
+   :mod:`hbm.model.linear_nested`), or given the effects ``u_<g>`` drawn as ``N(0, Sigma)``
+   (``centered``) or as ``F z`` (``noncentered``).
 
 Data enter as shared variables, so the compiled model depends on the formula's structure only.
 """
@@ -46,6 +47,7 @@ from hbm.model.linear_effects import (
     precision_entries,
     prior_vector,
 )
+from hbm.model.linear_nested import marginal_nesting, nested_choice, observe_nested
 from hbm.model.linear_terms import CENTRED, correlated_pairs, linear_parameter_table, standard_name
 from hbm.model.parameters import ParameterTable
 from hbm.model.priors import Prior
@@ -72,6 +74,8 @@ class LinearModel(NamedTuple):
 def choose_linear(data: ModelData, likelihood: str = "sufficient") -> tuple[str, str]:
     """``auto``'s choice for a formula model, and the reason in words."""
     factors = data.factors
+    if len(factors) > 1:
+        return nested_choice(data)
     if len(factors) == 1 and factors[0].n_terms <= MAX_MARGINAL_TERMS:
         factor = factors[0]
         return (
@@ -83,10 +87,7 @@ def choose_linear(data: ModelData, likelihood: str = "sufficient") -> tuple[str,
             "Gaussian conditional posterior.",
         )
     why = (
-        f"{len(factors)} grouping factors ({', '.join(f.name for f in factors)}) are crossed: "
-        "their effects do not split into independent groups, so there is no exact marginal form"
-        if len(factors) > 1
-        else f"{factors[0].n_terms} varying terms are more than the marginal form writes out "
+        f"{factors[0].n_terms} varying terms are more than the marginal form writes out "
         f"({MAX_MARGINAL_TERMS})"
     )
     return (
@@ -105,11 +106,8 @@ def build_linear(data: ModelData, priors: Mapping[str, Prior], parametrization: 
             f"The 'parametrization' option must be one of 'auto', "
             f"{', '.join(map(repr, LINEAR_PARAMETRIZATIONS))}; got {parametrization!r}."
         )
-    if parametrization == "marginal" and len(data.factors) != 1:
-        raise ValueError(
-            "parametrization='marginal' needs exactly one grouping factor (crossed factors have "
-            "no exact marginal form); use 'noncentered' or 'auto'."
-        )
+    if parametrization == "marginal" and len(data.factors) > 1:
+        marginal_nesting(data)  # nested factors only; a ValueError naming a crossing
     coords: dict[str, list[str]] = {BETA_DIM: list(data.population)}
     for factor in data.factors:
         coords[factor.name] = list(factor.labels)
@@ -132,7 +130,16 @@ def build_linear(data: ModelData, priors: Mapping[str, Prior], parametrization: 
             if blocks:
                 correlations(factor, blocks, pair_dim(g))
         sigma = priors[SIGMA].to_pymc(SIGMA)
-        if parametrization == "marginal":
+        if parametrization == "marginal" and len(data.factors) > 1:
+            intercept = INTERCEPT in data.population
+            observe_nested(
+                data,
+                _population_entries(data, beta),
+                centred[data.population.index(INTERCEPT)] if intercept else None,
+                choleskies,
+                sigma,
+            )
+        elif parametrization == "marginal":
             factor = data.factors[0]
             stats = marginal_statistics(data, factor)
             from hbm.model.families.normal_marginal_op import pack_groups

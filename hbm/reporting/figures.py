@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hbm.analysis.outcome_draws import family_of, is_outcome_fit
+from hbm.reporting.levels_section import LEVEL_FIGURES, league_key
 from hbm.reporting.loo_section import report_loo_pit
 from hbm.results.tree import as_result
 from hbm.viz import plot_league, plot_pooling, plot_ppc, plot_shrinkage, plot_trace
@@ -15,6 +16,7 @@ from hbm.viz.calibration import plot_calibration
 from hbm.viz.coefficients import plot_coefficients
 from hbm.viz.effects_league import plot_effects_league
 from hbm.viz.institutional_funnel import plot_institutional_funnel
+from hbm.viz.levels import plot_level_shrinkage, plot_variance_decomposition
 from hbm.viz.lines import line_term, plot_lines
 from hbm.viz.outcome_ppc import plot_outcome_ppc
 from hbm.viz.rates_league import plot_rates_league
@@ -54,6 +56,8 @@ FORMULA_FIGURES: dict[str, tuple[Callable[..., MplFigure | None], dict[str, str]
     "trace": (plot_trace, {"kind": "trace"}),
     "rank": (plot_trace, {"kind": "rank"}),
     "loo_pit": (report_loo_pit, {}),
+    "variance": (plot_variance_decomposition, {}),
+    "levels": (plot_level_shrinkage, {}),
 }
 #: The figures of an outcome family's report (binomial, Poisson, negative binomial, Student-t):
 #: the funnel plot for rates, the rootogram for counts, the calibration plot for probabilities.
@@ -71,7 +75,8 @@ OUTCOME_FIGURES: dict[str, tuple[Callable[..., MplFigure | None], dict[str, str]
 
 
 def figure_keys(result: Any) -> tuple[str, ...]:
-    """The figures a fit's report has."""
+    """The figures a fit's report has (with several grouping factors, the levels' figures and a
+    league table per further factor, ``league_2``, ...)."""
     result = as_result(result)
     if result.description.is_seed_model:
         return tuple(FIGURES)
@@ -85,7 +90,12 @@ def figure_keys(result: Any) -> tuple[str, ...]:
         }
         return tuple(k for k in OUTCOME_FIGURES if not drop.get(k, False))
     keys = tuple(FORMULA_FIGURES)
-    return keys if line_term(result) is not None else tuple(k for k in keys if k != "lines")
+    if line_term(result) is None:
+        keys = tuple(k for k in keys if k != "lines")
+    factors = result.model_data.factors
+    if len(factors) < 2:
+        return tuple(k for k in keys if k not in LEVEL_FIGURES)
+    return keys + tuple(league_key(position) for position in range(1, len(factors)))
 
 
 def figure_png(figure: MplFigure, dpi: int = 100, *, palette: bool = True) -> bytes:
@@ -120,7 +130,12 @@ def render_figures(result: Any, keys: tuple[str, ...] | None = None) -> dict[str
     )
     out = {}
     for key in keys or figure_keys(result):
-        plot, kwargs = figures[key]
+        plot: Callable[..., MplFigure | None]
+        if key not in figures and key.startswith("league_"):  # a further factor's league table
+            factor = result.model_data.factors[int(key.removeprefix("league_")) - 1].name
+            plot, kwargs = plot_effects_league, {"factor": factor}
+        else:
+            plot, kwargs = figures[key]
         figure = plot(result, **kwargs)
         if figure is not None:
             out[key] = figure_png(figure)

@@ -24,6 +24,7 @@ from hbm.reporting.blocks import (
     format_number,
     format_table,
 )
+from hbm.reporting.levels_section import levels_blocks
 from hbm.reporting.loo_section import loo_blocks, loo_brief
 from hbm.reporting.sections import (
     bounded,
@@ -82,15 +83,18 @@ def formula_blocks(result: FitResult, figures: tuple[str, ...]) -> list[Block]:
         Table(format_table(result.prior_summary())),
         Heading(2, "Posterior summary"),
         Para(
-            "Posterior means, sds and 94% equal-tailed intervals. icc_<group> = sd² / (sd² + "
-            "sigma²), the share of a row's variance between groups, is shown for factors whose "
-            "only varying term is the intercept (with varying slopes it depends on the covariates)."
+            "Posterior means, sds and 94% equal-tailed intervals. icc_<group>, the correlation of "
+            "two rows in the same group, is sd² / (sd² + sigma²) with one grouping factor; with "
+            "several, the group's sd² plus those of the factors it is nested in, over every sd² "
+            "plus sigma². It is shown where every varying term is an intercept (with varying "
+            "slopes it depends on the covariates)."
         ),
         Table(format_table(hyper)),
         Figure("coefficients", "coefficient plot", _COEFFICIENTS_TEXT),
         Heading(2, "What varies between groups"),
         Figure("shrinkage", "shrinkage of the group coefficients", _SHRINKAGE_TEXT),
     ]
+    blocks += levels_blocks(result, figures)
     if "lines" in figures:
         blocks += [Heading(2, "Each group's line"), Figure("lines", "fitted lines", _LINES_TEXT)]
     blocks += [

@@ -24,18 +24,21 @@ if TYPE_CHECKING:
 __all__ = ["plot_effects_league"]
 
 
-def plot_effects_league(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
-    """Caterpillar plots of every group's coefficients (see the module docstring)."""
+def plot_effects_league(
+    source: Any, *, ci_prob: float = CI_PROB, factor: str | None = None
+) -> Figure:
+    """Caterpillar plots of every group's coefficients (see the module docstring); ``factor``
+    picks the grouping factor (the first by default)."""
     from matplotlib.figure import Figure
 
     result = as_result(source)
     data = result.model_data
-    factor = data.factors[0]
-    table = group_coefficients(result, factor.name, ci_prob=ci_prob)
-    terms = factor.terms[:2]
+    chosen = data.factor(factor) if factor else data.factors[0]
+    table = group_coefficients(result, chosen.name, ci_prob=ci_prob)
+    terms = chosen.terms[:2]
     beta = np.asarray(result.idata["posterior"][BETA].mean(("chain", "draw")).values)
     tag = f"eti{round(ci_prob * 100)}"
-    figure = Figure(figsize=(5.2 * len(terms) + 1.5, height(factor.n_groups)), layout="constrained")
+    figure = Figure(figsize=(5.2 * len(terms) + 1.5, height(chosen.n_groups)), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(terms), squeeze=False)).ravel()
     for ax, term in zip(axes, terms, strict=True):
         rows = table[table["term"] == term].sort_values("mean")
@@ -54,12 +57,12 @@ def plot_effects_league(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
                 label="population",
             )
         labels = [
-            f"{text(label)} (n={n})" for label, n in zip(rows[factor.name], rows["n"], strict=True)
+            f"{text(label)} (n={n})" for label, n in zip(rows[chosen.name], rows["n"], strict=True)
         ]
-        group_ticks(ax, y, labels if ax is axes[0] else None, factor.n_groups)
-        ax.set_xlabel(f"{text(term)} of each {text(factor.name)}")
+        group_ticks(ax, y, labels if ax is axes[0] else None, chosen.n_groups)
+        ax.set_xlabel(f"{text(term)} of each {text(chosen.name)}")
     figure.suptitle(
-        f"League table of {factor.n_groups} {text(factor.name)}s: coefficients with "
+        f"League table of {chosen.n_groups} {text(chosen.name)}s: coefficients with "
         f"{ci_prob:.0%} intervals, lowest to highest"
     )
     figure.legend(

@@ -17,14 +17,16 @@ from hbm.core.defaults import DEFAULTS
 from hbm.core.names import INTERCEPT
 from hbm.core.seeds import new_seed
 from hbm.data.model_data import ModelData
+from hbm.data.nesting import told_apart
 from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
 from hbm.model.description import GroupTerm, ModelDescription
 from hbm.model.design import build_model_data
 from hbm.model.families import get_family
-from hbm.model.families.normal_cells_conditional import draw_effects
 from hbm.model.formula import ParsedFormula, parse_formula
+from hbm.model.level_checks import check_identified
 from hbm.model.linear_build import build_linear, choose_linear
+from hbm.model.linear_nested import draw_exact_effects
 from hbm.model.linear_priors import resolve_linear_priors
 from hbm.model.linear_terms import linear_parameter_table
 from hbm.model.offsets import split_offsets
@@ -144,10 +146,13 @@ def fit_model_data(
     parametrization: str = DEFAULTS.parametrization,
     config: SampleConfig | None = None,
     source: str | None = None,
+    reduction: Mapping[str, object] | None = None,
 ) -> FitResult:
-    """Fit a formula model's reduced data."""
+    """Fit a formula model's reduced data; ``reduction`` (the engine that reduced the rows, and
+    how) goes into the run record."""
     from dataclasses import replace
 
+    check_identified(data)  # the normal family's levels
     config = config or SampleConfig()
     if config.random_seed is None:
         config = replace(config, random_seed=new_seed())
@@ -168,8 +173,9 @@ def fit_model_data(
         standard.restore(idata, data, resolved, parameters)
         if chosen == "marginal":
             posterior = idata["posterior"].to_dataset()
-            effects = draw_effects(posterior, data, int(run_config.random_seed))  # type: ignore[arg-type]
-            posterior[str(effects.name)] = effects
+            seed = int(run_config.random_seed)  # type: ignore[arg-type]
+            for effects in draw_exact_effects(posterior, data, seed):
+                posterior[str(effects.name)] = effects
             idata["posterior"] = posterior
         add_cell_data(idata, data)
         add_plot_rows(idata, data, plotted_groups(data, int(run_config.random_seed)))  # type: ignore[arg-type]
@@ -180,6 +186,7 @@ def fit_model_data(
             sampler=config.sampler,
             summary=table,
             parameters=parameters,
+            marginal_form=choose_linear(data)[0] == "marginal",
         )
         return table, diagnosis
 
@@ -194,6 +201,8 @@ def fit_model_data(
     record = run_record(
         config, run, chosen, reason, {p.name: how for p in parameters.by_role("group_effect")}
     )
+    if reduction:
+        record["reduction"] = dict(reduction)
     run.idata.attrs.update(
         hbm_run=json.dumps(record, sort_keys=True),
         hbm_data=json.dumps(data.describe(), sort_keys=True),
@@ -243,6 +252,8 @@ def _announce(
 ) -> None:
     factors = ", ".join(f"{f.name} ({f.n_groups} groups)" for f in data.factors)
     print(f"hbm: {data.n_rows} rows; {data.response} by {factors}")
+    for sentence in told_apart(data):
+        print(f"hbm: {sentence}")
     references = data.design.get("reference_levels", {})
     if references:
         levels = ", ".join(f"{name}: {level!r}" for name, level in references.items())

@@ -21,12 +21,22 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from typing import Any
 
 from hbm.core.defaults import DEFAULTS
 from hbm.data.engines.request import Column, Reduced, Request
 from hbm.data.engines.sources import is_url, resolve_source
 
-__all__ = ["ENGINES", "Column", "Reduced", "Request", "check_engine", "choose_engine", "run"]
+__all__ = [
+    "ENGINES",
+    "Column",
+    "Reduced",
+    "Request",
+    "check_engine",
+    "choose_engine",
+    "probe",
+    "run",
+]
 
 #: Engine name -> (the module it needs, the extra that installs it).
 ENGINES: dict[str, tuple[str | None, str | None]] = {
@@ -106,3 +116,33 @@ def run(
     from hbm.data.engines.pandas_engine import reduce_pandas
 
     return reduce_pandas(request)
+
+
+def probe(
+    source: str,
+    engine: str,
+    columns: list[str],
+    groups: tuple[str, ...],
+    distinct: set[str],
+    *,
+    cluster: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The records of ``columns`` of ``source`` (kind, levels or range), read by ``engine``
+    (see :mod:`hbm.data.engines.probe`).
+
+    ``groups`` are the grouping columns (read as text, as the reduction reads them);
+    ``distinct`` the columns whose levels the formula needs even when numeric.
+    """
+    if not columns:
+        return {}
+    from hbm.data.engines.probe import finish, probe_files
+
+    if engine == "duckdb":
+        from hbm.data.engines.duckdb_probe import probe_duckdb
+
+        return finish(probe_duckdb(source, columns, groups, distinct), distinct)
+    if engine == "dask":
+        from hbm.data.engines.dask_engine import probe_dask
+
+        return finish(probe_dask(source, columns, groups, distinct, cluster), distinct)
+    return finish(probe_files(source, columns, groups, distinct), distinct)

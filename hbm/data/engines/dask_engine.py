@@ -29,7 +29,7 @@ from hbm.data.engines.request import Reduced, Request
 from hbm.data.engines.sources import Source, is_url, resolve_source
 from hbm.data.tables import MISSING_SPELLINGS, text_format
 
-__all__ = ["connect", "reduce_dask", "reduce_partition"]
+__all__ = ["connect", "probe_dask", "reduce_dask", "reduce_partition"]
 
 #: Size of a CSV partition (Parquet partitions are row groups).
 BLOCK_SIZE = "64MB"
@@ -75,6 +75,32 @@ def reduce_partition(table: Any, request: Request) -> dict[str, Any]:
         "rows": part.rows,
         "dropped": part.dropped,
     }
+
+
+def probe_dask(
+    source: str,
+    columns: list[str],
+    groups: tuple[str, ...],
+    distinct: set[str],
+    cluster: str | None,
+) -> dict[str, Any]:
+    """:func:`hbm.data.engines.probe.probe_frame` of every partition, on the workers, merged."""
+    import dask
+
+    from hbm.data.engines.probe import merge, probe_frame
+    from hbm.data.engines.request import Column
+
+    found = resolve_source(source)
+    reading = Request(source, groups, tuple(Column.plain(c) for c in columns))
+    client, local = connect(cluster)
+    try:
+        parts = _frame(found, reading).to_delayed()
+        futures = client.compute([dask.delayed(probe_frame)(p, columns, distinct) for p in parts])
+        return merge([_result(future, i) for i, future in enumerate(futures)])
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
 
 
 def _result(future: Any, index: int) -> dict[str, Any]:

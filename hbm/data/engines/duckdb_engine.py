@@ -151,6 +151,11 @@ def _normalised(con: Any, reader: str, types: dict[str, str], request: Request, 
         if name in request.groups:
             selected.append(q)
             continue
+        if name in request.labels:  # a categorical covariate: text, the spellings of missing
+            spelled = ", ".join(_literal(s) for s in MISSING_SPELLINGS)
+            text = f"CAST({q} AS VARCHAR)"
+            selected.append(f"CASE WHEN {text} IN ({spelled}) THEN NULL ELSE {text} END AS {q}")
+            continue
         kind = types[name]
         if kind.startswith(_NUMERIC) or kind.startswith("U"):
             # NaN in a float column is missing, as for pandas (DuckDB counts NaN equal to NaN)

@@ -43,13 +43,14 @@ class FramePart:
 def reduce_frame(table: pd.DataFrame, request: Request) -> FramePart:
     """Check and reduce ``table`` (its index says where a row is, as in ``read_table``)."""
     check_columns(table, list(request.source_columns))
-    labels = {g: labels_as_strings(table[g]) for g in request.groups}
+    text = (*request.groups, *request.labels)
+    labels = {g: labels_as_strings(table[g]) for g in dict.fromkeys(text)}
     numbers = {
         name: numeric_column(table[name], name, "value column")
         for name in request.source_columns
-        if name not in request.groups
+        if name not in labels
     }
-    gaps = {g: labels[g].isna().to_numpy() for g in request.groups}
+    gaps = {g: labels[g].isna().to_numpy() for g in labels}
     gaps |= {name: np.isnan(values) for name, values in numbers.items()}
     is_missing = np.logical_or.reduce(list(gaps.values()))
     dropped = int(is_missing.sum())
@@ -64,7 +65,7 @@ def reduce_frame(table: pd.DataFrame, request: Request) -> FramePart:
     if dropped:
         table = table.loc[keep]
     shown = pd.DataFrame({name: values[keep] for name, values in numbers.items()}, copy=False)
-    for g in request.groups:
+    for g in labels:
         shown[g] = labels[g].to_numpy()[keep]
     values = np.column_stack([column.frame(shown) for column in request.columns])
     if len(request.groups) == 1:

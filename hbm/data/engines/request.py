@@ -76,12 +76,17 @@ class _ColumnOf:
 
 @dataclass(frozen=True)
 class Request:
-    """A reduction to run: source, grouping columns, numeric columns, what to do with gaps."""
+    """A reduction to run: source, grouping columns, numeric columns, what to do with gaps.
+
+    ``labels`` names the source columns the expressions read as text (a formula's categorical
+    covariates, compared with their levels), not as numbers; a missing label is a missing value.
+    """
 
     source: str
     groups: tuple[str, ...]
     columns: tuple[Column, ...]
     missing: Missing = "error"
+    labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.groups or not self.columns:

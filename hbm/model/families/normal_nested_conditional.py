@@ -1,0 +1,204 @@
+"""Nested group effects, exactly: every level's draws top down, and each outermost group's
+log likelihood with everything below it integrated out.
+
+Given ``beta``, ``sigma`` and every level's ``Sigma_l``, the effects of a chain of nested factors
+are jointly Gaussian; :mod:`hbm.model.families.normal_nested_algebra` factorises their precision
+innermost first, which leaves each group's conditional given its ancestors::
+
+    u_g | u_ancestors ~ N(D_g^-1 (t_g - C_g u_ancestors), sigma^2 D_g^-1)
+
+so :func:`draw_nested_effects` draws the outermost level's effects, then each next level's given
+the draws above it: exact draws of every level, once per posterior draw, a block of draws at a
+time, from a stream of their own derived from the fit's seed.
+
+The same pass splits the marginal log likelihood over the outermost groups (their subtrees share
+no rows and no effects): :func:`nested_root_log_likelihood` gives, per draw, each district's log
+density with its own effect and every school (and class) in it integrated out — what leaving a
+whole district out needs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hbm.core.names import BETA, INTERCEPT, SIGMA, effect_name, term_dim
+from hbm.core.seeds import stream
+from hbm.data.model_data import ModelData
+from hbm.data.nesting import Nesting
+from hbm.model.families.normal_cells_conditional import (
+    EFFECTS_STREAM,
+    covariance_draws,
+    group_statistics,
+)
+from hbm.model.families.normal_nested import nested_statistics
+from hbm.model.families.normal_nested_algebra import sample_effects, sum_to_parents, upward
+from hbm.model.linear_terms import CENTRED
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["draw_nested_effects", "nested_root_log_likelihood"]
+
+#: Values (draws x groups x chain entries) held per block of draws, at most.
+BLOCK_VALUES = 4_000_000
+#: Draws per block, at most.
+DRAW_BLOCK = 64
+
+
+def _block_size(nesting: Nesting) -> int:
+    widths = np.cumsum([f.n_terms for f in nesting.factors])
+    per_draw = sum(f.n_groups * int(w) ** 2 for f, w in zip(nesting.factors, widths, strict=True))
+    return int(max(1, min(DRAW_BLOCK, BLOCK_VALUES // max(per_draw, 1))))
+
+
+def _coefficients(
+    stats: dict[str, Any],
+    n_population: int,
+    intercept: int | None,
+    beta: np.ndarray,
+    centred_intercept: np.ndarray | None,
+) -> np.ndarray:
+    """The residuals' coefficients over ``W`` per draw (``-beta``, 0, ``+1``), the columns'
+    shift taken on the constant column (as the model's graph does)."""
+    k = stats["gram"].shape[0]
+    a = np.zeros((beta.shape[0], k))
+    a[:, :n_population] = -beta
+    a[:, -1] = 1.0
+    constant = np.flatnonzero(stats["constant"])
+    if constant.size:
+        where = int(constant[0])
+        if centred_intercept is not None and where == intercept:
+            a[:, where] = stats["shift"][-1] - centred_intercept
+        else:
+            a[:, where] += a @ stats["shift"]
+    return a
+
+
+def _precisions(covariances: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per level ``Sigma_l^-1`` (S, q, q), and ``log|Sigma_l|`` per level and draw (L, S)."""
+    return (
+        [np.linalg.inv(c) for c in covariances],
+        np.stack([np.linalg.slogdet(c)[1] for c in covariances]),
+    )
+
+
+def nested_root_log_likelihood(
+    data: ModelData,
+    nesting: Nesting,
+    beta: np.ndarray,
+    sigma: np.ndarray,
+    covariances: list[np.ndarray],
+    centred_intercept: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each outermost group's log density, every effect in it integrated out: ``(S, J_0)``.
+
+    ``beta`` (S, p), ``sigma`` (S,), ``covariances`` per level (outermost first) ``(S, q, q)``;
+    ``centred_intercept`` (S,), when given, is the intercept at the covariates' means.
+    """
+    stats = nested_statistics(data, nesting)
+    levels = stats["levels"]
+    root = nesting.factors[0]
+    grouped = group_statistics(data, root)
+    centre = grouped["mean"] - stats["shift"]
+    k = centre.shape[1]
+    squares = grouped["comoment"] + grouped["n"][:, None, None] * (
+        centre[:, :, None] * centre[:, None, :]
+    )
+    squares = squares.reshape(root.n_groups, k * k)
+    n = grouped["n"]
+    counts = [
+        np.bincount(nesting.roots(level), minlength=root.n_groups).astype(float)
+        for level in range(nesting.depth)
+    ]
+    roots = [nesting.roots(level) for level in range(nesting.depth)]
+    intercept = data.population.index(INTERCEPT) if INTERCEPT in data.population else None
+    out = np.empty((len(sigma), root.n_groups))
+    block = _block_size(nesting)
+    for start in range(0, len(sigma), block):
+        part = slice(start, min(start + block, len(sigma)))
+        a = _coefficients(
+            stats, len(data.population), intercept, beta[part], _part(centred_intercept, part)
+        )
+        s2 = sigma[part] ** 2
+        lams, log_det_sigma = _precisions([c[part] for c in covariances])
+        up = upward(levels, a, s2, lams)
+        log_det = np.zeros((len(s2), root.n_groups))
+        quad = np.zeros((len(s2), root.n_groups))
+        penalty = np.zeros((len(s2), root.n_groups))
+        for level in range(nesting.depth):
+            q = levels.qs[level]
+            log_det += sum_to_parents(up.log_det[level], roots[level], root.n_groups)
+            quad += sum_to_parents(up.quad[level], roots[level], root.n_groups)
+            penalty += counts[level][None] * (
+                log_det_sigma[level][:, None] - q * np.log(s2)[:, None]
+            )
+        outer = (a[:, :, None] * a[:, None, :]).reshape(len(s2), k * k)
+        rr = outer @ squares.T
+        out[part] = (
+            -0.5 * n * np.log(2 * np.pi)
+            - n * np.log(sigma[part, None])
+            - 0.5 * penalty
+            - 0.5 * (rr - quad) / s2[:, None]
+            - 0.5 * log_det
+        )
+        out[part][up.failed] = -np.inf
+    return out
+
+
+def draw_nested_effects(
+    posterior: xr.Dataset, data: ModelData, nesting: Nesting, random_seed: int
+) -> list[xr.DataArray]:
+    """Draw every level's ``u_<g>`` once per posterior draw, top down, from the exact
+    conditionals (see the module docstring); one DataArray per factor, outermost first.
+
+    The draws use their own random stream derived from the fit's seed (the one-factor form's):
+    the same seed gives the same effects bit for bit.
+    """
+    import xarray as xr
+
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    p = len(data.population)
+    beta = np.asarray(posterior[BETA].values, dtype=float).reshape(-1, p)
+    sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
+    centred = None
+    intercept = data.population.index(INTERCEPT) if INTERCEPT in data.population else None
+    if CENTRED in posterior and intercept is not None:
+        centred = np.asarray(posterior[CENTRED].values, dtype=float).reshape(-1, p)[:, intercept]
+    covariances = [covariance_draws(posterior, f) for f in nesting.factors]
+    stats = nested_statistics(data, nesting)
+    levels = stats["levels"]
+    rng = stream(random_seed, EFFECTS_STREAM)
+    effects = [np.empty((len(sigma), f.n_groups, f.n_terms)) for f in nesting.factors]
+    block = _block_size(nesting)
+    for start in range(0, len(sigma), block):
+        part = slice(start, min(start + block, len(sigma)))
+        size = part.stop - part.start
+        a = _coefficients(stats, p, intercept, beta[part], _part(centred, part))
+        s2 = sigma[part] ** 2
+        lams, _ = _precisions([c[part] for c in covariances])
+        up = upward(levels, a, s2, lams)
+        noise = [rng.standard_normal((size, f.n_groups, f.n_terms)) for f in nesting.factors]
+        for level, drawn in enumerate(sample_effects(levels, up, s2, noise)):
+            effects[level][part] = drawn
+    out = []
+    for factor, values in zip(nesting.factors, effects, strict=True):
+        out.append(
+            xr.DataArray(
+                values.reshape(chains, draws, factor.n_groups, factor.n_terms),
+                dims=("chain", "draw", factor.name, term_dim(factor.name)),
+                coords={
+                    "chain": posterior["chain"].values,
+                    "draw": posterior["draw"].values,
+                    factor.name: list(factor.labels),
+                    term_dim(factor.name): list(factor.terms),
+                },
+                name=effect_name(factor.name),
+            )
+        )
+    return out
+
+
+def _part(values: np.ndarray | None, part: slice) -> np.ndarray | None:
+    return None if values is None else values[part]
