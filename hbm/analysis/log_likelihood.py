@@ -46,6 +46,8 @@ from hbm.analysis.formula_log_likelihood import (
     formula_group_block,
     formula_row_block,
 )
+from hbm.analysis.outcome_draws import is_outcome_fit
+from hbm.analysis.outcome_log_likelihood import outcome_group_block, outcome_row_block
 from hbm.analysis.units import units_of
 from hbm.core.defaults import DEFAULTS
 from hbm.core.names import LOG_LIK_GROUPS, LOG_LIK_ROWS
@@ -115,7 +117,11 @@ def available_units(result: FitResult) -> tuple[str, ...]:
     if units.kind == "summaries":
         return (GROUP,)
     has_rows = units.codes is not None or _stored(result, ROW) is not None
-    groups = not units.formula or outermost_factor(result.model_data) is not None
+    groups = (
+        not units.formula
+        or is_outcome_fit(result)
+        or outermost_factor(result.model_data) is not None
+    )
     return (GROUP,) * groups + (ROW,) * has_rows
 
 
@@ -148,6 +154,11 @@ def unit_log_likelihood(result: FitResult, unit: str, *, integrate: bool = True)
             return UnitLogLik(ROW, stored, integrated=False)
         step = row_draw_step(result)
         return UnitLogLik(ROW, _rows(result, family, step), integrated=False, draw_step=step)
+    if is_outcome_fit(result):  # conditional on the effects: no exact integral
+        stored = _stored(result, GROUP)
+        if stored is not None:
+            return UnitLogLik(GROUP, stored, integrated=False)
+        return UnitLogLik(GROUP, _groups(result, family, False), integrated=False)
     if units_of(result).formula:
         check_groups_unit(result.model_data)
         stored = _stored(result, GROUP)
@@ -200,7 +211,9 @@ def store_log_likelihood(result: FitResult, *, small_only: bool = False) -> None
     variables: dict[str, xr.DataArray] = {}
     family = get_family(result.description.family)
     groups = values <= DEFAULTS.loo_max_values  # past it: computed in blocks when asked for
-    if units.formula:
+    if is_outcome_fit(result):
+        variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=False)
+    elif units.formula:
         if len(result.model_data.factors) == 1 and groups:
             variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=True)
     elif getattr(family, "marginal_group_log_likelihood", None) is not None and groups:
@@ -289,7 +302,12 @@ def _posterior_arrays(result: FitResult, roles: tuple[str, ...], step: int) -> l
 
 def _groups(result: FitResult, family: ModuleType, integrated: bool) -> xr.DataArray:
     units = units_of(result)
-    if units.formula:
+    if is_outcome_fit(result):
+
+        def block(c: int, part: slice) -> np.ndarray:
+            return outcome_group_block(result, c, part)
+
+    elif units.formula:
 
         def block(c: int, part: slice) -> np.ndarray:
             return formula_group_block(result, c, part)
@@ -326,7 +344,12 @@ def _rows(result: FitResult, family: ModuleType, step: int) -> xr.DataArray:
     codes, rows = units.codes, units.values
     if codes is None or rows is None:  # pragma: no cover - available_units checked it
         raise ValueError("The fit kept no rows.")
-    if units.formula:
+    if is_outcome_fit(result):
+
+        def block(c: int, part: slice) -> np.ndarray:
+            return outcome_row_block(result, c, part, step)
+
+    elif units.formula:
 
         def block(c: int, part: slice) -> np.ndarray:
             return formula_row_block(result, c, part, step)

@@ -1,10 +1,13 @@
 """Writing a fit's result folder atomically: a temporary folder, then one rename.
 
-``DIR`` receives ``summary.csv``, ``groups.csv`` (the seed's model: the league table of every
-group, raw and posterior means, intervals, ranks, pooling), ``diagnostics.json``,
-``priors.csv``, ``fit.nc``, ``report.html``, ``report.md`` and ``shrinkage.png``. A failure
-leaves no half-written ``DIR``; an existing ``DIR`` is replaced only if it is empty or was
-written by hbm (it holds ``diagnostics.json``).
+``DIR`` receives ``summary.csv``, ``groups.csv`` (the league table of every group: raw and
+posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
+``report.html``, ``report.md`` and ``shrinkage.png``; a binomial, Poisson, negative binomial or
+Student-t fit also ``rates.csv`` (every group's rate on the outcome scale, raw and pooled, rank
+and league probabilities; its ``groups.csv`` holds the coefficients on the link scale) and, for
+rates, ``funnel.png``. A failure leaves no half-written ``DIR``;
+an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
+``diagnostics.json``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import pandas as pd
 
 from hbm.analysis.effects import group_coefficients
 from hbm.analysis.log_likelihood import store_log_likelihood
+from hbm.analysis.outcome_draws import is_outcome_fit
+from hbm.analysis.rates import rate_table
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
 from hbm.data.grouped import GroupedData
@@ -159,6 +164,10 @@ def write_outputs(
         (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
         figures = render_figures(result)  # each figure drawn once, shared by the three files
         (staging / "shrinkage.png").write_bytes(figures["shrinkage"])
+        if is_outcome_fit(result):  # every group's rate, raw and pooled (the report shows 50)
+            rate_table(result).to_csv(staging / "rates.csv")
+            if "funnel" in figures:
+                (staging / "funnel.png").write_bytes(figures["funnel"])
         html = render_report(result, figures=figures)
         (staging / "report.html").write_text(html, encoding="utf-8")
         markdown = render_markdown(result)  # links the PNG
@@ -179,9 +188,14 @@ def formula_groups_table(result: FitResult) -> pd.DataFrame:
         table = group_coefficients(result, factor.name)
         tables.append(table.rename(columns={factor.name: "group"}).assign(factor=factor.name))
     columns = ["factor", "group"]
-    return pd.concat(tables, ignore_index=True).pipe(
+    table = pd.concat(tables, ignore_index=True).pipe(
         lambda t: t[columns + [c for c in t.columns if c not in columns]]
     )
+    if is_outcome_fit(result):
+        # The no-pooling column reads the normal model's cell means; another family's raw rates
+        # and group sizes are in rates.csv. The coefficients here are on the link scale.
+        table = table.drop(columns=["no_pooling", "n"], errors="ignore")
+    return table
 
 
 def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:
