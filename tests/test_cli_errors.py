@@ -98,8 +98,8 @@ CASES: list[tuple[str, str | None, list[str], str]] = [
     (
         "prior of unknown family",
         "good",
-        [*ROWS, "--prior", "tau=gamma(2, 1)"],
-        r"unknown family 'gamma' .* known families are normal, studentt, halfnormal",
+        [*ROWS, "--prior", "tau=beta(2, 1)"],
+        r"unknown family 'beta' .* known families are normal, studentt, halfnormal",
     ),
     (
         "prior for a parameter the model lacks",

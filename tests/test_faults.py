@@ -147,7 +147,7 @@ WRITER = textwrap.dedent(
     import hbm.reporting.outputs as outputs
     from hbm.results.io import load_result
 
-    def stuck_save(result, path):
+    def stuck_save(result, path, **options):
         path.write_bytes(b"\\x89HDF half a file")
         print("writing", flush=True)
         time.sleep(600)

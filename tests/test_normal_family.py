@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from hbm.data.grouped import grouped_data
-from hbm.model.families import FAMILIES, get_family, normal
+from hbm.model.families import FAMILIES, OUTCOME_FAMILIES, get_family, normal
 from hbm.model.parameters import ParameterTable
 
 REQUIRED = (
@@ -34,12 +34,38 @@ REQUIRED = (
 )
 
 
+#: The shape every other family shares (hbm.model.families.binomial says what each part is).
+OUTCOME_REQUIRED = (
+    "NAME",
+    "LINK",
+    "LINKS",
+    "HAS_EXACT_CONDITIONAL",
+    "REDUCES",
+    "OFFSET_IN_WEIGHT",
+    "PARAMETERS",
+    "WORDS",
+    "default_family_priors",
+    "logp",
+    "log_likelihood",
+    "row_constant",
+    "expected",
+    "draw",
+    "information",
+)
+
+
 def test_every_family_has_the_same_shape():
     for name, module in FAMILIES.items():
-        missing = [attribute for attribute in REQUIRED if not hasattr(module, attribute)]
+        required = REQUIRED if name == "normal" else OUTCOME_REQUIRED
+        missing = [attribute for attribute in required if not hasattr(module, attribute)]
         assert not missing, f"family {name} lacks {missing}"
         assert module.NAME == name
-    with pytest.raises(ValueError, match="'family' option must be one of 'normal'; got 'gaus"):
+    assert set(FAMILIES) == {"normal", *OUTCOME_FAMILIES}
+    with pytest.raises(
+        ValueError,
+        match="'family' option must be one of 'normal', 'studentt', 'binomial', 'poisson', "
+        "'negbinomial'; got 'gaus",
+    ):
         get_family("gaussian")
 
 

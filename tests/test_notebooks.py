@@ -18,6 +18,7 @@ EXPECTED = {
     "06_model_choice",
     "07_varying_slopes",
     "08_nested_levels",
+    "09_rates_and_funnel",
     "10_well_decline",
 }
 

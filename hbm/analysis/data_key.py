@@ -3,11 +3,13 @@
 Two fits can be compared by ELPD only if they predict the same data unit by unit: the same
 response, the same groups in the same order, the same rows and values. The key holds the
 response and group column, the form, the group labels and sizes, the response's per-group means
-and within-group sums of squares (standard errors for summaries), and a SHA-256 digest of the rows
-where they were kept; :func:`difference` says in one sentence how two keys differ. Fits of
-different models of the same table (the seed's model and one with covariates, say) have the same
-key: the statistics are compared to 1e-9 relative, as two models reduce the same rows in
-different orders of summation.
+and within-group sums of squares (standard errors for summaries), the per-group trials or
+exposure of a binomial, Poisson or negative binomial fit (rows for the others), and a SHA-256
+digest of the rows where they were kept; :func:`difference` says in one sentence how two keys
+differ. Fits of different models of the same table (the seed's model and one with covariates,
+say; a Poisson and a negative binomial model of the same counts) have the same key: the
+statistics are compared to 1e-9 relative, as two models reduce the same rows in different orders
+of summation.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hbm.analysis.log_likelihood import LOG_LIKELIHOOD, VARIABLES, rows_sha256
+from hbm.analysis.outcome_draws import is_outcome_fit
 from hbm.analysis.units import units_of
 from hbm.results.fit_result import FitResult
 
@@ -35,6 +38,7 @@ class DataKey:
     means: tuple[float, ...]
     spreads: tuple[float, ...]
     rows_sha256: str | None = None
+    weights: tuple[float, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -53,6 +57,11 @@ def data_key(result: FitResult) -> DataKey:
         if name in stored:
             rows = stored[name].attrs.get("rows_sha256")
     spreads = units.ss if units.stderr is None else units.stderr
+    weights: tuple[float, ...] = ()
+    if is_outcome_fit(result):
+        outcome = result.model_data.outcome
+        totals = outcome.group_totals(0, units.n_groups)  # type: ignore[union-attr]
+        weights = tuple(float(v) for v in totals["weight"])
     return DataKey(
         response=units.response,
         group=units.group,
@@ -62,6 +71,7 @@ def data_key(result: FitResult) -> DataKey:
         means=tuple(float(v) for v in units.mean),
         spreads=tuple(float(v) for v in spreads),
         rows_sha256=rows,
+        weights=weights,
     )
 
 
@@ -117,6 +127,15 @@ def difference(a_name: str, a: DataKey, b_name: str, b: DataKey, *, rows: bool) 
             else " (the within-group spreads or standard errors)"
         )
         return f"{names} have the same groups and rows but different values{where}."
+    weights_a = a.weights or tuple(float(v) for v in a.n)
+    weights_b = b.weights or tuple(float(v) for v in b.n)
+    same_weights = _close(weights_a, weights_b)
+    if not same_weights.all():
+        j = int(np.flatnonzero(~same_weights)[0])
+        return (
+            f"{names} have the same groups, rows and values but different trials or exposures "
+            f"(group {a.labels[j]!r}: {weights_a[j]:.6g} and {weights_b[j]:.6g})."
+        )
     if rows and a.rows_sha256 != b.rows_sha256:
         return (
             f"{names} have the same per-group statistics but different rows (values or their "

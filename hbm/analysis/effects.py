@@ -9,6 +9,12 @@ of the same coefficients from the group's rows alone (least squares of the group
 varying terms, the other population terms held at their posterior means), computed from the
 per-group moments, with NaN where the group has too few distinct rows to estimate them.
 Together they are the 2D shrinkage plot's arrows.
+
+Effects drawn from their exact conditional (the marginal form, one grouping factor) have their
+means and sds Rao-Blackwellized, as in the summary (:func:`hbm.model.families.normal_cells_draws.
+rao_blackwell_effects`, with the population coefficients added per draw); their intervals are
+quantiles of the exact draws, held or made again a block of groups at a time
+(:mod:`hbm.results.group_draws`), so no draws x groups x terms array is made whole.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from hbm.core.names import BETA, INTERCEPT, effect_name, sd_name
 from hbm.data.model_data import FactorData
 from hbm.data.nesting import is_nested_in
 from hbm.model.families.normal_cells_conditional import group_statistics
+from hbm.model.families.normal_cells_draws import rao_blackwell_effects
 from hbm.results.fit_result import FitResult
+from hbm.results.group_draws import GROUP_DRAWS_ATTR
 from hbm.results.summary import CI_PROB
 from hbm.results.tree import as_result
 
@@ -45,16 +53,29 @@ def coefficient_draws(
     without holding a second copy of all their draws.
     """
     posterior = result.idata["posterior"]
-    u = posterior[effect_name(factor.name)].transpose("chain", "draw", ...).values
-    u = np.asarray(u, dtype=float).reshape(-1, factor.n_groups, factor.n_terms)
-    values = u[:, groups].copy()
-    data = result.model_data
-    beta = np.asarray(posterior[BETA].values, dtype=float).reshape(-1, len(data.population))
-    for t, term in enumerate(factor.terms):
-        if term in data.population:
-            values[:, :, t] += beta[:, data.population.index(term), None]
+    name = effect_name(factor.name)
+    if name in posterior:
+        u = posterior[name].transpose("chain", "draw", ...).values
+        u = np.asarray(u, dtype=float).reshape(-1, factor.n_groups, factor.n_terms)
+        values = u[:, groups].copy()
+    else:  # exact draws the fit does not hold: this block's, made again from the seed
+        values = result.group_draws().columns(np.arange(factor.n_groups)[groups])
+    values += _population_part(result, factor)[:, None, :]
     add_ancestor_effects(result, factor, values, groups)
     return values
+
+
+def _population_part(result: FitResult, factor: FactorData) -> np.ndarray:
+    """Per draw, the population coefficient of each varying term (0 where there is none):
+    ``(S, q)``."""
+    data = result.model_data
+    posterior = result.idata["posterior"]
+    beta = np.asarray(posterior[BETA].values, dtype=float).reshape(-1, len(data.population))
+    out = np.zeros((beta.shape[0], factor.n_terms))
+    for t, term in enumerate(factor.terms):
+        if term in data.population:
+            out[:, t] = beta[:, data.population.index(term)]
+    return out
 
 
 def group_coefficients(
@@ -85,6 +106,13 @@ def group_coefficients(
             mean[where] = flat.mean(axis=0)
             sd[where] = flat.std(axis=0, ddof=1)
             lb[where], ub[where] = group_quantiles(flat, [tail, 1 - tail])
+        if _exact(result):  # the means and sds of the exact conditional, as in the summary
+            moments = rao_blackwell_effects(
+                result.idata["posterior"].to_dataset(),
+                result.model_data,
+                _population_part(result, chosen),
+            )
+            mean, sd = moments.mean.reshape(-1), moments.sd.reshape(-1)
         raw = no_pooling(result, chosen.name).to_numpy()
         sizes = np.bincount(chosen.cells, weights=result.model_data.moments.n)
         prefix = tag(ci_prob)
@@ -102,6 +130,11 @@ def group_coefficients(
         )
 
     return result.cache.get(key, compute).copy()
+
+
+def _exact(result: FitResult) -> bool:
+    """Whether the fit's group effects were drawn from their exact conditional."""
+    return GROUP_DRAWS_ATTR in result.idata.attrs and len(result.model_data.factors) == 1
 
 
 def no_pooling(source: Any, factor: str | None = None) -> pd.DataFrame:

@@ -14,18 +14,18 @@ Two units can be left out (the output of every LOO says which):
   (or whose ``fit.nc`` stores the rows' log likelihood) have it. The summaries form has one
   estimate per group: leaving one out *is* leaving its group out, so it has the groups unit only.
 
-*Memory*: one value per draw and unit, float64. The groups' array (4,000 draws x 10,000 groups:
-320 MB, as much as ``theta``) is stored in ``fit.nc`` (group ``log_likelihood``, variable
-``y_group``), so ``arviz_stats.loo(xarray.open_datatree("fit.nc"))`` reads it directly. A new fit
-holds it in its DataTree from the start up to ``DEFAULTS.loo_max_values`` (10M values: 2,500
-groups at 4,000 draws); a larger one gets it when it is saved, after its report has run, so the
-two never hold memory at once. The rows' array would be draws x rows (4,000 x 1M rows =
-32 GB): up to ``DEFAULTS.loo_max_values`` values (10M, 80 MB, the posterior predictive check's
-limit; 2,500 rows at 4,000 draws) it uses every draw and is stored too (variable ``y``); past that
-every k-th draw, down to ``DEFAULTS.loo_min_draws`` (1,000; PSIS's k threshold is then 0.67),
-computed when asked and not stored; past 10,000 rows (10M values at 1,000 draws; PSIS also costs
-about half a millisecond per unit) leaving rows out is refused with a message that says to leave
-groups out.
+*Memory*: one value per draw and unit, float64. The groups' array is held and stored in ``fit.nc``
+(group ``log_likelihood``, variable ``y_group``, so
+``arviz_stats.loo(xarray.open_datatree("fit.nc"))`` reads it directly) up to
+``DEFAULTS.loo_max_values`` (10M values, 80 MB: 2,500 groups at 4,000 draws). Past that it is
+neither held nor stored (a million groups would be 32 GB): leaving groups out makes it a block of
+groups at a time (:mod:`hbm.analysis.loo_blocks`), with the same result. The rows' array would be
+draws x rows (4,000 x 1M rows = 32 GB): up to ``DEFAULTS.loo_max_values`` values (10M, 80 MB, the
+posterior predictive check's limit; 2,500 rows at 4,000 draws) it uses every draw and is stored too
+(variable ``y``); past that every k-th draw, down to ``DEFAULTS.loo_min_draws`` (1,000; PSIS's k
+threshold is then 0.67), computed when asked and not stored; past 10,000 rows (10M values at 1,000
+draws; PSIS also costs about half a millisecond per unit) leaving rows out is refused with a message
+that says to leave groups out.
 Every array is computed a block of draws at a time, so its temporaries stay small.
 """
 
@@ -46,6 +46,8 @@ from hbm.analysis.formula_log_likelihood import (
     formula_group_block,
     formula_row_block,
 )
+from hbm.analysis.outcome_draws import is_outcome_fit
+from hbm.analysis.outcome_log_likelihood import outcome_group_block, outcome_row_block
 from hbm.analysis.units import units_of
 from hbm.core.defaults import DEFAULTS
 from hbm.core.names import LOG_LIK_GROUPS, LOG_LIK_ROWS
@@ -64,6 +66,7 @@ __all__ = [
     "default_unit",
     "rows_sha256",
     "store_log_likelihood",
+    "stored_log_likelihood",
     "unit_log_likelihood",
 ]
 
@@ -114,7 +117,11 @@ def available_units(result: FitResult) -> tuple[str, ...]:
     if units.kind == "summaries":
         return (GROUP,)
     has_rows = units.codes is not None or _stored(result, ROW) is not None
-    groups = not units.formula or outermost_factor(result.model_data) is not None
+    groups = (
+        not units.formula
+        or is_outcome_fit(result)
+        or outermost_factor(result.model_data) is not None
+    )
     return (GROUP,) * groups + (ROW,) * has_rows
 
 
@@ -147,6 +154,11 @@ def unit_log_likelihood(result: FitResult, unit: str, *, integrate: bool = True)
             return UnitLogLik(ROW, stored, integrated=False)
         step = row_draw_step(result)
         return UnitLogLik(ROW, _rows(result, family, step), integrated=False, draw_step=step)
+    if is_outcome_fit(result):  # conditional on the effects: no exact integral
+        stored = _stored(result, GROUP)
+        if stored is not None:
+            return UnitLogLik(GROUP, stored, integrated=False)
+        return UnitLogLik(GROUP, _groups(result, family, False), integrated=False)
     if units_of(result).formula:
         check_groups_unit(result.model_data)
         stored = _stored(result, GROUP)
@@ -186,8 +198,7 @@ def store_log_likelihood(result: FitResult, *, small_only: bool = False) -> None
     where the rows were kept and every draw fits within the values limit.
 
     ``small_only``: only if the groups' array is within ``DEFAULTS.loo_max_values`` too (what a
-    new fit does: a larger one gets it when it is saved, after its report, so the two never
-    hold memory at once; see the module docstring).
+    new fit does; past it no groups' array is stored at all, see the module docstring).
     """
     idata = result.idata
     if LOG_LIKELIHOOD in idata.children:
@@ -199,10 +210,13 @@ def store_log_likelihood(result: FitResult, *, small_only: bool = False) -> None
         return
     variables: dict[str, xr.DataArray] = {}
     family = get_family(result.description.family)
-    if units.formula:
-        if len(result.model_data.factors) == 1:
+    groups = values <= DEFAULTS.loo_max_values  # past it: computed in blocks when asked for
+    if is_outcome_fit(result):
+        variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=False)
+    elif units.formula:
+        if len(result.model_data.factors) == 1 and groups:
             variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=True)
-    elif getattr(family, "marginal_group_log_likelihood", None) is not None:
+    elif getattr(family, "marginal_group_log_likelihood", None) is not None and groups:
         variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=True)
     if ROW in available_units(result):
         try:
@@ -220,6 +234,11 @@ def rows_sha256(codes: np.ndarray, values: np.ndarray) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(codes, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return digest.hexdigest()
+
+
+def stored_log_likelihood(result: FitResult, unit: str) -> xr.DataArray | None:
+    """The log likelihood of ``unit`` the fit holds (``None`` when it holds none)."""
+    return _stored(result, unit)
 
 
 def _stored(result: FitResult, unit: str) -> xr.DataArray | None:
@@ -283,7 +302,12 @@ def _posterior_arrays(result: FitResult, roles: tuple[str, ...], step: int) -> l
 
 def _groups(result: FitResult, family: ModuleType, integrated: bool) -> xr.DataArray:
     units = units_of(result)
-    if units.formula:
+    if is_outcome_fit(result):
+
+        def block(c: int, part: slice) -> np.ndarray:
+            return outcome_group_block(result, c, part)
+
+    elif units.formula:
 
         def block(c: int, part: slice) -> np.ndarray:
             return formula_group_block(result, c, part)
@@ -320,7 +344,12 @@ def _rows(result: FitResult, family: ModuleType, step: int) -> xr.DataArray:
     codes, rows = units.codes, units.values
     if codes is None or rows is None:  # pragma: no cover - available_units checked it
         raise ValueError("The fit kept no rows.")
-    if units.formula:
+    if is_outcome_fit(result):
+
+        def block(c: int, part: slice) -> np.ndarray:
+            return outcome_row_block(result, c, part, step)
+
+    elif units.formula:
 
         def block(c: int, part: slice) -> np.ndarray:
             return formula_row_block(result, c, part, step)

@@ -25,9 +25,11 @@ import pandas as pd
 import xarray as xr
 
 from hbm.analysis.data_key import DataKey, data_key
-from hbm.analysis.log_likelihood import GROUP, ROW, default_unit
+from hbm.analysis.log_likelihood import GROUP, ROW, default_unit, stored_log_likelihood
 from hbm.analysis.log_likelihood import unit_log_likelihood as _unit_log_likelihood
+from hbm.analysis.loo_blocks import block_log_likelihood, blockwise_group_loo, needs_blocks
 from hbm.analysis.units import units_of
+from hbm.model.families import get_family
 from hbm.results.fit_result import FitResult
 from hbm.results.tree import as_result
 
@@ -216,6 +218,8 @@ def loo(source: Any, unit: str | None = None, *, integrate: bool = True) -> LooR
 
 
 def _loo(result: FitResult, unit: str, integrate: bool) -> LooResult:
+    if unit == GROUP and stored_log_likelihood(result, GROUP) is None and needs_blocks(result):
+        return _loo_in_blocks(result, integrate)
     values = _unit_log_likelihood(result, unit, integrate=integrate)
     posterior = result.idata["posterior"].to_dataset()
     if values.draw_step > 1:
@@ -231,6 +235,37 @@ def _loo(result: FitResult, unit: str, integrate: bool) -> LooResult:
     labels = _labels(result, unit)
     return psis_loo(
         posterior, values.values, unit=unit, method=method, labels=labels, key=data_key(result)
+    )
+
+
+def _loo_in_blocks(result: FitResult, integrate: bool) -> LooResult:
+    """Leave-one-group-out for many groups, a block of groups at a time (see
+    :mod:`hbm.analysis.loo_blocks`)."""
+    family = get_family(result.description.family)
+    integrated = not result.description.is_seed_model or (
+        integrate and getattr(family, "marginal_group_log_likelihood", None) is not None
+    )
+    posterior = result.idata["posterior"].to_dataset()
+    reff = relative_efficiency(xr.DataTree.from_dict({"posterior": posterior}))
+    units = units_of(result)
+    block = block_log_likelihood(result, integrated)
+    with quiet_psis():
+        elpd = blockwise_group_loo(result, block, len(units.labels), reff, units.group)
+    method = _method(result, GROUP, integrated) + "; computed a block of groups at a time"
+    return LooResult(
+        unit=GROUP,
+        method=method,
+        elpd=float(elpd.elpd),  # type: ignore[attr-defined]
+        se=float(elpd.se),  # type: ignore[attr-defined]
+        p_loo=float(elpd.p),  # type: ignore[attr-defined]
+        good_k=float(elpd.good_k),  # type: ignore[attr-defined]
+        labels=units.labels,
+        elpd_i=np.asarray(elpd.elpd_i.values, dtype=float),  # type: ignore[attr-defined]
+        pareto_k=np.asarray(elpd.pareto_k.values, dtype=float),  # type: ignore[attr-defined]
+        n_draws=int(elpd.n_samples),  # type: ignore[attr-defined]
+        key=data_key(result),
+        elpd_data=elpd,
+        r_eff=reff,
     )
 
 

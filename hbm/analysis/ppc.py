@@ -25,6 +25,16 @@ Test statistics (``T``) and posterior predictive p-values ``P(T_rep >= T_obs)``:
 group means (new groups), and in the rows form the sd of the within-group sds over groups with
 at least two rows (does every group share one ``sigma``?). p-values near 0 or 1 flag a misfit.
 
+A fit that does not hold its group draws (many groups: :mod:`hbm.results.group_draws`) makes
+the same-groups replicate in one step too, ``ybar_rep_j ~ Normal(m_j, sqrt(v_j + s_j^2))`` with
+``m_j``, ``v_j`` theta's exact conditional mean and variance given the draw: the same distribution
+as drawing ``theta_j`` first, without redrawing theta.
+
+A fit that does not hold its group draws (many groups: :mod:`hbm.results.group_draws`) makes
+the same-groups replicate in one step too, ``ybar_rep_j ~ Normal(m_j, sqrt(v_j + s_j^2))`` with
+``m_j``, ``v_j`` theta's exact conditional mean and variance given the draw: the same distribution
+as drawing ``theta_j`` first, without redrawing theta.
+
 *Memory*: each replicate array holds draws x groups values. Beyond :data:`MAX_REPLICATED_VALUES`
 (10,000 groups x 4,000 draws would be 320 MB per array) the check uses every ``k``-th posterior
 draw, the smallest ``k`` that fits: 400 of 4,000 draws for 10,000 groups, all of them up to
@@ -42,7 +52,12 @@ import numpy as np
 
 from hbm.analysis.draws import maybe_role_draws, role_draws
 from hbm.analysis.groupwise import group_quantiles
-from hbm.model.families.normal import replicate_means, replicate_within_sds, sampling_variance
+from hbm.model.families.normal import (
+    conditional_moments,
+    replicate_means,
+    replicate_within_sds,
+    sampling_variance,
+)
 from hbm.results.fit_result import FitResult
 from hbm.results.summary import CI_PROB
 from hbm.results.tree import as_result
@@ -195,17 +210,25 @@ def _posterior_predictive(result: FitResult, random_seed: int | None) -> GroupCh
     data = result.grouped
     seed = result.random_seed if random_seed is None else random_seed
     rng = np.random.default_rng([seed, PPC_STREAM])
-    theta = role_draws(result, "group_effect")
-    n_posterior_draws = theta.shape[0]
-    step = replicate_step(*theta.shape)
+    draws = result.group_draws()
+    n_posterior_draws = draws.n_draws
+    step = replicate_step(n_posterior_draws, data.n_groups)
     keep = slice(None, None, step)
-    theta = theta[keep]
     mu = role_draws(result, "coefficient")[keep]
     tau = role_draws(result, "group_sd")[keep]
     sigma = maybe_role_draws(result, "residual_scale")
     sigma = None if sigma is None else sigma[keep]
     variance = sampling_variance(data, sigma)
-    rep_mean = replicate_means(rng, theta, variance)
+    if draws.held:
+        theta = role_draws(result, "group_effect")[keep]
+        rep_mean = replicate_means(rng, theta, variance)
+        del theta
+    else:  # theta_j | draw ~ Normal(m, sqrt(v)): ybar_rep_j ~ Normal(m, sqrt(v + s_j^2))
+        mean, sd = conditional_moments(data, mu, tau, sigma)
+        sd *= sd
+        sd += variance
+        rep_mean = replicate_means(rng, mean, sd)
+        del mean, sd
     if variance.ndim == 2:  # rows form, (S, J): in place, the same numbers with 1 array less
         variance += tau[:, None] ** 2
     else:  # summaries form: the known se^2, (J,)
@@ -218,7 +241,7 @@ def _posterior_predictive(result: FitResult, random_seed: int | None) -> GroupCh
         several = dof > 0
         observed_sd = np.full(data.n_groups, np.nan)
         observed_sd[several] = np.sqrt(data.ss[several] / dof[several])
-        rep_sd = np.full(theta.shape, np.nan)
+        rep_sd = np.full(rep_mean.shape, np.nan)
         rep_sd[:, several] = replicate_within_sds(rng, sigma, data.n[several])
     return GroupCheck(
         labels=data.labels,

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from hbm.analysis.draws import role_draws
+from hbm.core.defaults import DEFAULTS
 from hbm.core.files import atomic_write
 from hbm.core.names import OBSERVED
 from hbm.core.seeds import check_seed, new_seed, stream
@@ -140,8 +141,18 @@ def predict(
 
     mu, tau = take("coefficient"), take("group_sd")
     label_index = {label: j for j, label in enumerate(data.labels)}
-    theta_all = take("group_effect")
-    theta_old = theta_all[..., [label_index[label] for label in old]]
+    # Only the groups asked for: exact draws a fit does not hold are made again from its seed,
+    # bit for bit (hbm.results.group_draws), never every group's.
+    wanted = np.array([label_index[label] for label in old], dtype=np.int64)
+    effects = result.group_draws()
+    if not effects.held and effects.n_draws * wanted.size > DEFAULTS.group_draws_max_values:
+        raise ValueError(
+            f"Predicting {wanted.size:,} existing groups needs {effects.n_draws:,} draws x "
+            f"{wanted.size:,} groups of {effects.name}, more than the "
+            f"{DEFAULTS.group_draws_max_values:,} values hbm makes at once: name fewer groups."
+        )
+    theta_old = effects.columns(wanted)[:, :, 0].reshape(chains, n_draws, wanted.size)
+    theta_old = theta_old[chain_idx, draw_idx]
     theta_new = mu[..., None] + tau[..., None] * rng.standard_normal((*mu.shape, len(new)))
     theta = np.concatenate([theta_old, theta_new], axis=-1)
     if scale_name == "se":

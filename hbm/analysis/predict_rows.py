@@ -28,7 +28,14 @@ from hbm.model.design_info import new_design
 from hbm.model.families.normal_cells_conditional import covariance_draws
 from hbm.results.tree import as_result
 
-__all__ = ["PREDICT_ROWS_STREAM", "predict_rows", "row_summary"]
+__all__ = [
+    "PREDICT_ROWS_STREAM",
+    "factor_design",
+    "group_labels",
+    "pick_draws",
+    "predict_rows",
+    "row_summary",
+]
 
 #: Mixed into the seed so these predictions use a random stream of their own.
 PREDICT_ROWS_STREAM = 0x9D1C8
@@ -70,7 +77,7 @@ def predict_rows(
     rng = stream(seed, PREDICT_ROWS_STREAM)
     posterior = result.idata["posterior"].to_dataset()
     chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
-    pick = _pick(rng, chains * n_draws, draws)
+    pick = pick_draws(rng, chains * n_draws, draws)
     beta = np.asarray(posterior[BETA].values, dtype=float).reshape(chains * n_draws, -1)[pick]
     sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)[pick]
     names, x = new_design(data.design, "population", table)
@@ -81,17 +88,23 @@ def predict_rows(
     eta = beta @ x.T  # (S, N)
     new_flags = {}
     for factor in data.factors:
-        z = _factor_design(data, factor, table)
-        labels = _labels(factor.name, table)
+        z = factor_design(data, factor, table)
+        labels = group_labels(factor.name, table)
         known = {label: j for j, label in enumerate(factor.labels)}
         codes = np.array([known.get(label, -1) for label in labels])
-        u = np.asarray(
-            posterior[effect_name(factor.name)].transpose("chain", "draw", ...).values, dtype=float
-        ).reshape(chains * n_draws, factor.n_groups, factor.n_terms)[pick]
         unseen = sorted({label for label, code in zip(labels, codes, strict=True) if code < 0})
         effects = np.zeros((len(sigma), len(labels), factor.n_terms))
         old = codes >= 0
-        effects[:, old] = u[:, codes[old]]
+        name = effect_name(factor.name)
+        if name in posterior:
+            u = np.asarray(
+                posterior[name].transpose("chain", "draw", ...).values, dtype=float
+            ).reshape(chains * n_draws, factor.n_groups, factor.n_terms)[pick]
+            effects[:, old] = u[:, codes[old]]
+        else:  # exact draws the fit does not hold: those groups' only, made again from the seed
+            used = np.unique(codes[old])
+            u = result.group_draws().columns(used)[pick]
+            effects[:, old] = u[:, np.searchsorted(used, codes[old])]
         if unseen:
             chol = np.linalg.cholesky(covariance_draws(posterior, factor)[pick])
             fresh = np.einsum(
@@ -142,8 +155,9 @@ def row_summary(prediction: Any) -> pd.DataFrame:
     )
 
 
-def _factor_design(data: Any, factor: Any, table: pd.DataFrame) -> np.ndarray:
-    """The new rows' values of the factor's varying terms, in the factor's order."""
+def factor_design(data: Any, factor: Any, table: pd.DataFrame) -> np.ndarray:
+    """The new rows' values of the factor's varying terms, in the factor's order (also for the
+    other families' predictions)."""
     columns: dict[str, np.ndarray] = {}
     for part in data.design["parts"]:
         if part.endswith(f" | {factor.name}"):
@@ -152,7 +166,8 @@ def _factor_design(data: Any, factor: Any, table: pd.DataFrame) -> np.ndarray:
     return np.column_stack([columns[term] for term in factor.terms])
 
 
-def _labels(factor: str, table: pd.DataFrame) -> list[str]:
+def group_labels(factor: str, table: pd.DataFrame) -> list[str]:
+    """The new rows' labels of ``factor`` (parts of a nested factor joined by ``:``)."""
     parts = factor.split(":")
     check_columns(table, parts)
     text = [labels_as_strings(table[part]) for part in parts]
@@ -165,7 +180,8 @@ def _labels(factor: str, table: pd.DataFrame) -> list[str]:
     return [":".join(values) for values in zip(*[column.tolist() for column in text], strict=True)]
 
 
-def _pick(rng: np.random.Generator, total: int, draws: int | None) -> np.ndarray:
+def pick_draws(rng: np.random.Generator, total: int, draws: int | None) -> np.ndarray:
+    """All draws, or ``draws`` of them at random (sorted)."""
     if draws is None:
         return np.arange(total)
     if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or not 0 < draws <= total:

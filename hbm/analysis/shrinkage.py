@@ -32,12 +32,13 @@ from scipy import stats
 from hbm.analysis.draws import (
     check_prob,
     effect_interval,
+    effect_means,
     maybe_role_draws,
-    quarter_size,
     role_draws,
     tag,
 )
-from hbm.analysis.groupwise import DRAW_BLOCK, group_quantiles, group_ranks, group_sd
+from hbm.analysis.groupwise import DRAW_BLOCK
+from hbm.analysis.league import league_ranks
 from hbm.data.grouped import GroupedData
 from hbm.model.families.normal import sampling_variance
 from hbm.results.summary import CI_PROB
@@ -90,16 +91,11 @@ def shrinkage_table(
 def _shrinkage_table(result: Any, ci_prob: float, higher_is_better: bool) -> pd.DataFrame:
     check_prob(ci_prob)
     data = result.grouped
-    theta = role_draws(result, "group_effect")
     sigma = maybe_role_draws(result, "residual_scale")
     tau = role_draws(result, "group_sd")
-    n_groups = data.n_groups
-    ranks = group_ranks(theta, descending=higher_is_better)
-    k = quarter_size(n_groups)
-    tail = (1.0 - ci_prob) / 2.0
+    league = league_ranks(result, ci_prob=ci_prob, higher_is_better=higher_is_better)
     lb, ub = effect_interval(result, ci_prob)
-    rank_lb, rank_ub = group_quantiles(ranks, [tail, 1.0 - tail], method="inverted_cdf")
-    mean = theta.mean(axis=0)
+    mean, sd = effect_means(result)
     prefix = tag(ci_prob)
     columns: dict[str, np.ndarray] = (
         {"n": data.n} if data.kind == "rows" else {"se": np.asarray(data.stderr)}
@@ -108,20 +104,22 @@ def _shrinkage_table(result: Any, ci_prob: float, higher_is_better: bool) -> pd.
         {
             "raw_mean": data.mean,
             "mean": mean,
-            "sd": group_sd(theta, mean),
+            "sd": sd,
             f"{prefix}_lb": lb,
             f"{prefix}_ub": ub,
             "shift": mean - data.mean,
             "pooling": _mean_pooling(data, sigma, tau),
-            "rank": ranks.mean(axis=0),
-            "rank_lb": rank_lb.astype(np.int64),
-            "rank_ub": rank_ub.astype(np.int64),
-            "p_best": (ranks == 1).mean(axis=0),
-            "p_top_quarter": (ranks <= k).mean(axis=0),
-            "p_bottom_quarter": (ranks > n_groups - k).mean(axis=0),
+            "rank": league.rank,
+            "rank_lb": league.rank_lb,
+            "rank_ub": league.rank_ub,
+            "p_best": league.p_best,
+            "p_top_quarter": league.p_top,
+            "p_bottom_quarter": league.p_bottom,
         }
     )
-    return pd.DataFrame(columns, index=pd.Index(data.labels, name=data.group))
+    table = pd.DataFrame(columns, index=pd.Index(data.labels, name=data.group))
+    table.attrs["ranks"] = league.describe()
+    return table
 
 
 def icc_draws(source: Any) -> Any:
@@ -211,7 +209,7 @@ def _pooling_comparison(result: Any, ci_prob: float) -> pd.DataFrame:
         complete = data.center
         total_ss = data.ss_within + float(np.sum(data.n * (data.mean - complete) ** 2))
         complete_se = math.sqrt(total_ss / (data.n_rows - 1)) / math.sqrt(data.n_rows)
-    theta = role_draws(result, "group_effect")
+    partial_mean, _ = effect_means(result)
     lb, ub = effect_interval(result, ci_prob)
     ones = np.ones(data.n_groups)
     return pd.DataFrame(
@@ -222,7 +220,7 @@ def _pooling_comparison(result: Any, ci_prob: float) -> pd.DataFrame:
             "complete_mean": complete * ones,
             "complete_lb": (complete - z * complete_se) * ones,
             "complete_ub": (complete + z * complete_se) * ones,
-            "partial_mean": theta.mean(axis=0),
+            "partial_mean": partial_mean,
             "partial_lb": lb,
             "partial_ub": ub,
         },
@@ -235,6 +233,8 @@ def _mean_pooling(data: GroupedData, sigma: np.ndarray | None, tau: np.ndarray) 
 
     Written ``1 / (1 + a * b_j)`` with ``a = tau^2 / sigma^2`` and ``b_j = n_j`` (rows form), or
     ``a = tau^2`` and ``b_j = 1 / se_j^2`` (summaries form): one product per draw and group.
+    ``lambda_j`` depends on the group only through ``b_j``, so it is computed once per distinct
+    ``b_j`` (a million groups of 1 to 5 rows: five columns).
     """
     if data.kind == "summaries":
         a, b = tau**2, 1.0 / data.known_se**2
@@ -242,10 +242,11 @@ def _mean_pooling(data: GroupedData, sigma: np.ndarray | None, tau: np.ndarray) 
         if sigma is None:
             raise ValueError("The rows form needs draws of sigma.")
         a, b = (tau / sigma) ** 2, data.n.astype(float)
-    total = np.zeros(data.n_groups)
+    b, inverse = np.unique(b, return_inverse=True)
+    total = np.zeros(b.size)
     for start in range(0, a.size, DRAW_BLOCK):
         block = np.multiply.outer(a[start : start + DRAW_BLOCK], b)
         block += 1.0
         np.reciprocal(block, out=block)
         total += block.sum(axis=0)
-    return total / a.size
+    return (total / a.size)[inverse]

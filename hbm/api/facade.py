@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hbm.api.facade_kinds import ModelKindMethods
 from hbm.data.curve_data import CurveData
 from hbm.data.grouped import GroupedData
 from hbm.results.fit_result import FitResult
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["Fit"]
 
 
-class Fit:
+class Fit(ModelKindMethods):
     """The result of :func:`fit`: a fit's record, and what can be done with it.
 
     Attributes
@@ -122,7 +123,11 @@ class Fit:
 
     def shrinkage(self, *, higher_is_better: bool = True) -> pd.DataFrame:
         """Per-group shrinkage and league table (:func:`hbm.analysis.shrinkage.shrinkage_table`);
-        for a formula model, every group's coefficients (:meth:`group_coefficients`)."""
+        for a binomial, Poisson, negative binomial or Student-t model every group's rate
+        (:meth:`rates`); for a normal formula model, every group's coefficients
+        (:meth:`group_coefficients`)."""
+        if self._outcome:
+            return self.rates(higher_is_better=higher_is_better)
         if not self._seed:
             return self.group_coefficients()
         from hbm.analysis.shrinkage import shrinkage_table
@@ -159,6 +164,10 @@ class Fit:
         """The shrinkage plot: raw group means -> posterior means (:mod:`hbm.viz.shrinkage`);
         for a formula model, the 2D shrinkage of each group's coefficients
         (:mod:`hbm.viz.shrinkage2d`)."""
+        if self._outcome:
+            from hbm.viz.rates_shrinkage import plot_rates_shrinkage
+
+            return plot_rates_shrinkage(self.result)
         if not self._seed:
             from hbm.viz.shrinkage2d import plot_shrinkage_2d
 
@@ -167,43 +176,22 @@ class Fit:
 
         return plot_shrinkage(self.result)
 
-    def plot_league(self, factor: str | None = None) -> Figure:
-        """League table / caterpillar plot (:mod:`hbm.viz.league`, or
-        :mod:`hbm.viz.effects_league` for a formula model, of ``factor``: the first grouping
-        factor by default)."""
+    def plot_league(self, factor: str | None = None, *, higher_is_better: bool = True) -> Figure:
+        """League table / caterpillar plot (:mod:`hbm.viz.league`; :mod:`hbm.viz.rates_league`
+        for the rates of a binomial, Poisson, negative binomial or Student-t model, or
+        :mod:`hbm.viz.effects_league` for a normal formula model, of ``factor``: the first
+        grouping factor by default)."""
+        if self._outcome:
+            from hbm.viz.rates_league import plot_rates_league
+
+            return plot_rates_league(self.result, higher_is_better=higher_is_better)
         if not self._seed:
             from hbm.viz.effects_league import plot_effects_league
 
             return plot_effects_league(self.result, factor=factor)
         from hbm.viz import plot_league
 
-        return plot_league(self.result)
-
-    def variance_decomposition(self) -> pd.DataFrame:
-        """Each level's share of the variance and its ICC, with intervals
-        (:func:`hbm.analysis.levels.variance_decomposition`)."""
-        from hbm.analysis.levels import variance_decomposition
-
-        return variance_decomposition(self.result)
-
-    def level_shrinkage(self, factor: str, term: str | None = None) -> pd.DataFrame:
-        """Each group of ``factor`` pulled towards its parent: own estimate, posterior, parent's
-        posterior, pooling (:func:`hbm.analysis.levels.level_shrinkage`)."""
-        from hbm.analysis.levels import level_shrinkage
-
-        return level_shrinkage(self.result, factor, term=term)
-
-    def plot_variance(self) -> Figure:
-        """Where the variance lies: each level's share and ICC (:mod:`hbm.viz.levels`)."""
-        from hbm.viz.levels import plot_variance_decomposition
-
-        return plot_variance_decomposition(self.result)
-
-    def plot_level_shrinkage(self) -> Figure:
-        """Shrinkage at each level, towards the parent group (:mod:`hbm.viz.levels`)."""
-        from hbm.viz.levels import plot_level_shrinkage
-
-        return plot_level_shrinkage(self.result)
+        return plot_league(self.result, higher_is_better=higher_is_better)
 
     def plot_pooling(self) -> Figure:
         """Complete vs no vs partial pooling (:mod:`hbm.viz.pooling`)."""
@@ -212,7 +200,12 @@ class Fit:
         return plot_pooling(self.result)
 
     def plot_ppc(self) -> Figure:
-        """Posterior predictive check of the group means (:mod:`hbm.viz.ppc`)."""
+        """Posterior predictive check of the group means (:mod:`hbm.viz.ppc`), or of the group
+        totals of an outcome family (:mod:`hbm.viz.outcome_ppc`)."""
+        if self._outcome:
+            from hbm.viz.outcome_ppc import plot_outcome_ppc
+
+            return plot_outcome_ppc(self.result)
         from hbm.viz import plot_ppc
 
         return plot_ppc(self.result)
@@ -263,21 +256,6 @@ class Fit:
 
         return plot_pareto_k(self.result, unit)
 
-    def plot_curves(self, groups: list[str] | None = None, **options: Any) -> Figure:
-        """A curve model's groups: data, fitted curve and band, population curve
-        (:func:`hbm.viz.curves.plot_curves`)."""
-        from hbm.viz.curves import plot_curves
-
-        return plot_curves(self.result, groups, **options)
-
-    def forecast(self, horizon: float, *, limit: float | None = None) -> pd.DataFrame:
-        """A curve model's totals to ``horizon`` per group, for the population and a new group
-        (:func:`hbm.analysis.curve_predict.forecast`): e.g. a well's expected ultimate recovery.
-        """
-        from hbm.analysis.curve_predict import forecast
-
-        return forecast(self.result, horizon, limit=limit)
-
     def report(self, path: str | Path) -> Path:
         """Write the report to ``path`` (HTML, or Markdown for ``.md``); return the path."""
         from hbm.reporting.report import write_report
@@ -289,14 +267,42 @@ class Fit:
             )
         return write_report(self.result, Path(path))
 
-    def save(self, path: str | Path) -> Path:
-        """Save to netCDF (the DataTree, with its log likelihood, and the description, spec and
-        diagnosis as JSON)."""
-        from hbm.analysis.log_likelihood import store_log_likelihood
+    def save(
+        self,
+        path: str | Path,
+        *,
+        keep_group_draws: bool = False,
+        group_draws_thin: int = 1,
+        group_draws_dtype: str = "float64",
+    ) -> Path:
+        """Save to netCDF (the DataTree, with its log likelihood up to 10 million values, and the
+        description, spec and diagnosis as JSON).
 
+        ``keep_group_draws`` writes the group effects' draws however many there are (by default
+        only those the fit holds; exact draws it does not hold are drawn again after loading),
+        every ``group_draws_thin``-th draw, as ``group_draws_dtype`` (see
+        :mod:`hbm.results.kept_draws`).
+        """
+        from hbm.analysis.log_likelihood import store_log_likelihood
+        from hbm.results.kept_draws import KeepGroupDraws
+
+        kept = None
+        if keep_group_draws:
+            kept = KeepGroupDraws(thin=group_draws_thin, dtype=group_draws_dtype)  # type: ignore[arg-type]
+        elif group_draws_thin != 1 or group_draws_dtype != "float64":
+            raise ValueError("group_draws_thin and group_draws_dtype need keep_group_draws=True.")
         if not isinstance(self.data, CurveData):
             store_log_likelihood(self.result)
-        return save_result(self.result, Path(path))
+        return save_result(self.result, Path(path), keep_group_draws=kept)
+
+    def group_draws(self, groups: str | list[str] | None = None) -> xr.DataArray:
+        """Draws of the group effects, ``(chain, draw, <group>[, <group>_term])``, for the given
+        labels (every group by default). Exact draws a fit does not hold are drawn again from
+        its seed, bit for bit; all groups at once only up to 10 million values
+        (:mod:`hbm.results.group_draws`)."""
+        from hbm.results.group_select import select_group_draws
+
+        return select_group_draws(self.result, groups)
 
     def predict(self, groups: str | list[str] | pd.DataFrame | None = None, **options: Any) -> Any:
         """Posterior predictive draws: for existing and/or new groups of the seed's model
@@ -306,6 +312,15 @@ class Fit:
         >>> fit.predict(["Ashford"], new_groups=["new school"], random_seed=1)  # doctest: +SKIP
         >>> sleep_fit.predict(pd.DataFrame({"Days": [3], "Subject": ["308"]}))  # doctest: +SKIP
         """
+        if self._outcome:
+            from hbm.analysis.predict_outcome import predict_outcome
+
+            if not isinstance(groups, pd.DataFrame):
+                raise TypeError(
+                    "A formula model predicts new rows: pass a table (DataFrame) with the "
+                    f"columns of {self.description.formula!r}; got {type(groups).__name__}."
+                )
+            return predict_outcome(self.result, groups, **options)
         if not self._seed:
             from hbm.analysis.predict_rows import predict_rows
 
@@ -323,6 +338,10 @@ class Fit:
     def _seed(self) -> bool:
         return self.result.description.is_seed_model
 
+    @property
+    def _outcome(self) -> bool:
+        return self.result.description.family != "normal"
+
     def _repr_html_(self) -> str:
         from hbm.reporting.report import fit_html_snippet
 
@@ -336,7 +355,7 @@ class Fit:
         elif isinstance(data, CurveData):
             what = f"{self.description.formula}, {data.n_groups} {data.group} groups"
         else:
-            what = f"{self.description.formula}, " + ", ".join(
-                f"{f.n_groups} {f.name} groups" for f in data.factors
-            )
+            family = self.description.family
+            what = f"{self.description.formula}{'' if family == 'normal' else f' ({family})'}, "
+            what += ", ".join(f"{f.n_groups} {f.name} groups" for f in data.factors)
         return f"<hbm.Fit {what}, {data.n_rows} rows; {self.parametrization} via {ran}>"

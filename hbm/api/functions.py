@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from hbm.api.facade import Fit
+from hbm.api.family_options import outcome_formula, outcome_table
+from hbm.api.sources import formula_source, read_or_reduce
 from hbm.core.defaults import DEFAULTS
 from hbm.data.model_data import ModelData
 from hbm.inference.config import SampleConfig
 from hbm.results.io import load_result
 from hbm.workflow import fit as workflow
 from hbm.workflow.fit_formula import fit_formula
-from hbm.workflow.reduce import Statistics, is_stats_file, read_statistics, reduce_source
+from hbm.workflow.reduce import Statistics
 from hbm.workflow.specs import ModelSpec
 from hbm.workflow.specs import fit_spec as run_spec
 
@@ -38,6 +40,7 @@ def fit(
     table: pd.DataFrame | Statistics | str | Path,
     formula: str | None = None,
     *,
+    family: str = "normal",
     group: str | None = None,
     value: str | None = None,
     se: str | None = None,
@@ -57,7 +60,7 @@ def fit(
     engine: str = DEFAULTS.engine,
     cluster: str | None = None,
 ) -> Fit | PriorFit:
-    """Fit a hierarchical normal model to a tidy table: a formula, or ``group=`` and ``value=``.
+    """Fit a hierarchical model to a tidy table: a formula, or ``group=`` and ``value=``.
 
     Parameters
     ----------
@@ -72,7 +75,13 @@ def fit(
         slope per subject), ``"y ~ x + (1 | g) + (0 + x | g)"`` (uncorrelated), ``C(x)``,
         interactions, ``I(...)``, ``np.log(x)``; backticks quote other column names
         (`` `log.radon` ~ floor + (1 | county)``). ``value ~ 1 + (1 | group)`` is the seed's
-        model, with the names ``mu``, ``tau``, ``sigma``, ``theta``.
+        model, with the names ``mu``, ``tau``, ``sigma``, ``theta``. Other families' responses:
+        ``passed ~ ...`` (0/1 rows), ``use[Y] ~ ...`` (a two-level column and its success
+        level), ``p(successes, trials) ~ ...``; counts with ``offset(np.log(exposure))``.
+    family : {"normal", "studentt", "binomial", "poisson", "negbinomial"}
+        The outcome's distribution: normal (identity link), Student-t (identity; ``sigma``,
+        ``nu``), binomial (logit), Poisson (log), negative binomial (log; shape ``alpha``). See
+        :mod:`hbm.workflow.fit_outcome`.
     group, value : str, optional
         The shorthand for ``value ~ 1 + (1 | group)`` (instead of ``formula``).
     se : str, optional
@@ -120,14 +129,16 @@ def fit(
     >>> sleep.summary().param.iloc[:4].tolist()
     ['beta[Intercept]', 'beta[Days]', 'sd_Subject[Intercept]', 'sd_Subject[Days]']
     """
+    if family != "normal":
+        table = outcome_table(table, family)
     if isinstance(table, str | Path) and formula is not None:
-        table = _formula_source(
+        table = formula_source(
             table, formula, likelihood, prior_only, engine, cluster, missing, order, progressbar
         )
         if isinstance(table, Statistics):
             formula = None
     if isinstance(table, str | Path) and formula is None:
-        table = _read_or_reduce(
+        table = read_or_reduce(
             table,
             group,
             value,
@@ -159,6 +170,9 @@ def fit(
             ),
         )
     _check_model_options(formula, group, value, se)
+    if family != "normal":
+        formula = outcome_formula(family, formula, group, value, se)
+        group = value = None
     config = SampleConfig(
         draws=draws,
         tune=tune,
@@ -172,6 +186,11 @@ def fit(
         from hbm.workflow.prior_only import prior_only_formula, prior_only_table
 
         if formula is not None:
+            if family != "normal":
+                raise ValueError(
+                    f"prior_only=True is available for the normal family so far; not for the "
+                    f"{family} family."
+                )
             return prior_only_formula(
                 table,
                 formula,
@@ -197,6 +216,7 @@ def fit(
             fit_formula(
                 table,
                 formula,
+                family=family,
                 priors=priors,
                 parametrization=parametrization,
                 likelihood=likelihood,
@@ -218,72 +238,6 @@ def fit(
             order=order,
             missing=missing,
         )
-    )
-
-
-def _read_or_reduce(
-    path: str | Path,
-    group: str | None,
-    value: str | None,
-    se: str | None,
-    likelihood: str,
-    prior_only: bool,
-    engine: str,
-    cluster: str | None,
-    missing: str,
-    order: str,
-    progressbar: bool,
-) -> pd.DataFrame | Statistics:
-    """A path's statistics file, its rows (what needs them), or its reduction on ``engine``."""
-    if is_stats_file(path):
-        return read_statistics(path, group=group, value=value, se=se)
-    if likelihood == "rows" or se is not None or prior_only:
-        from hbm.data.tables import read_table
-
-        return read_table(path, group=group)
-    return reduce_source(
-        path,
-        group=group,
-        value=value,
-        engine=engine,
-        cluster=cluster,
-        missing=missing,
-        order=None if order == DEFAULTS.order else order,
-        progress=print if progressbar else None,
-    )
-
-
-def _formula_source(
-    path: str | Path,
-    formula: str,
-    likelihood: str,
-    prior_only: bool,
-    engine: str,
-    cluster: str | None,
-    missing: str,
-    order: str,
-    progressbar: bool,
-) -> pd.DataFrame | Statistics:
-    """A path given with a formula: its statistics file (checked against the formula), its rows
-    (one file on pandas, or what needs the rows), or its reduction on ``engine``."""
-    from hbm.data.engines import choose_engine
-    from hbm.data.tables import read_table
-    from hbm.model.formula import formula_variables, parse_formula
-
-    if is_stats_file(path):
-        return read_statistics(path, formula=formula)
-    chosen, _ = choose_engine(str(path), engine)
-    in_memory = chosen == "pandas" and cluster is None and Path(path).is_file()
-    if in_memory or likelihood == "rows" or prior_only:
-        return read_table(path, group=formula_variables(parse_formula(formula))[2])
-    return reduce_source(
-        path,
-        formula=formula,
-        engine=chosen,
-        cluster=cluster,
-        missing=missing,
-        order=None if order == DEFAULTS.order else order,
-        progress=print if progressbar else None,
     )
 
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from hbm.cli.curve_command import curve_command
 from hbm.cli.data_commands import fit_data, reduce_command
+from hbm.cli.family_options import check_family_options
 from hbm.cli.formula_commands import formula_source, is_formula_statistics
+from hbm.cli.group_draws_options import kept_group_draws
 from hbm.cli.model_choice import (
     compare_command,
     prior_only_command,
@@ -35,7 +37,9 @@ def datasets_command() -> int:
 def formula_command(args: argparse.Namespace) -> int:
     """``hbm fit DATA --formula F --out DIR``."""
     from hbm.data.tables import read_table
+    from hbm.model.families import get_family
     from hbm.model.formula import formula_variables, parse_formula
+    from hbm.model.outcome_design import outcome_formula
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit_formula import fit_formula
 
@@ -52,9 +56,22 @@ def formula_command(args: argparse.Namespace) -> int:
             "--priors-preset is for 'value ~ 1 + (1 | group)'; give a formula model's priors "
             'with --prior, e.g. --prior "sd_Subject=halfnormal(10)"'
         )
+    if args.prior_only and args.family != "normal":
+        raise UsageError(
+            f"--prior-only is for the normal family so far; not for --family {args.family}"
+        )
     out = check_output_dir(args.out)
+    kept = kept_group_draws(args)
     _check_repeated_priors(args)
-    reduced = formula_source(args, None if args.quiet else _say)
+    get_family(args.family)
+    if args.family != "normal" and (args.engine not in ("auto", "pandas") or args.cluster):
+        raise UsageError(
+            f"a {args.family} model is fitted to the table's rows, read with pandas in this "
+            "version; --engine and --cluster are for the normal family"
+        )
+    # statistics, or rows reduced on an engine: the normal family only
+    say = None if args.quiet else _say
+    reduced = formula_source(args, say) if args.family == "normal" else None
     if reduced is not None:  # statistics, or rows reduced on an engine
         from hbm.model.parametrizations import check_parametrization
         from hbm.workflow.fit_formula import fit_model_data
@@ -70,10 +87,12 @@ def formula_command(args: argparse.Namespace) -> int:
             source=str(args.data),
             reduction=reduction,
         )
-        write_outputs(result, out)
+        write_outputs(result, out, keep_group_draws=kept)
         _finished(result, out, args.quiet)
         return 0
     parsed = parse_formula(args.formula)
+    if args.family != "normal":
+        parsed = outcome_formula(parsed, args.family)[0]
     _, _, factors = formula_variables(parsed)
     table = read_table(args.data, group=factors)
     if args.prior_only:
@@ -92,6 +111,7 @@ def formula_command(args: argparse.Namespace) -> int:
     result = fit_formula(
         table,
         args.formula,
+        family=args.family,
         priors=dict(args.prior) or None,
         parametrization=args.parametrization,
         likelihood=args.likelihood,
@@ -101,7 +121,7 @@ def formula_command(args: argparse.Namespace) -> int:
         source=str(args.data),
     )
     del table
-    write_outputs(result, out)
+    write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
     return 0
 
@@ -111,6 +131,9 @@ def fit_command(args: argparse.Namespace) -> int:
     from hbm.reporting.outputs import check_output_dir, write_outputs
     from hbm.workflow.fit import fit_grouped
 
+    if args.family != "normal":  # the rows, read with pandas, and a formula
+        check_family_options(args)
+        return formula_command(args)
     if args.formula is None and is_formula_statistics(args.data):
         return formula_command(args)
     if args.formula is not None:
@@ -121,6 +144,7 @@ def fit_command(args: argparse.Namespace) -> int:
         args.group, args.value = seed
         args.formula = None
     out = check_output_dir(args.out)
+    kept = kept_group_draws(args)
     check_parametrization(args.parametrization)
     check_likelihood(args.likelihood)
     names = _check_repeated_priors(args)
@@ -146,7 +170,7 @@ def fit_command(args: argparse.Namespace) -> int:
         source=str(args.data),
         reduction=reduction,
     )
-    write_outputs(result, out)
+    write_outputs(result, out, keep_group_draws=kept)
     _finished(result, out, args.quiet)
     return 0
 
@@ -343,7 +367,12 @@ def _predict_rows(args: argparse.Namespace, fit: Any, seed: int, target: Any) ->
             "'value ~ 1 + (1 | group)')"
         )
     table = read_table(args.data, group=[f.name for f in fit.model_data.factors])
-    tree = predict_rows(fit, table, draws=args.draws, random_seed=seed)
+    if fit.description.family != "normal":
+        from hbm.analysis.predict_outcome import predict_outcome
+
+        tree = predict_outcome(fit, table, draws=args.draws, random_seed=seed)
+    else:
+        tree = predict_rows(fit, table, draws=args.draws, random_seed=seed)
     if target is None:
         print(row_summary(tree).round(3).to_string())
         print(f"hbm: seed {seed}")

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fit",
         help="fit a table and write summary.csv, diagnostics.json, fit.nc, report.html, "
         "shrinkage.png",
-        description="Fit the three-level hierarchical normal model to a CSV or Parquet table.",
+        description="Fit a hierarchical model to a CSV or Parquet table: the three-level normal "
+        "model (--group, --value), or a formula (--formula) of any family (--family).",
     )
     fit.add_argument(
         "data",
@@ -90,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help='a model formula, e.g. "Reaction ~ Days + (Days | Subject)" (instead of --group and '
         "--value)",
+    )
+    fit.add_argument(
+        "--family",
+        default="normal",
+        metavar="{normal,studentt,binomial,poisson,negbinomial}",
+        help="the outcome's distribution (default normal): binomial for 0/1 rows, use[Y] or "
+        "p(successes, trials); poisson / negbinomial for counts (offset(np.log(exposure))); "
+        "studentt for values with outliers",
     )
     fit.add_argument("--group", metavar="COL", help="column of group labels (needed for a table)")
     fit.add_argument("--value", metavar="COL", help="column of numeric values (needed for a table)")
@@ -150,6 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="sample the priors and the data they imply (no fit): a prior predictive check, "
         "its plot and report",
     )
+    fit.add_argument(
+        "--keep-group-draws",
+        action="store_true",
+        help="write the group effects' draws into fit.nc however many there are (by default "
+        "only up to 10 million values; past that a loaded fit draws them again exactly)",
+    )
+    fit.add_argument(
+        "--group-draws-thin",
+        type=_positive_int("--group-draws-thin"),
+        default=1,
+        metavar="K",
+        help="with --keep-group-draws: every K-th draw of each chain",
+    )
+    fit.add_argument("--group-draws-float32", action="store_true", help="them as float32")
     add_engine_options(fit)
     fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.add_argument("--out", required=True, metavar="DIR", help="folder for the results")

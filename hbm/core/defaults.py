@@ -42,14 +42,26 @@ class Defaults:
         many; larger tables are only reduced.
     loo_max_values : int
         Most values (draws x units, 80 MB of float64) held at once for LOO and prior draws: rows
-        past it use every k-th draw; a new fit past it gets its groups' log likelihood when saved
-        rather than at once; prior draws past it are fewer (:mod:`hbm.analysis.log_likelihood`).
+        past it use every k-th draw; a fit past it stores no groups' log likelihood (LOO makes it
+        a block of groups at a time, :mod:`hbm.analysis.loo_blocks`); prior draws past it are
+        fewer (:mod:`hbm.analysis.log_likelihood`).
     loo_min_draws : int
         Fewest draws PSIS-LOO is run on: rows beyond ``loo_max_values / loo_min_draws`` are
         not left out one by one (leave groups out instead).
     max_report_loo_units : int
         Units (groups or rows) up to which the report computes LOO: arviz-stats' PSIS costs
         about half a millisecond per unit, and the report runs it up to four times.
+    group_draws_max_values : int
+        Most group-effect draws (draws x groups x terms, 80 MB of float64) a fit holds in its
+        posterior and ``fit.nc`` stores by default; past it the marginal form's exact draws are
+        made again a block at a time when needed (:mod:`hbm.results.group_draws`), and the
+        groups' log likelihood is computed when needed rather than stored.
+    league_exact_values : int
+        Up to this many draws x groups (40 million) the league's ranks are exact when the draws
+        are not held (every rank kept as a small integer, at most 160 MB); past it they come from
+        a sketch of each draw, exact in its tails (:mod:`hbm.analysis.league`).
+    league_max_values : int
+        Most draws x groups the league's sketch ranks: past it every k-th draw is used.
     engine : str
         How a data file is reduced: ``auto`` is pandas up to :attr:`engine_switch_bytes` and
         DuckDB (out of core) above, when it is installed.
@@ -84,6 +96,9 @@ class Defaults:
     loo_max_values: int = 10_000_000
     loo_min_draws: int = 1_000
     max_report_loo_units: int = 2_500
+    group_draws_max_values: int = 10_000_000
+    league_exact_values: int = 40_000_000
+    league_max_values: int = 1_000_000_000
     engine: str = "auto"
     engine_switch_bytes: int = 200 * 2**20
     duckdb_memory_limit: str = "256MB"

@@ -25,12 +25,14 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
+    "ALPHA",
     "BETA",
     "BETA_DIM",
     "INTERCEPT",
     "LOG_LIK_GROUPS",
     "LOG_LIK_ROWS",
     "MU",
+    "NU",
     "OBSERVED",
     "RESERVED",
     "SIGMA",

@@ -6,7 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["DATASETS", "FORMULAS", "describe", "load"]
+__all__ = ["DATASETS", "FAMILIES", "FORMULAS", "describe", "load"]
 
 #: name -> (file, group column, value column, se column or None, description)
 DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
@@ -31,6 +31,14 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
         None,
         "Belenky et al. (2003), lme4's sleepstudy: reaction times (ms) of 18 subjects over 10 "
         "days of sleep deprivation (180 rows).",
+    ),
+    "surgical": (
+        "surgical.csv",
+        "hospital",
+        "deaths",
+        None,
+        "BUGS Examples Vol. 1 'Surgical': deaths in cardiac surgery on babies in 12 hospitals "
+        "(operations and deaths per hospital; binomial).",
     ),
     "pastes": (
         "pastes.csv",
@@ -79,9 +87,12 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
 #: A formula for the datasets that are more than a group and a value.
 FORMULAS: dict[str, str] = {
     "sleepstudy": "Reaction ~ Days + (Days | Subject)",
+    "surgical": "p(deaths, operations) ~ 1 + (1 | hospital)",
     "pastes": "strength ~ 1 + (1 | batch/cask)",
     "penicillin": "diameter ~ 1 + (1 | plate) + (1 | sample)",
 }
+#: The family of the datasets whose outcome is not normal.
+FAMILIES: dict[str, str] = {"surgical": "binomial"}
 
 
 def load(name: str) -> pd.DataFrame:
@@ -111,6 +122,7 @@ def describe() -> pd.DataFrame:
                 "value": v,
                 "se": se or "",
                 "formula": FORMULAS.get(name, ""),
+                "family": FAMILIES.get(name, "normal"),
                 "description": text,
             }
             for name, (_, g, v, se, text) in DATASETS.items()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hbm.data.comoments import CellMoments
+from hbm.data.outcome_data import OutcomeData
 
 __all__ = ["FactorData", "ModelData"]
 
@@ -88,6 +89,10 @@ class ModelData:
         levels), for reports and for building the design of new rows.
     rows : tuple of (codes, values) or None
         ``codes`` (N, factors) and ``values`` (N, K): the rows, when kept.
+    outcome : OutcomeData or None
+        A non-normal model's outcome per unit (binomial, Poisson, negative binomial,
+        Student-t; :mod:`hbm.data.outcome_data`); None for a normal model, whose likelihood
+        comes from the moments.
     """
 
     response: str
@@ -98,6 +103,7 @@ class ModelData:
     dropped: int = 0
     design: dict[str, Any] = field(default_factory=dict, repr=False)
     rows: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    outcome: OutcomeData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.columns[-1] != self.response:
@@ -167,4 +173,20 @@ class ModelData:
             "min_group_size": int(np.min(sizes)) if len(sizes) else 0,
             "max_group_size": int(np.max(sizes)) if len(sizes) else 0,
             "dropped_missing": self.dropped,
+            **({} if self.outcome is None else _outcome_description(self.outcome)),
         }
+
+
+def _outcome_description(outcome: OutcomeData) -> dict[str, object]:
+    """What a non-normal outcome adds to :meth:`ModelData.describe`."""
+    return {
+        "family": outcome.family,
+        "response_kind": outcome.kind,
+        "units": outcome.form,
+        "n_units": outcome.n_units,
+        "trials": outcome.trials,
+        "level": outcome.level,
+        "offsets": list(outcome.offsets),
+        "total_y": float(outcome.y.sum()),
+        "total_weight": float(outcome.weight.sum()),
+    }

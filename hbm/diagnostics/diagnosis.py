@@ -183,6 +183,11 @@ def diagnose(
     posterior = idata["posterior"].to_dataset()
     stats = idata["sample_stats"].to_dataset()
     names = varying(posterior, parameters)
+    if parametrization == "marginal":
+        # The group effects are drawn exactly given the sampled hyperparameters: their quality
+        # is the hyperparameters', so only what NUTS sampled is diagnosed.
+        exact = set(parameters.names("group_effect"))
+        names = [name for name in names if name not in exact]
     chains, draws = int(posterior.sizes["chain"]), int(posterior.sizes["draw"])
     diverging = stats["diverging"].values.astype(bool)
     per_chain = [int(x) for x in diverging.sum(axis=1)]
@@ -216,6 +221,8 @@ def diagnose(
     sd, effect = parameters.maybe("group_sd"), parameters.maybe("group_effect")
     words = Names(sd.name if sd else "the group sd", effect.name if effect else "the groups")
     n_groups = _n_groups(posterior, effect.name if effect else None)
+    if not n_groups and data is not None:  # the group draws are not held (many groups)
+        n_groups = data.n_groups
     sd_sampled = sd is not None and sd.name in names
     funnel: dict[str, object] = {}
     if divergences and sd_sampled and effect is not None and effect.name in posterior:

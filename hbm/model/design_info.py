@@ -156,8 +156,9 @@ def _skeleton(variables: dict, response: str) -> pd.DataFrame:
         if variable["kind"] == "categoric":
             dtype = pd.CategoricalDtype(categories=values, ordered=True)
             columns[name] = pd.Series(cycled, dtype=dtype)
-        else:
-            columns[name] = np.asarray(cycled, dtype=float)
+        else:  # whole numbers stay integers: C(period) of an int column names its levels "2"
+            whole = all(isinstance(v, int) and not isinstance(v, bool) for v in cycled)
+            columns[name] = np.asarray(cycled, dtype=np.int64 if whole else float)
     return pd.DataFrame(columns)
 
 

@@ -84,6 +84,8 @@ def _family_vector(
         return pm.HalfStudentT(name, nu=p[0], sigma=p[1], **shape)
     if family == "exponential":
         return pm.Exponential(name, lam=p[0], **shape)
+    if family == "gamma":
+        return pm.Gamma(name, alpha=p[0], beta=p[1], **shape)
     raise ValueError(f"The prior family {family!r} cannot be used for {name!r}.")
 
 

@@ -39,6 +39,8 @@ def draw_prior(prior: Prior, rng: np.random.Generator, size: int) -> np.ndarray:
         return p[1] * np.abs(rng.standard_t(p[0], size))
     if family == "exponential":
         return rng.exponential(1.0 / p[0], size)
+    if family == "gamma":
+        return rng.gamma(p[0], 1.0 / p[1], size)
     raise ValueError(f"Cannot draw from the prior family {family!r}.")
 
 

@@ -11,6 +11,7 @@ text                   distribution                            allowed for
 ``halfcauchy(s)``      half-Cauchy, scale ``s``                positive ones
 ``halfstudentt(nu,s)`` half-Student-t                          positive ones
 ``exponential(rate)``  Exponential, mean ``1/rate``            positive ones
+``gamma(a, b)``        Gamma, shape ``a``, rate ``b``          positive ones (``nu``, ``alpha``)
 ``lkj(eta)``           LKJ, shape ``eta`` (1: uniform)          correlations (``corr_<group>``)
 ``60`` (a number)      fixed at that value                     all (positive ones > 0)
 =====================  ======================================  ==============================
@@ -42,6 +43,7 @@ Family = Literal[
     "halfcauchy",
     "halfstudentt",
     "exponential",
+    "gamma",
     "lkj",
     "fixed",
 ]
@@ -54,10 +56,11 @@ FAMILY_PARAMETERS: dict[str, tuple[str, ...]] = {
     "halfcauchy": ("s",),
     "halfstudentt": ("nu", "s"),
     "exponential": ("rate",),
+    "gamma": ("shape", "rate"),
     "lkj": ("eta",),
 }
 _REAL_LINE = ("normal", "studentt")
-_POSITIVE = ("halfnormal", "halfcauchy", "halfstudentt", "exponential")
+_POSITIVE = ("halfnormal", "halfcauchy", "halfstudentt", "exponential", "gamma")
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$")
@@ -71,7 +74,7 @@ class Prior:
     ----------
     family : str
         One of ``normal``, ``studentt``, ``halfnormal``, ``halfcauchy``, ``halfstudentt``,
-        ``exponential`` or ``fixed``.
+        ``exponential``, ``gamma`` or ``fixed``.
     params : tuple of float
         The numbers in the order of the text form (``fixed`` has one: the value).
     source : str
@@ -106,6 +109,10 @@ class Prior:
             "exponential": lambda: (
                 f"Exponential(rate {p[0]}, mean {_format(1 / self.params[0], 4)})"
             ),
+            "gamma": lambda: (
+                f"Gamma(shape {p[0]}, rate {p[1]}, "
+                f"mean {_format(self.params[0] / self.params[1], 4)})"
+            ),
             "lkj": lambda: f"LKJ(eta {p[0]})",
             "fixed": lambda: f"fixed at {p[0]}",
         }[self.family]()
@@ -134,6 +141,8 @@ class Prior:
             return pm.HalfCauchy(name, beta=p[0])
         if f == "halfstudentt":
             return pm.HalfStudentT(name, nu=p[0], sigma=p[1])
+        if f == "gamma":
+            return pm.Gamma(name, alpha=p[0], beta=p[1])
         if f == "lkj":
             raise ValueError(f"An LKJ prior ({name}) is built with its correlation block.")
         return pm.Exponential(name, lam=p[0])
@@ -176,8 +185,8 @@ def parse_prior(text: str | float | int, parameter: str) -> Prior:
         raise ValueError(
             f"{where} could not be read: {text!r}{brackets}. Expected a family with numbers in "
             "brackets, such as 'normal(0, 5)', 'halfnormal(5)', 'halfcauchy(5)', "
-            "'halfstudentt(3, 5)', 'studentt(3, 0, 5)', 'exponential(1)', or a bare number "
-            "meaning fixed."
+            "'halfstudentt(3, 5)', 'studentt(3, 0, 5)', 'exponential(1)', 'gamma(2, 0.1)', or a "
+            "bare number meaning fixed."
         )
     family, inside = call.group(1).lower(), call.group(2)
     if family not in FAMILY_PARAMETERS:
@@ -198,12 +207,13 @@ def parse_prior(text: str | float | int, parameter: str) -> Prior:
                 f"{where}: the {label} of {family} must be a finite number; got {text!r}."
             )
     for label, number in zip(names, params, strict=True):
-        if label in ("s", "nu", "rate", "eta") and not number > 0:
+        if label in ("s", "nu", "rate", "eta", "shape") and not number > 0:
             what = {
                 "s": "scale (a standard deviation)",
                 "nu": "degrees of freedom nu",
                 "rate": "rate",
                 "eta": "shape eta",
+                "shape": "shape",
             }
             raise ValueError(f"{where}: the {what[label]} of {family} must be > 0; got {number:g}.")
     support = support_of(parameter)

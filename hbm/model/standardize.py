@@ -143,6 +143,8 @@ class Standardization:
             moved = (p[0], p[1] / s)
         elif prior.family == "exponential":
             moved = (p[0] * s,)
+        elif prior.family == "gamma":  # shape unchanged, rate in 1 / units
+            moved = (p[0], p[1] * s)
         else:  # pragma: no cover - every family of hbm.priors is listed above
             raise ValueError(f"Cannot standardize the {prior.family} prior of {name!r}.")
         return replace(prior, params=moved)

@@ -7,20 +7,34 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hbm.analysis.outcome_draws import family_of, is_outcome_fit
 from hbm.reporting.levels_section import LEVEL_FIGURES, league_key
 from hbm.reporting.loo_section import report_loo_pit
 from hbm.results.tree import as_result
 from hbm.viz import plot_league, plot_pooling, plot_ppc, plot_shrinkage, plot_trace
+from hbm.viz.calibration import plot_calibration
 from hbm.viz.coefficients import plot_coefficients
 from hbm.viz.effects_league import plot_effects_league
+from hbm.viz.institutional_funnel import plot_institutional_funnel
 from hbm.viz.levels import plot_level_shrinkage, plot_variance_decomposition
 from hbm.viz.lines import line_term, plot_lines
+from hbm.viz.outcome_ppc import plot_outcome_ppc
+from hbm.viz.rates_league import plot_rates_league
+from hbm.viz.rates_shrinkage import plot_rates_shrinkage
+from hbm.viz.rootogram import plot_rootogram
 from hbm.viz.shrinkage2d import plot_shrinkage_2d
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
-__all__ = ["FIGURES", "FORMULA_FIGURES", "figure_keys", "figure_png", "render_figures"]
+__all__ = [
+    "FIGURES",
+    "FORMULA_FIGURES",
+    "OUTCOME_FIGURES",
+    "figure_keys",
+    "figure_png",
+    "render_figures",
+]
 
 #: The report's figures: key -> (plot function of :mod:`hbm.viz`, keyword arguments); a function
 #: may return None for a figure this fit's report does not show.
@@ -45,6 +59,19 @@ FORMULA_FIGURES: dict[str, tuple[Callable[..., MplFigure | None], dict[str, str]
     "variance": (plot_variance_decomposition, {}),
     "levels": (plot_level_shrinkage, {}),
 }
+#: The figures of an outcome family's report (binomial, Poisson, negative binomial, Student-t):
+#: the funnel plot for rates, the rootogram for counts, the calibration plot for probabilities.
+OUTCOME_FIGURES: dict[str, tuple[Callable[..., MplFigure | None], dict[str, str]]] = {
+    "shrinkage": (plot_rates_shrinkage, {}),
+    "coefficients": (plot_coefficients, {}),
+    "league": (plot_rates_league, {}),
+    "funnel": (plot_institutional_funnel, {}),
+    "ppc": (plot_outcome_ppc, {}),
+    "rootogram": (plot_rootogram, {}),
+    "calibration": (plot_calibration, {}),
+    "trace": (plot_trace, {"kind": "trace"}),
+    "rank": (plot_trace, {"kind": "rank"}),
+}
 
 
 def figure_keys(result: Any) -> tuple[str, ...]:
@@ -53,6 +80,15 @@ def figure_keys(result: Any) -> tuple[str, ...]:
     result = as_result(result)
     if result.description.is_seed_model:
         return tuple(FIGURES)
+    if is_outcome_fit(result):
+        name = family_of(result).NAME
+        drop = {
+            "funnel": name == "studentt",
+            "rootogram": name not in ("poisson", "negbinomial")
+            or not result.model_data.outcome.has_rows,  # type: ignore[union-attr]
+            "calibration": name != "binomial",
+        }
+        return tuple(k for k in OUTCOME_FIGURES if not drop.get(k, False))
     keys = tuple(FORMULA_FIGURES)
     if line_term(result) is None:
         keys = tuple(k for k in keys if k != "lines")
@@ -85,7 +121,13 @@ def render_figures(result: Any, keys: tuple[str, ...] | None = None) -> dict[str
     """The report's figures as PNG bytes, drawn once each (all of this fit's by default; those
     this fit's report does not show are left out)."""
     result = as_result(result)
-    figures = FIGURES if result.description.is_seed_model else FORMULA_FIGURES
+    figures = (
+        FIGURES
+        if result.description.is_seed_model
+        else OUTCOME_FIGURES
+        if is_outcome_fit(result)
+        else FORMULA_FIGURES
+    )
     out = {}
     for key in keys or figure_keys(result):
         plot: Callable[..., MplFigure | None]

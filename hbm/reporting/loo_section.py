@@ -15,6 +15,7 @@ import pandas as pd
 
 from hbm.analysis.log_likelihood import GROUP, ROW, available_units, default_unit
 from hbm.analysis.loo import LooResult, loo
+from hbm.analysis.outcome_draws import is_outcome_fit
 from hbm.analysis.pooling_loo import pooling_elpd
 from hbm.analysis.units import units_of
 from hbm.core.defaults import DEFAULTS
@@ -107,6 +108,8 @@ def loo_blocks(result: FitResult) -> list[Block]:
     )
     blocks.append(Table(format_table(pd.concat([r.to_frame() for r in results]))))
     blocks.append(Bullets([line for r in results for line in _advice(r)]))
+    if is_outcome_fit(result):  # LOO-PIT of discrete outcomes needs randomising: not drawn
+        return blocks
     blocks.append(
         Figure(
             "loo_pit",
@@ -123,7 +126,7 @@ def report_loo_pit(source: Any) -> MplFigure | None:
     """The LOO-PIT figure on the report's first unit, or None when the report shows no LOO."""
     result = as_result(source)
     units = loo_units(result)
-    if not units:
+    if not units or is_outcome_fit(result):
         return None
     return plot_loo_pit(result, _with_rows(result, units))
 

@@ -2,7 +2,10 @@
 
 ``DIR`` receives ``summary.csv``, ``groups.csv`` (the league table of every group: raw and
 posterior means, intervals, ranks, pooling), ``diagnostics.json``, ``priors.csv``, ``fit.nc``,
-``report.html``, ``report.md`` and ``shrinkage.png``. A failure leaves no half-written ``DIR``;
+``report.html``, ``report.md`` and ``shrinkage.png``; a binomial, Poisson, negative binomial or
+Student-t fit also ``rates.csv`` (every group's rate on the outcome scale, raw and pooled, rank
+and league probabilities; its ``groups.csv`` holds the coefficients on the link scale) and, for
+rates, ``funnel.png``. A failure leaves no half-written ``DIR``;
 an existing ``DIR`` is replaced only if it is empty or was written by hbm (it holds
 ``diagnostics.json``).
 """
@@ -25,6 +28,8 @@ import pandas as pd
 
 from hbm.analysis.effects import group_coefficients
 from hbm.analysis.log_likelihood import store_log_likelihood
+from hbm.analysis.outcome_draws import is_outcome_fit
+from hbm.analysis.rates import rate_table
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.core.files import process_alive
 from hbm.data.grouped import GroupedData
@@ -32,6 +37,7 @@ from hbm.reporting.figures import render_figures
 from hbm.reporting.report import render_markdown, render_report
 from hbm.results.fit_result import FitResult
 from hbm.results.io import save_result
+from hbm.results.kept_draws import KeepGroupDraws
 from hbm.results.tree import as_result
 
 __all__ = ["MARKER", "check_output_dir", "write_folder", "write_outputs"]
@@ -135,9 +141,12 @@ def _named(error: OSError, staging: Path, out: Path) -> OSError:
     return OSError(code, f"could not write the results ({reason})", filename or str(out))
 
 
-def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
+def write_outputs(
+    result: FitResult | Any, out: str | Path, *, keep_group_draws: KeepGroupDraws | None = None
+) -> Path:
     """Write every result file of ``result`` (a ``FitResult`` or a ``Fit``) into ``out``
-    atomically and return ``out``."""
+    atomically and return ``out`` (``keep_group_draws``: see :func:`hbm.results.io.save_result`).
+    """
     result = as_result(result)
     out = check_output_dir(out)
 
@@ -155,6 +164,10 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
         figures = render_figures(result)  # each figure drawn once, shared by the three files
         (staging / "shrinkage.png").write_bytes(figures["shrinkage"])
+        if is_outcome_fit(result):  # every group's rate, raw and pooled (the report shows 50)
+            rate_table(result).to_csv(staging / "rates.csv")
+            if "funnel" in figures:
+                (staging / "funnel.png").write_bytes(figures["funnel"])
         html = render_report(result, figures=figures)
         (staging / "report.html").write_text(html, encoding="utf-8")
         markdown = render_markdown(result)  # links the PNG
@@ -162,7 +175,7 @@ def write_outputs(result: FitResult | Any, out: str | Path) -> Path:
         # fit.nc carries the log likelihood (`hbm compare`, arviz_stats.loo), also for a fit that
         # was too large to hold it next to its report, or saved before hbm stored it.
         store_log_likelihood(result)
-        save_result(result, staging / "fit.nc")
+        save_result(result, staging / "fit.nc", keep_group_draws=keep_group_draws)
 
     return write_folder(out, fill)
 
@@ -175,9 +188,14 @@ def formula_groups_table(result: FitResult) -> pd.DataFrame:
         table = group_coefficients(result, factor.name)
         tables.append(table.rename(columns={factor.name: "group"}).assign(factor=factor.name))
     columns = ["factor", "group"]
-    return pd.concat(tables, ignore_index=True).pipe(
+    table = pd.concat(tables, ignore_index=True).pipe(
         lambda t: t[columns + [c for c in t.columns if c not in columns]]
     )
+    if is_outcome_fit(result):
+        # The no-pooling column reads the normal model's cell means; another family's raw rates
+        # and group sizes are in rates.csv. The coefficients here are on the link scale.
+        table = table.drop(columns=["no_pooling", "n"], errors="ignore")
+    return table
 
 
 def write_folder(out: str | Path, fill: Callable[[Path], None]) -> Path:

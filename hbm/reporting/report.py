@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hbm.analysis.draws import quarter_size
+from hbm.analysis.outcome_draws import is_outcome_fit
 from hbm.analysis.ppc import posterior_predictive
 from hbm.analysis.shrinkage import shrinkage_table
 from hbm.model.families.normal import icc_text, model_text
@@ -37,11 +38,13 @@ from hbm.reporting.blocks import (
 from hbm.reporting.figures import figure_keys, figure_png, render_figures
 from hbm.reporting.formula_report import formula_blocks
 from hbm.reporting.loo_section import loo_blocks, loo_brief, pooling_blocks
+from hbm.reporting.outcome_report import outcome_blocks
 from hbm.reporting.sections import (
     bounded,
     brief,
     data_summary,
     diagnostics_table,
+    group_method_text,
     hyper_summary,
     ppc_table,
     summary_table,
@@ -51,6 +54,7 @@ from hbm.reporting.sections import (
 from hbm.results.fit_result import FitResult
 from hbm.results.tree import as_result
 from hbm.viz import plot_shrinkage
+from hbm.viz.rates_shrinkage import plot_rates_shrinkage
 from hbm.viz.shrinkage2d import plot_shrinkage_2d
 
 __all__ = [
@@ -65,6 +69,8 @@ __all__ = [
 def report_blocks(result: FitResult | Any) -> list[Block]:
     """The report's content, independent of the output format."""
     result = as_result(result)
+    if is_outcome_fit(result):
+        return outcome_blocks(result, figure_keys(result))
     if not result.description.is_seed_model:
         return formula_blocks(result, figure_keys(result))
     data = result.grouped
@@ -90,7 +96,11 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         Para(f"Parametrization {result.parametrization}: {result.reason}"),
         Table(format_table(result.prior_summary())),
         Heading(2, "Posterior summary"),
-        Para("Posterior means, sds and 94% equal-tailed intervals. " + icc_text(data)),
+        Para(
+            "Posterior means, sds and 94% equal-tailed intervals. "
+            + icc_text(data)
+            + group_method_text(result)
+        ),
         Table(format_table(hyper)),
         Heading(2, "Shrinkage"),
         Figure(
@@ -106,7 +116,8 @@ def report_blocks(result: FitResult | Any) -> list[Block]:
         Para(
             f"Ordered by posterior mean. pooling = posterior mean of the pooling factor lambda; "
             f"rank = posterior mean rank (1 = highest) with its 94% interval; p_best = P(rank 1); "
-            f"top / bottom quarter = the {k} highest / lowest of {data.n_groups} ranks."
+            f"top / bottom quarter = the {k:,} highest / lowest of {data.n_groups:,} ranks. "
+            f"{table.attrs.get('ranks', '')}"
         ),
         *bounded(league.reset_index(), "groups (the highest ranked)", "groups.csv"),
         Heading(2, "Complete, no and partial pooling"),
@@ -173,7 +184,13 @@ def write_report(result: FitResult | Any, path: Path) -> Path:
 def fit_html_snippet(result: FitResult | Any, heading: str) -> str:
     """What a notebook shows for a fit: ``heading`` (the fit's repr), verdict, summary table and
     shrinkage plot."""
-    plot = plot_shrinkage if result.description.is_seed_model else plot_shrinkage_2d
+    plot = (
+        plot_shrinkage
+        if result.description.is_seed_model
+        else plot_rates_shrinkage
+        if is_outcome_fit(result)
+        else plot_shrinkage_2d
+    )
     png = base64.b64encode(figure_png(plot(result), dpi=80)).decode("ascii")
     summary = summary_table(result)
     blocks: list[Block] = [
@@ -218,4 +235,6 @@ def _title(result: FitResult) -> str:
     if result.description.is_seed_model:
         data = result.grouped
         return f"hbm report: {data.value} by {data.group}"
+    if result.description.family != "normal":
+        return f"hbm report: {result.description.formula} ({result.description.family})"
     return f"hbm report: {result.description.formula}"

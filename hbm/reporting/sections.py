@@ -24,6 +24,7 @@ __all__ = [
     "brief",
     "data_summary",
     "diagnostics_table",
+    "group_method_text",
     "hyper_summary",
     "ppc_table",
     "summary_table",
@@ -71,6 +72,20 @@ def summary_table(result: FitResult) -> pd.DataFrame:
     RuntimeWarning from numpy's division by its zero variance."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return result.summary()
+
+
+def group_method_text(result: FitResult) -> str:
+    """How the group rows of the summary were computed (a sentence, or nothing when sampled)."""
+    if result.parametrization != "marginal":
+        return ""
+    effect = ", ".join(result.parameters.names("group_effect"))
+    return (
+        f" The {effect} rows are Rao-Blackwellized: each group's mean and sd average its exact "
+        "conditional distribution given every draw of the sampled parameters (column method in "
+        "summary.csv), with Monte Carlo errors from their smallest ESS; the intervals are "
+        "quantiles of the exact draws. The group effects follow exactly from the sampled "
+        "parameters, so their R-hat and ESS are those parameters' (see Diagnostics)."
+    )
 
 
 def hyper_summary(result: FitResult, summary: pd.DataFrame) -> pd.DataFrame:
@@ -209,9 +224,9 @@ def brief(
     widths = (table["rank_ub"] - table["rank_lb"]).median()
     out.append(
         f"Highest posterior mean: {best.name} ({format_number(best['mean'])}; P(best) = "
-        f"{best['p_best']:.2f}, rank 94% interval {best['rank_lb']:.0f} to "
-        f"{best['rank_ub']:.0f}). "
-        f"The median 94% rank interval spans {widths:.0f} places of {data.n_groups}."
+        f"{best['p_best']:.2f}, rank 94% interval {best['rank_lb']:,.0f} to "
+        f"{best['rank_ub']:,.0f}). "
+        f"The median 94% rank interval spans {widths:,.0f} places of {data.n_groups:,}."
     )
     outside = check.outside("mean")
     stats = check.statistics()

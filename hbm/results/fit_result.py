@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hbm.model.priors import prior_table
-from hbm.results.summary import posterior_summary
+from hbm.results.fit_summary import fit_summary
+from hbm.results.group_draws import GroupDraws, group_draws
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,11 +102,24 @@ class FitResult:
     cache: DerivedCache = field(default_factory=DerivedCache, repr=False)
 
     def summary(self) -> pd.DataFrame:
-        """The posterior summary (computed once, then copied out)."""
+        """The posterior summary (computed once, then copied out; see
+        :mod:`hbm.results.fit_summary`)."""
         table = self.cache.get(
-            ("summary",), lambda: posterior_summary(self.idata, parameters=self.parameters)
+            ("summary",), lambda: fit_summary(self.idata, self.data, self.parameters)
         )
         return table.copy()
+
+    def group_draws(self) -> GroupDraws:
+        """The group effects' draws, held or drawn again a block at a time
+        (:mod:`hbm.results.group_draws`)."""
+        from hbm.data.curve_data import CurveData
+
+        data = self.data
+        if isinstance(data, CurveData):
+            raise TypeError("A curve fit holds its group effects' draws in its posterior.")
+        return self.cache.get(
+            ("group_draws",), lambda: group_draws(self.idata, data, self.parameters)
+        )
 
     def prior_summary(self) -> pd.DataFrame:
         """The priors used, as a table, with each parameter's meaning."""

@@ -24,14 +24,32 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hbm.core.defaults import DEFAULTS
 from hbm.core.files import atomic_write
+from hbm.model.stored import PARAMETERS_ATTR
 from hbm.results.fit_result import FitResult
+from hbm.results.group_draws import GROUP_DRAWS_ATTR
+from hbm.results.kept_draws import KEPT_ATTR, KEPT_GROUP, KeepGroupDraws, write_kept_draws
 from hbm.results.tree import record_attrs, result_from_tree
 
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["FORMAT", "load_result", "save_result"]
+__all__ = ["FORMAT", "KeepGroupDraws", "load_result", "save_result"]
+
+
+def json_names(text: object, role: str) -> list[str]:
+    """The names of the parameters with ``role`` in a stored parameter table (JSON text)."""
+    import json
+
+    if not isinstance(text, str):
+        return []
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    return [e["name"] for e in entries if isinstance(e, dict) and e.get("role") == role]
+
 
 FORMAT = "hbm-fit/2"
 #: Layouts this hbm reads.
@@ -39,7 +57,9 @@ READABLE = ("hbm-fit/1", FORMAT)
 _REQUIRED_ATTRS = ("hbm_spec", "hbm_run", "hbm_data", "hbm_diagnosis", "hbm_priors")
 
 
-def save_result(result: FitResult, path: str | Path) -> Path:
+def save_result(
+    result: FitResult, path: str | Path, *, keep_group_draws: KeepGroupDraws | None = None
+) -> Path:
     """Write ``result`` to ``path`` and return the path.
 
     Parameters
@@ -48,6 +68,10 @@ def save_result(result: FitResult, path: str | Path) -> Path:
     path : str or Path
         ``*.zarr``: a zarr store (a folder); anything else: a netCDF4 file (via h5netcdf). An
         existing file (or a zarr store written by hbm) at ``path`` is replaced.
+    keep_group_draws : KeepGroupDraws, optional
+        Write the group effects' draws too, however many (every draw, or thinned / float32:
+        :mod:`hbm.results.kept_draws`). By default they are written only when the fit holds
+        them; exact draws it does not hold are drawn again from the seed after loading.
 
     Examples
     --------
@@ -66,6 +90,21 @@ def save_result(result: FitResult, path: str | Path) -> Path:
             f"Cannot save to {str(path)!r}: the folder {str(path.parent)!r} does not exist."
         )
     tree = _portable_tree(result)
+    kept = _kept(result, keep_group_draws, is_zarr)
+    if kept is not None:
+        tree.attrs[KEPT_ATTR] = kept.describe()
+        draws = result.group_draws()
+        if kept.group != "posterior" and draws.exact and draws.name in tree["posterior"]:
+            tree["posterior"] = tree["posterior"].to_dataset().drop_vars(draws.name)
+        labels = np.asarray(tree["posterior"]["draw"].values)
+        held = draws.held and kept.group == "posterior"
+
+        def write(name: str) -> None:
+            tree.to_netcdf(name, engine="h5netcdf")
+            if not held:
+                write_kept_draws(name, draws, kept, labels)
+
+        return atomic_write(path, write)
     if is_zarr:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
         try:
@@ -82,6 +121,19 @@ def save_result(result: FitResult, path: str | Path) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
         return path
     return atomic_write(path, lambda name: tree.to_netcdf(name, engine="h5netcdf"))
+
+
+def _kept(result: FitResult, keep: KeepGroupDraws | None, is_zarr: bool) -> KeepGroupDraws | None:
+    if keep is None:
+        return None
+    if not isinstance(keep, KeepGroupDraws):
+        raise TypeError(f"keep_group_draws takes a KeepGroupDraws; got {type(keep).__name__}.")
+    if is_zarr:
+        raise ValueError(
+            "Group draws are kept in netCDF files (fit.nc); a zarr store holds the draws the fit "
+            "holds."
+        )
+    return keep
 
 
 def _portable_tree(result: FitResult) -> xr.DataTree:
@@ -145,14 +197,42 @@ def _open(path: Path) -> xr.DataTree:
         raise ValueError(f"{str(path)!r} is a folder but not a zarr store.")
     try:
         if zarr:
-            return xr.open_datatree(path, engine="zarr", consolidated=None).load()
+            return _without_large_draws(
+                xr.open_datatree(path, engine="zarr", consolidated=None)
+            ).load()
         with xr.open_datatree(path, engine="h5netcdf") as tree:
-            return tree.load()
+            return _without_large_draws(tree).load()
     except Exception as error:  # any reader failure means "not a readable file"
         kind = "zarr store" if zarr else "netCDF file"
         raise ValueError(
             f"{str(path)!r} is not a readable {kind} ({type(error).__name__}: {error})."
         ) from None
+
+
+def _without_large_draws(tree: xr.DataTree) -> xr.DataTree:
+    """The tree (not yet loaded) without group draws past ``DEFAULTS.group_draws_max_values``
+    that can be drawn again exactly, and without kept thinned / float32 draws past it."""
+    limit = DEFAULTS.group_draws_max_values
+    heavy = [
+        name
+        for name, child in tree.children.items()
+        if name == KEPT_GROUP and sum(v.size for v in child.to_dataset().data_vars.values()) > limit
+    ]
+    if GROUP_DRAWS_ATTR in tree.attrs and "posterior" in tree.children:
+        posterior = tree["posterior"].to_dataset()
+        effects = [
+            name
+            for name in json_names(tree.attrs.get(PARAMETERS_ATTR), "group_effect")
+            if name in posterior and posterior[name].size > limit
+        ]
+        if effects:
+            tree = tree.copy()
+            tree["posterior"] = posterior.drop_vars(effects)
+    if heavy:
+        tree = tree.copy()
+        for name in heavy:
+            del tree[name]
+    return tree
 
 
 def _result_from_file(tree: xr.DataTree) -> FitResult:
@@ -162,9 +242,12 @@ def _result_from_file(tree: xr.DataTree) -> FitResult:
     tree.attrs.pop("hbm_format", None)
     result = result_from_tree(tree)
     posterior = tree["posterior"].to_dataset()
+    redrawn = GROUP_DRAWS_ATTR in tree.attrs
     for parameter in result.parameters.reported:
         # A zarr store with missing chunk files reads back as fill values (NaN): not a fit.
         name = parameter.name
+        if redrawn and parameter.role == "group_effect" and name not in posterior:
+            continue  # drawn again exactly from the seed when needed
         if name not in posterior or not np.isfinite(posterior[name].values).all():
             raise ValueError(f"the posterior draws of {name!r} are missing or not finite")
     return result

@@ -16,6 +16,7 @@ import numpy as np
 
 from hbm.data.comoments import CellMoments
 from hbm.data.model_data import FactorData, ModelData
+from hbm.results.outcome_tree import outcome_from_tree
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -99,6 +100,7 @@ def model_data_from_tree(tree: xr.DataTree, description: ModelDescription) -> Mo
         moments=moments,
         dropped=int(cells.attrs.get("dropped", 0)),
         design=json.loads(cells.attrs.get("design", "{}")),
+        outcome=outcome_from_tree(tree),
     )
 
 

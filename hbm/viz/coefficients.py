@@ -44,6 +44,8 @@ def plot_coefficients(source: Any, *, ci_prob: float = CI_PROB) -> Figure:
             f"; intercept {row['mean']:.4g} ({row[f'{tail}_lb']:.4g} to {row[f'{tail}_ub']:.4g})"
         )
     units = f"standard deviations (in {text(result.description.response)}'s units)"
+    if result.description.link != "identity":
+        units = f"standard deviations (on the {result.description.link} scale)"
     panels = [
         (labels, title, kind)
         for labels, title, kind in (

@@ -25,6 +25,7 @@ from hbm.inference.config import SampleConfig
 from hbm.model.build import build_model
 from hbm.model.description import ModelDescription
 from hbm.model.families import normal
+from hbm.model.families.normal_conditional import THETA_STREAM
 from hbm.model.parametrizations import (
     check_likelihood,
     check_parametrization,
@@ -34,7 +35,8 @@ from hbm.model.priors import Prior, prior_table
 from hbm.model.standardize import Standardization
 from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
-from hbm.results.summary import posterior_summary
+from hbm.results.fit_summary import fit_summary
+from hbm.results.group_draws import GROUP_DRAWS_ATTR, draw_record, holds_group_draws
 from hbm.results.tree import record_attrs
 from hbm.workflow.attempts import run_record, sample_with_retries
 
@@ -131,10 +133,17 @@ def fit_grouped(
     def finish(idata: xr.DataTree, run_config: SampleConfig) -> tuple[pd.DataFrame, Diagnosis]:
         standard.restore(idata, data, resolved, parameters)
         if built.parametrization == "marginal":
-            _add_group_means(idata, data, int(run_config.random_seed))  # type: ignore[arg-type]
+            # theta is exact given (mu, tau, sigma): held in the posterior when small, else drawn
+            # again a block at a time whenever needed (hbm.results.group_draws)
+            seed = int(run_config.random_seed)  # type: ignore[arg-type]
+            sizes = idata["posterior"].sizes
+            held = holds_group_draws(sizes["chain"] * sizes["draw"], data.n_groups)
+            if held:
+                _add_group_means(idata, data, seed)
+            idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, THETA_STREAM, held)
         _add_group_data(idata, data)
-        # One pass over the draws for the summary table and the diagnosis (10,000 groups: seconds).
-        table = posterior_summary(idata, parameters=parameters)
+        # Sampled parameters from their draws, theta Rao-Blackwellized (hbm.results.fit_summary)
+        table = fit_summary(idata, data, parameters)
         diagnosis = diagnose(
             idata,
             parametrization=built.parametrization,
@@ -188,8 +197,8 @@ def fit_grouped(
         reason=built.reason,
     )
     result.cache.put(("summary",), run.table)
-    # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values it is
-    # added when the fit is saved.
+    # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values LOO
+    # makes it a block of groups at a time when asked for (hbm.analysis.loo_blocks).
     store_log_likelihood(result, small_only=True)
     record_attrs(result)
     return result

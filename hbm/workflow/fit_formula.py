@@ -22,22 +22,29 @@ from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
 from hbm.model.description import GroupTerm, ModelDescription
 from hbm.model.design import build_model_data
+from hbm.model.families import get_family
+from hbm.model.families.normal_cells_conditional import EFFECTS_STREAM
+from hbm.model.families.normal_cells_draws import draw_effects_exact
 from hbm.model.formula import ParsedFormula, parse_formula
 from hbm.model.level_checks import check_identified
 from hbm.model.linear_build import build_linear, choose_linear
 from hbm.model.linear_nested import draw_exact_effects
 from hbm.model.linear_priors import resolve_linear_priors
 from hbm.model.linear_terms import linear_parameter_table
+from hbm.model.offsets import split_offsets
 from hbm.model.parametrizations import check_likelihood, check_parametrization
 from hbm.model.priors import Prior, prior_table
+from hbm.model.response import check_family_response, parse_response
 from hbm.model.standardize import Standardization
 from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
+from hbm.results.fit_summary import fit_summary
+from hbm.results.group_draws import GROUP_DRAWS_ATTR, draw_record, holds_group_draws
 from hbm.results.model_data_tree import add_cell_data, add_plot_rows, plotted_groups
-from hbm.results.summary import posterior_summary
 from hbm.results.tree import record_attrs
 from hbm.workflow.attempts import run_record, sample_with_retries
 from hbm.workflow.fit import fit_table
+from hbm.workflow.fit_outcome import fit_outcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,11 +82,34 @@ def fit_formula(
     order: str = DEFAULTS.order,
     missing: str = DEFAULTS.missing,
     source: str | None = None,
+    family: str = "normal",
 ) -> FitResult:
-    """Fit the normal model a formula describes (see :func:`hbm.fit`)."""
+    """Fit the model a formula describes (see :func:`hbm.fit`): normal here, the other families
+    by :func:`hbm.workflow.fit_outcome.fit_outcome`."""
     check_parametrization(parametrization)
     check_likelihood(likelihood)
+    get_family(family)
     parsed = parse_formula(formula)
+    if family != "normal":
+        return fit_outcome(
+            table,
+            parsed,
+            family,
+            priors=priors,  # type: ignore[arg-type]
+            parametrization=parametrization,
+            likelihood=likelihood,
+            config=config,
+            order=order,
+            missing=missing,
+            source=source,
+        )
+    check_family_response(parse_response(parsed.response), "normal")
+    if split_offsets(parsed.population)[1]:
+        raise ValueError(
+            f"The formula {formula!r} has an offset(); offsets are for the binomial, poisson, "
+            "negbinomial and studentt families. For a normal model, subtract the offset from the "
+            "response instead."
+        )
     seed = seed_shape(parsed)
     if seed is not None:
         group, value = seed
@@ -145,14 +175,26 @@ def fit_model_data(
     def finish(idata: xr.DataTree, run_config: SampleConfig) -> tuple[pd.DataFrame, Diagnosis]:
         standard.restore(idata, data, resolved, parameters)
         if chosen == "marginal":
-            posterior = idata["posterior"].to_dataset()
+            # exact given the sampled parameters: held when small, else drawn again a block at a
+            # time whenever needed (hbm.results.group_draws)
             seed = int(run_config.random_seed)  # type: ignore[arg-type]
-            for effects in draw_exact_effects(posterior, data, seed):
-                posterior[str(effects.name)] = effects
-            idata["posterior"] = posterior
+            posterior = idata["posterior"].to_dataset()
+            if len(data.factors) == 1:
+                factor = data.factors[0]
+                n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+                held = holds_group_draws(n_draws, factor.n_groups, factor.n_terms)
+                if held:
+                    effects = draw_effects_exact(posterior, data, seed)
+                    posterior[str(effects.name)] = effects
+                    idata["posterior"] = posterior
+                idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, EFFECTS_STREAM, held)
+            else:  # nested levels: every level's exact draws, held (hbm.model.linear_nested)
+                for effects in draw_exact_effects(posterior, data, seed):
+                    posterior[str(effects.name)] = effects
+                idata["posterior"] = posterior
         add_cell_data(idata, data)
         add_plot_rows(idata, data, plotted_groups(data, int(run_config.random_seed)))  # type: ignore[arg-type]
-        table = posterior_summary(idata, parameters=parameters)
+        table = fit_summary(idata, data, parameters)
         diagnosis = diagnose(
             idata,
             parametrization=chosen,

@@ -16,8 +16,11 @@ from hbm.core.seeds import check_seed
 from hbm.data.grouped import grouped_data
 from hbm.data.tables import read_table
 from hbm.inference.config import SampleConfig
+from hbm.model.description import quote_name
+from hbm.model.families import get_family
 from hbm.model.families.normal import PRESETS
 from hbm.model.formula import formula_variables, parse_formula
+from hbm.model.outcome_design import outcome_formula
 from hbm.model.parametrizations import check_likelihood, check_parametrization
 from hbm.results.fit_result import FitResult
 from hbm.workflow.fit import fit_grouped
@@ -36,6 +39,7 @@ SPEC_KEYS = (
     "likelihood",
     "order",
     "missing",
+    "family",
     "priors",
     "sampling",
 )
@@ -54,7 +58,7 @@ class ModelSpec:
         The data file, resolved against the spec file's folder.
     formula : str or None
         A model formula (instead of ``group`` and ``value``).
-    group, value, se, parametrization, likelihood, order, missing
+    group, value, se, parametrization, likelihood, order, missing, family
         As in :func:`hbm.fit` (``group`` and ``value`` are empty for a formula).
     priors : dict or str or None
         Prior text (or a number: fixed) per parameter, a preset name, or None for the defaults.
@@ -72,6 +76,7 @@ class ModelSpec:
     likelihood: str = DEFAULTS.likelihood
     order: str = DEFAULTS.order
     missing: str = DEFAULTS.missing
+    family: str = "normal"
     priors: dict[str, str | float] | str | None = None
     draws: int = DEFAULTS.draws
     tune: int = DEFAULTS.tune
@@ -89,6 +94,8 @@ class ModelSpec:
         """What the spec asks for, without where the files are (used for the batch's hash)."""
         out = asdict(self)
         del out["path"], out["data"]
+        if out["family"] == "normal":  # specs written before families keep their hash
+            del out["family"]
         return out
 
 
@@ -101,7 +108,7 @@ def read_spec(path: str | Path) -> ModelSpec:
         group = "school"                     # required (or a formula instead of group and value:
         value = "effect"                     #   formula = "y ~ x + (1 + x | g)")
         se = "stderr"                        # optional: summaries form
-        parametrization = "auto"             # optional; also likelihood, order, missing
+        parametrization = "auto"             # optional; also likelihood, order, missing, family
         [priors]                             # optional, prior text of DESIGN.md
         mu = "normal(0, 5)"
         tau = "halfcauchy(5)"                # a number, e.g. tau = 1, fixes the parameter
@@ -163,7 +170,13 @@ def _spec_from_dict(raw: dict[str, Any], path: Path) -> ModelSpec:
                 else "."
             )
         )
-    text = {key: _string(raw, key) for key in SPEC_KEYS[:9] if key in raw}
+    text = {key: _string(raw, key) for key in SPEC_KEYS[:10] if key in raw}
+    if "family" in text:
+        get_family(text["family"])
+        if "se" in text and text["family"] != "normal":
+            raise ValueError(
+                f"'se' (the summaries form) is for the normal family, not {text['family']!r}."
+            )
     check_parametrization(text.get("parametrization", DEFAULTS.parametrization))
     check_likelihood(text.get("likelihood", DEFAULTS.likelihood))
     priors = raw.get("priors")
@@ -247,12 +260,18 @@ def fit_spec(spec: ModelSpec | str | Path, *, progressbar: bool = False) -> FitR
         sampler=spec.sampler,  # type: ignore[arg-type]
         progressbar=progressbar,
     )
-    if spec.formula is not None:
-        parsed = parse_formula(spec.formula)
+    formula = spec.formula
+    if formula is None and spec.family != "normal":
+        formula = f"{quote_name(spec.value)} ~ 1 + (1 | {quote_name(spec.group)})"
+    if formula is not None:
+        parsed = parse_formula(formula)
+        if spec.family != "normal":
+            parsed = outcome_formula(parsed, spec.family)[0]
         table = read_table(spec.data, group=formula_variables(parsed)[2])
         return fit_formula(
             table,
-            spec.formula,
+            formula,
+            family=spec.family,
             priors=spec.priors,
             parametrization=spec.parametrization,
             likelihood=spec.likelihood,

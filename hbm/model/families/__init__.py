@@ -15,6 +15,12 @@ outcome distribution, so nothing downstream lists its parameters or special-case
 - where it exists, the exact conditional of the group effects (``conditional_moments``,
   ``draw_group_means``), which is what the marginal parametrization uses.
 
+The outcome families (``binomial``, ``poisson``, ``negbinomial``, ``studentt``; see
+:mod:`hbm.model.families.binomial` for their shared shape) have no exact conditional: they say
+their link, whether their rows reduce exactly to per-cell totals, their own parameters and
+default priors, the log likelihood per unit (PyTensor and numpy), the outcome's mean, predictive
+draws and the Fisher information that ``auto`` reads.
+
 :data:`FAMILIES` lists them; :func:`get_family` looks one up with a clear error.
 
 >>> get_family("normal").NAME
@@ -25,12 +31,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from hbm.model.families import normal
+from hbm.model.families import binomial, negbinomial, normal, poisson, studentt
 
-__all__ = ["FAMILIES", "get_family"]
+__all__ = ["FAMILIES", "OUTCOME_FAMILIES", "get_family"]
 
 #: The families hbm fits, by name.
-FAMILIES: dict[str, ModuleType] = {normal.NAME: normal}
+FAMILIES: dict[str, ModuleType] = {
+    module.NAME: module for module in (normal, studentt, binomial, poisson, negbinomial)
+}
+#: The families whose likelihood is written per unit from rows or per-cell totals.
+OUTCOME_FAMILIES: tuple[str, ...] = (studentt.NAME, binomial.NAME, poisson.NAME, negbinomial.NAME)
 
 
 def get_family(name: str) -> ModuleType:

@@ -239,20 +239,26 @@ def icc_text(data: GroupedData) -> str:
 # ---- log likelihood ---------------------------------------------------------------------------
 
 
-def group_log_likelihood(data: GroupedData, theta: np.ndarray, sigma: Any) -> np.ndarray:
+def group_log_likelihood(
+    data: GroupedData, theta: np.ndarray, sigma: Any, groups: slice | None = None
+) -> np.ndarray:
     """Log density of each group's data given its mean, from the statistics: shape ``S + (J,)``.
 
     Rows form: ``sum_i log N(y_ij | theta_j, sigma) = -n_j/2 log(2 pi sigma^2) - (SS_j +
     n_j (ybar_j - theta_j)^2) / (2 sigma^2)``, exactly the sum over the group's rows. Summaries
-    form: ``log N(estimate_j | theta_j, se_j)``.
+    form: ``log N(estimate_j | theta_j, se_j)``. ``groups`` keeps those groups (``theta`` then
+    has theirs only).
     """
     theta = np.asarray(theta, dtype=float)
+    part = slice(None) if groups is None else groups
+    mean = data.mean[part]
     if data.kind == "summaries":
-        variance = sampling_variance(data, None)
-        return -0.5 * (np.log(2 * np.pi * variance) + (data.mean - theta) ** 2 / variance)
+        variance = sampling_variance(data, None, groups)
+        return -0.5 * (np.log(2 * np.pi * variance) + (mean - theta) ** 2 / variance)
+    n = data.n[part]
     sigma2 = np.asarray(sigma, dtype=float)[..., None] ** 2
-    squares = data.ss + data.n * (data.mean - theta) ** 2
-    return -0.5 * data.n * np.log(2 * np.pi * sigma2) - squares / (2 * sigma2)
+    squares = data.ss[part] + n * (mean - theta) ** 2
+    return -0.5 * n * np.log(2 * np.pi * sigma2) - squares / (2 * sigma2)
 
 
 def log_likelihood(data: GroupedData, theta: np.ndarray, sigma: Any) -> np.ndarray:
@@ -270,22 +276,27 @@ def pointwise_log_likelihood(
     return -0.5 * (np.log(2 * np.pi) + z**2) - np.log(sigma)
 
 
-def marginal_group_log_likelihood(data: GroupedData, mu: Any, tau: Any, sigma: Any) -> np.ndarray:
+def marginal_group_log_likelihood(
+    data: GroupedData, mu: Any, tau: Any, sigma: Any, groups: slice | None = None
+) -> np.ndarray:
     """Log density of each group's data with its mean integrated out: shape ``S + (J,)``.
 
     ``p(y_j | mu, tau, sigma) = (2 pi sigma^2)^(-(n_j - 1)/2) n_j^(-1/2) exp(-SS_j / (2 sigma^2))
     N(ybar_j | mu, sqrt(tau^2 + sigma^2 / n_j))`` (rows form), ``N(estimate_j | mu, sqrt(tau^2 +
-    se_j^2))`` (summaries form): the marginal parametrization's terms, per group.
+    se_j^2))`` (summaries form): the marginal parametrization's terms, per group. ``groups``
+    keeps those groups only.
     """
+    part = slice(None) if groups is None else groups
     mu = np.asarray(mu, dtype=float)[..., None]
     tau2 = np.asarray(tau, dtype=float)[..., None] ** 2
-    variance = sampling_variance(data, sigma) + tau2
-    between = -0.5 * (np.log(2 * np.pi * variance) + (data.mean - mu) ** 2 / variance)
+    variance = sampling_variance(data, sigma, groups) + tau2
+    between = -0.5 * (np.log(2 * np.pi * variance) + (data.mean[part] - mu) ** 2 / variance)
     if data.kind == "summaries":
         return between
+    n = data.n[part]
     sigma2 = np.asarray(sigma, dtype=float)[..., None] ** 2
-    within = -0.5 * (data.n - 1) * np.log(2 * np.pi * sigma2) - 0.5 * np.log(data.n)
-    return between + within - data.ss / (2 * sigma2)
+    within = -0.5 * (n - 1) * np.log(2 * np.pi * sigma2) - 0.5 * np.log(n)
+    return between + within - data.ss[part] / (2 * sigma2)
 
 
 # ---- predictive draws ---------------------------------------------------------------------------

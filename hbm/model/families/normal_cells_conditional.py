@@ -138,16 +138,27 @@ def marginal_group_log_likelihood(
     sigma: np.ndarray,
     covariance: np.ndarray,
     centred_intercept: np.ndarray | None = None,
+    groups: slice | None = None,
 ) -> np.ndarray:
     """Each group's log density with its effects integrated out: ``(S, J)``.
 
     ``beta`` (S, p), ``sigma`` (S,), ``covariance`` (S, q, q); ``centred_intercept`` (S,), when
     given, is the intercept at the covariates' means (``beta_centred``), from which the residuals'
-    offset is computed without cancellation.
+    offset is computed without cancellation. ``groups`` (a slice) keeps those groups only.
     """
     factor = data.factors[0]
     stats = _draw_statistics(data, factor, with_squares=True)
-    out = np.empty((len(sigma), factor.n_groups))
+    if groups is not None:
+        q = factor.n_terms
+        rows = slice(groups.start * q, groups.stop * q)
+        stats = {
+            **stats,
+            "zw": stats["zw"][rows],
+            "ztz": stats["ztz"][groups],
+            "n": stats["n"][groups],
+            "squares": stats["squares"][groups],
+        }
+    out = np.empty((len(sigma), len(stats["n"])))
     q = factor.n_terms
     for start in range(0, len(sigma), DRAW_BLOCK):
         part = slice(start, start + DRAW_BLOCK)
