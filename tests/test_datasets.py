@@ -13,10 +13,22 @@ import hbm
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["schools", "eight_schools", "sleepstudy", "pastes", "penicillin"])
+@pytest.mark.parametrize(
+    "name", ["schools", "eight_schools", "sleepstudy", "pastes", "penicillin", "epidemics"]
+)
 def test_packaged_copy_equals_data_folder(name):
     packaged = ROOT / "hbm" / "_data" / f"{name}.csv"
     assert packaged.read_bytes() == (ROOT / "data" / f"{name}.csv").read_bytes()
+
+
+def test_make_epidemics_reproduces_the_file():
+    spec = importlib.util.spec_from_file_location("make_epi", ROOT / "data" / "make_epidemics.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table, truth = module.make_epidemics(30)
+    assert table.equals(hbm.datasets.load("epidemics"))
+    # some countries still before their peak, some past it: the case for pooling
+    assert 3 <= int((truth["last"] < truth["xmid"]).sum()) <= 27
 
 
 def test_make_schools_reproduces_the_file():

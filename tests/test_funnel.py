@@ -109,3 +109,35 @@ def test_fit_plot_funnel_delegates():
     )
     figure = fit.plot_funnel(groups=["A", "C"])
     assert [ax.get_title().split(" ")[0] for ax in figure.axes] == ["theta[A]", "theta[C]"]
+
+
+def test_triage_of_a_curve_fit_whose_effects_have_a_term_dimension():
+    # A curve model: beta has 3 terms (one shared), sd and u_g 2 (varying). The effects are
+    # deviations u = sd * z from the population, so log|u| = log sd + log|z|: correlation 0.67 as
+    # above (800 draws per term: sd ~0.02). It used to fail broadcasting u against beta.
+    from hbm.model.curve_terms import CurveSpec, curve_parameter_table
+
+    spec = CurveSpec("logistic", ("asym", "xmid"))
+    parameters = curve_parameter_table(spec, "g", "noncentered")
+    rng = np.random.default_rng(3)
+    shape, labels, terms = (2, 400), ["a", "b", "c"], ["asym", "xmid"]
+    sd = np.exp(rng.normal(size=(*shape, 2)))
+    u = sd[:, :, None, :] * rng.normal(size=(*shape, 3, 2))
+    diverging = np.zeros(shape, bool)
+    diverging.flat[np.argsort(sd[..., 0], axis=None)[:10]] = True
+    coords = {"chain": [0, 1], "draw": np.arange(shape[1]), "g": labels, "g_term": terms}
+    posterior = xr.Dataset(
+        {
+            "beta": (("chain", "draw", "beta_dim"), rng.normal(size=(*shape, 3))),
+            "sd_g": (("chain", "draw", "g_term"), sd),
+            "u_g": (("chain", "draw", "g", "g_term"), u),
+            "sigma": (("chain", "draw"), np.ones(shape)),
+        },
+        coords={**coords, "beta_dim": ["asym", "xmid", "log_scal"]},
+    )
+    stats = xr.Dataset({"diverging": (("chain", "draw"), diverging)}, coords=coords)
+    idata = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    triage = funnel_triage(idata, parameters=parameters)
+    assert triage.divergences == 10 and len(triage.groups) == 3
+    assert all(abs(g["funnel_corr"] - 0.67) < 0.1 for g in triage.groups)
+    assert all(np.isnan(g["pooling"]) for g in triage.groups)

@@ -19,6 +19,7 @@ EXPECTED = {
     "07_varying_slopes",
     "08_nested_levels",
     "09_rates_and_funnel",
+    "10_well_decline",
 }
 
 

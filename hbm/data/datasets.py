@@ -74,6 +74,15 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
         "months of history (data/make_wells.py; hbm curve --curve arps --time month "
         "--varying qi,di).",
     ),
+    "epidemics": (
+        "epidemics.csv",
+        "country",
+        "cases",
+        None,
+        "Synthetic epidemic: weekly cumulative cases per 100,000 in 30 countries, logistic "
+        "curves, some still before their peak (data/make_epidemics.py; hbm curve --curve "
+        "logistic --time day --varying asym,xmid).",
+    ),
 }
 #: A formula for the datasets that are more than a group and a value.
 FORMULAS: dict[str, str] = {

@@ -166,12 +166,19 @@ def _group_table(
     tau = posterior[names.sd].values
     dim = group_dim(theta)
     s2 = _sampling_variance(idata, posterior, names.residual, data)
+    # Effects with a term dimension (formula and curve models) are deviations u ~ N(0, Sigma)
+    # from the population: their distance is |u|, per term against that term's sd.
+    deviations = theta.ndim > 3
     rows = []
     for j, label in enumerate(theta[dim].values):
         values = theta.sel({dim: label}).values
-        distance = np.log(np.abs(values - mu) + 1e-300)
+        distance = np.log(np.abs(values if deviations else values - mu) + 1e-300)
         corr = np.corrcoef(np.log(tau).ravel(), distance.ravel())[0, 1]
-        pooling = float(np.mean(s2[..., j] / (s2[..., j] + tau**2))) if s2 is not None else np.nan
+        pooling = (
+            float(np.mean(s2[..., j] / (s2[..., j] + tau**2)))
+            if s2 is not None and not deviations
+            else np.nan
+        )
         rows.append({"label": str(label), "pooling": _round(pooling), "funnel_corr": _round(corr)})
     return rows
 

@@ -1,0 +1,291 @@
+"""Simulation-based calibration of a curve model: exponential decline, ``log qi`` and ``log di``
+varying (correlated) by group.
+
+For each simulation: draw the truth from the priors (``beta[log_qi]``, ``beta[log_di]``, the two
+group sds, the correlation from ``lkj(2)``, ``sigma``), the group effects ``u_j ~ N(0, Sigma)``,
+and rows ``y = exp(log_qi + u_j0) * exp(-exp(log_di + u_j1) * t) + e`` for a fixed design of 10
+groups with 3 to 24 monthly points (``t = 0, 1, ...``); fit with hbm's curve model
+(:func:`hbm.model.curve_build.build_curve`); record the rank of each true value among ``L = 99``
+thinned posterior draws. If the model is right, every rank is uniform on ``0..L``. The tests are
+those of ``bench/sbc.py`` (chi-square on 20 equal bins and ArviZ's ``pot_c`` ECDF test); a
+parametrization passes when every p-value is at least ``0.01`` divided by the number of p-values
+(Bonferroni).
+
+The truth is simulated with numpy, independently of PyMC (for a 2 x 2 correlation matrix,
+``lkj(eta)`` means ``(r + 1) / 2 ~ Beta(eta, eta)``). The model is built by hbm with the
+simulation's priors (fixed, not the data-dependent defaults) and compiled by nutpie once, its
+outcome a shared variable; each simulation swaps in its rows (``with_data``). NUTS starts at
+nutpie's default (not hbm's pooled least-squares start, which depends on the data).
+
+    python bench/sbc_curves.py --sims 400
+
+writes ``bench/results/sbc_curves_ranks.csv``, ``bench/results/sbc_curves_summary.csv`` and
+``bench/results/sbc_curves_ranks_<parametrization>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from sbc import Settings, bin_counts  # noqa: E402
+
+from hbm.data.curve_data import CurveData, curve_data  # noqa: E402
+from hbm.model.curve_build import build_curve  # noqa: E402
+from hbm.model.curve_priors import curve_default_priors, resolve_curve_priors  # noqa: E402
+from hbm.model.curve_terms import CurveSpec  # noqa: E402
+from hbm.model.priors import Prior  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+RESULTS = HERE / "results"
+SPEC = CurveSpec("exponential", ("qi", "di"))
+SIZES = (3, 3, 4, 5, 6, 8, 10, 12, 18, 24)
+LABELS = tuple(f"g{j + 1:02d}" for j in range(len(SIZES)))
+TERMS = ("log_qi", "log_di")
+PRIORS = {
+    "beta[log_qi]": "normal(4.6, 0.5)",
+    "beta[log_di]": "normal(-2.3, 0.5)",
+    "sd_g[log_qi]": "halfnormal(0.5)",
+    "sd_g[log_di]": "halfnormal(0.5)",
+    "corr_g": "lkj(2)",
+    "sigma": "halfnormal(5)",
+}
+#: The population parameters, and the effects of the smallest and the largest group.
+PARAMETERS = (
+    "beta[log_qi]",
+    "beta[log_di]",
+    "sd_g[log_qi]",
+    "sd_g[log_di]",
+    "corr_g[log_qi, log_di]",
+    "sigma",
+    f"u_g[{LABELS[0]}, log_qi]",
+    f"u_g[{LABELS[0]}, log_di]",
+    f"u_g[{LABELS[-1]}, log_di]",
+)
+PARAMETRIZATIONS = ("noncentered", "centered")
+ALPHA = 0.01
+
+
+def times() -> np.ndarray:
+    """The fixed design: group j observed at months ``0 .. SIZES[j] - 1``."""
+    return np.concatenate([np.arange(n, dtype=float) for n in SIZES])
+
+
+def simulate(rng: np.random.Generator, priors: dict[str, Prior]) -> tuple[dict, pd.DataFrame]:
+    """True parameters from the priors and a table from the model."""
+    truth = {name: _draw(priors[name], rng) for name in priors if name != "corr_g"}
+    eta = priors["corr_g"].params[0]
+    truth["corr_g[log_qi, log_di]"] = 2.0 * rng.beta(eta, eta) - 1.0
+    sd = np.array([truth["sd_g[log_qi]"], truth["sd_g[log_di]"]])
+    r = truth["corr_g[log_qi, log_di]"]
+    chol = np.array([[1.0, 0.0], [r, np.sqrt(1.0 - r * r)]]) * sd[:, None]
+    u = rng.standard_normal((len(SIZES), 2)) @ chol.T
+    for j, label in enumerate(LABELS):
+        truth[f"u_g[{label}, log_qi]"], truth[f"u_g[{label}, log_di]"] = u[j]
+    g = np.repeat(np.arange(len(SIZES)), SIZES)
+    t = times()
+    qi = np.exp(truth["beta[log_qi]"] + u[g, 0])
+    di = np.exp(truth["beta[log_di]"] + u[g, 1])
+    y = qi * np.exp(-di * t) + rng.normal(0.0, truth["sigma"], len(t))
+    return truth, pd.DataFrame({"g": np.asarray(LABELS)[g], "t": t, "y": y})
+
+
+def _draw(prior: Prior, rng: np.random.Generator) -> float:
+    if prior.family == "normal":
+        return float(rng.normal(prior.params[0], prior.params[1]))
+    if prior.family == "halfnormal":
+        return float(abs(rng.normal(0.0, prior.params[0])))
+    raise ValueError(f"SBC simulates normal and halfnormal priors only; got {prior.text()}.")
+
+
+def rows(table: pd.DataFrame) -> CurveData:
+    return curve_data(table, group="g", time="t", value="y")
+
+
+def resolved_priors(data: CurveData) -> dict[str, Prior]:
+    """The simulation's priors on every parameter (the defaults' names, overridden)."""
+    defaults = curve_default_priors(data, SPEC.shape, SPEC.free, SPEC.varying)
+    return resolve_curve_priors(defaults, "g", PRIORS)
+
+
+class Compiled:
+    """hbm's curve model for one parametrization, compiled once, with swappable rows."""
+
+    def __init__(self, parametrization: str, data: CurveData):
+        import nutpie
+        import pytensor
+
+        self.parametrization = parametrization
+        shared = pytensor.shared(np.asarray(data.y, float), name="sbc_y")
+        model = build_curve(
+            dataclasses.replace(data, y=shared),  # type: ignore[arg-type]
+            SPEC,
+            resolved_priors(data),
+            parametrization,
+        )
+        with pytensor.config.change_flags(numba__fastmath=False):
+            self.compiled = nutpie.compile_pymc_model(model)
+
+    def draws(
+        self, data: CurveData, seed: int, settings: Settings
+    ) -> tuple[dict[str, np.ndarray], int]:
+        """Posterior draws ``(chain, draw)`` of every ranked parameter, and the divergences."""
+        import nutpie
+        import pytensor
+
+        if data.labels != LABELS or not np.array_equal(data.t, times()):
+            raise ValueError("The simulated rows must keep the fixed design's order.")
+        compiled = self.compiled.with_data(sbc_y=np.asarray(data.y, float))
+        with pytensor.config.change_flags(numba__fastmath=False):
+            trace = nutpie.sample(
+                compiled,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                seed=seed,
+                target_accept=settings.target_accept,
+                progress_bar=False,
+            )
+        posterior = trace["posterior"].to_dataset()
+        beta, sd, u = (posterior[n].values for n in ("beta", "sd_g", "u_g"))
+        out = {
+            "beta[log_qi]": beta[..., 0],
+            "beta[log_di]": beta[..., 1],
+            "sd_g[log_qi]": sd[..., 0],
+            "sd_g[log_di]": sd[..., 1],
+            "corr_g[log_qi, log_di]": posterior["corr_g"].values[..., 0],
+            "sigma": posterior["sigma"].values,
+        }
+        for j, label in enumerate(LABELS):
+            out[f"u_g[{label}, log_qi]"], out[f"u_g[{label}, log_di]"] = u[..., j, 0], u[..., j, 1]
+        return out, int(trace["sample_stats"]["diverging"].values.sum())
+
+
+def run_sbc(
+    parametrizations: tuple[str, ...] | list[str], settings: Settings, *, verbose: bool = False
+) -> pd.DataFrame:
+    """Ranks of the true values: one row per parametrization, simulation and parameter."""
+    out = []
+    placeholder = pd.DataFrame(
+        {"g": np.repeat(LABELS, SIZES), "t": times(), "y": 50.0 + np.arange(len(times()))}
+    )
+    design = rows(placeholder)
+    priors = {name: resolved_priors(design)[name] for name in PRIORS if name != "corr_g"}
+    priors["corr_g"] = resolved_priors(design)["corr_g"]
+    for parametrization in parametrizations:
+        start = time.perf_counter()
+        model = Compiled(parametrization, design)
+        for sim, child in enumerate(np.random.SeedSequence(settings.seed).spawn(settings.sims)):
+            rng = np.random.default_rng(child)
+            truth, table = simulate(rng, priors)
+            draws, divergences = model.draws(rows(table), int(rng.integers(2**31)), settings)
+            for name in PARAMETERS:
+                kept = draws[name][:, :: settings.thin].ravel()[: settings.ranks_of]
+                out.append(
+                    {
+                        "parametrization": parametrization,
+                        "sim": sim,
+                        "parameter": name,
+                        "truth": truth[name],
+                        "rank": int(np.sum(kept < truth[name])),
+                        "divergences": divergences,
+                    }
+                )
+        if verbose:
+            seconds = time.perf_counter() - start
+            print(f"sbc: {parametrization}: {settings.sims} fits in {seconds:.0f} s", flush=True)
+    return pd.DataFrame(out)
+
+
+def uniformity(ranks: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Chi-square and ECDF (``pot_c``) tests of uniform ranks per parametrization and parameter."""
+    from arviz_stats.base import array_stats
+    from scipy import stats
+
+    out = []
+    jitter = np.random.default_rng([settings.seed, 2]).uniform(size=len(ranks))
+    ranks = ranks.assign(pit=(ranks["rank"] + jitter) / (settings.ranks_of + 1))
+    for (parametrization, name), group in ranks.groupby(
+        ["parametrization", "parameter"], sort=False
+    ):
+        chi2, p = stats.chisquare(bin_counts(group["rank"].to_numpy(), settings))
+        ecdf_p = float(array_stats.uniformity_test(group["pit"].to_numpy(), method="pot_c")[0])
+        per_sim = group.drop_duplicates("sim")["divergences"]
+        out.append(
+            {
+                "parametrization": parametrization,
+                "parameter": name,
+                "sims": len(group),
+                "chi2": round(float(chi2), 3),
+                "p_value": float(p),
+                "ecdf_p_value": ecdf_p,
+                "passes": bool(min(p, ecdf_p) >= ALPHA / (2 * len(PARAMETERS))),
+                "sims_with_divergences": int((per_sim > 0).sum()),
+                "divergences": int(per_sim.sum()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def plot_ranks(ranks: pd.DataFrame, parametrization: str, settings: Settings) -> Figure:
+    """Rank histograms of one parametrization, with the 99% band of each bin's count."""
+    from matplotlib.figure import Figure
+    from scipy import stats
+
+    subset = ranks[ranks["parametrization"] == parametrization]
+    sims = subset["sim"].nunique()
+    low, high = stats.binom.interval(0.99, sims, 1.0 / settings.bins)
+    figure = Figure(figsize=(13.0, 5.6), layout="constrained")
+    axes = figure.subplots(2, 5, sharey=True).ravel()
+    for ax, name in zip(axes, PARAMETERS, strict=False):
+        counts = bin_counts(subset.loc[subset["parameter"] == name, "rank"].to_numpy(), settings)
+        ax.axhspan(low, high, color="0.85", label="99% band per bin")
+        ax.axhline(sims / settings.bins, color="0.4", linewidth=0.8)
+        ax.bar(np.arange(settings.bins), counts, width=0.9, color="tab:blue")
+        ax.set_title(name, fontsize="medium")
+    axes[-1].set_visible(False)
+    axes[0].legend(loc="lower left", fontsize="x-small")
+    figure.suptitle(
+        f"SBC rank histograms, exponential decline, log qi and log di varying, {parametrization} "
+        f"({sims} simulations)"
+    )
+    return figure
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sims", type=int, default=400)
+    parser.add_argument("--parametrizations", nargs="+", default=list(PARAMETRIZATIONS))
+    parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    settings = Settings(sims=args.sims, seed=args.seed)
+    ranks = run_sbc(args.parametrizations, settings, verbose=True)
+    summary = uniformity(ranks, settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    ranks.to_csv(args.out / "sbc_curves_ranks.csv", index=False)
+    summary.to_csv(args.out / "sbc_curves_summary.csv", index=False)
+    for parametrization in args.parametrizations:
+        plot_ranks(ranks, parametrization, settings).savefig(
+            args.out / f"sbc_curves_ranks_{parametrization}.png", dpi=100
+        )
+    print(summary.to_string(index=False))
+    for parametrization, passes in summary.groupby("parametrization", sort=False)["passes"]:
+        print(f"sbc: {parametrization}: {'passes' if passes.all() else 'FAILS'}")
+    print(f"sbc: wrote {args.out}/ (sbc_curves_ranks.csv, sbc_curves_summary.csv, *.png)")
+
+
+if __name__ == "__main__":
+    main()
