@@ -258,7 +258,11 @@ def _part(
         options = []
         for component in term.components:
             column = _source(component)
-            assert column is not None  # formula_needs refused the rest
+            if column is None:  # formula_needs refuses these first; never a silent wrong column
+                raise ValueError(
+                    f"The term {term!s} of {text!r} is not a column, a level of one or a product "
+                    "of those; out of core, precompute it as a column of the data."
+                )
             options.append(_options(component, column, variables[column]["kind"]))
         for combination in itertools.product(*options):
             name = ":".join(label for label, _ in combination)
