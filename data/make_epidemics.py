@@ -1,21 +1,24 @@
-"""Generate ``data/epidemics.csv``: a seeded synthetic epidemic, cumulative cases per country.
+"""Generate ``data/epidemics.csv``: a seeded synthetic epidemic, cumulative case counts per country.
 
-Each country's cumulative reported cases per 100,000 people follow a logistic curve (R's
-``SSlogis``, hbm's ``logistic``)
+Each country's expected cumulative reported cases follow a logistic curve (R's ``SSlogis``,
+hbm's ``logistic``)
 
-    cases(t) = asym / (1 + exp((xmid - t) / scal)),   t = days since the region's first case
+    mu(t) = asym / (1 + exp((xmid - t) / scal)),   t = days since the region's first case
 
 with the countries' parameters drawn from a population, as hbm's curve model assumes:
 
-    asym ~ Normal(1500, 400)       final size: cases per 100,000 (kept above 200)
-    xmid ~ Normal(70, 15)          day of the peak of new cases
-    scal = 10                      shared: days for the curve to rise by a factor e
-    cases = curve + Normal(0, 15)  reporting noise (the normal family; counts wait for issue 14)
+    asym ~ Normal(1500, 400)                 final size in cases (kept above 200)
+    xmid ~ Normal(70, 15)                    day of the peak of new cases
+    scal = 10                                shared: days for the curve to rise by a factor e
+    cases ~ NegBinomial(mu(t), alpha = 60)   reported counts: variance mu + mu^2 / 60
 
-Countries report weekly (t = 0, 7, 14, ...) up to a last report between day 35 and day 150, so
-some are past their peak and some are still early, where their own rows cannot tell the final
-size: its estimate must come from the other countries. Values are rounded to one decimal and
-kept at zero or above (cumulative counts with noise are not forced to be monotone).
+(the negative binomial family's parametrization, :mod:`hbm.model.families.negbinomial`: a count
+family with a log link fits it as ``hbm curve ... --family negbinomial``; the normal family's
+constant sd does not hold, the spread grows with the count). Countries report weekly
+(t = 0, 7, 14, ...) up to a last report between day 35 and day 150, so some are past their peak
+and some are still early, where their own rows cannot tell the final size: its estimate must come
+from the other countries. Each week's report is drawn on its own (the counts are not forced to be
+monotone), as the model assumes.
 
 Run ``python data/make_epidemics.py [N_COUNTRIES] [OUT.csv]`` (default 30 countries, writing
 ``data/epidemics.csv`` and the packaged copy ``hbm/_data/epidemics.csv``); the output is
@@ -35,7 +38,7 @@ SEED = 20261202
 ASYM, SD_ASYM = 1500.0, 400.0
 XMID, SD_XMID = 70.0, 15.0
 SCAL = 10.0
-SIGMA = 15.0
+ALPHA = 60.0
 
 
 def make_epidemics(
@@ -51,10 +54,11 @@ def make_epidemics(
     rows = []
     for name, a, x, d in zip(names, asym, xmid, days, strict=True):
         t = np.arange(0, d + 1, 7, dtype=float)
-        cases = a / (1 + np.exp((x - t) / SCAL)) + rng.normal(0.0, SIGMA, size=t.size)
+        mu = a / (1 + np.exp((x - t) / SCAL))
+        cases = rng.negative_binomial(ALPHA, ALPHA / (ALPHA + mu))
         rows.append(pd.DataFrame({"country": name, "day": t.astype(int), "cases": cases}))
     table = pd.concat(rows, ignore_index=True)
-    table["cases"] = table["cases"].clip(lower=0).round(1)
+    table["cases"] = table["cases"].astype(np.int64)
     truth = pd.DataFrame({"country": names, "asym": asym, "xmid": xmid, "scal": SCAL, "last": days})
     return table, truth
 

@@ -80,11 +80,14 @@ def fit_curve(
         (LKJ). The others are shared by all groups.
     fixed : dict, optional
         Curve parameters held at a natural value (``{"b": 0.8}``).
-    family : str
-        The outcome's distribution: ``normal``.
+    family : {"normal", "poisson", "negbinomial"}
+        The outcome's distribution around the curve: ``normal`` (identity link, sd ``sigma``),
+        or counts (log link: the curve is the expected count, ``log f(t)`` the linear predictor;
+        the negative binomial adds its shape ``alpha``). Counts must be whole numbers >= 0.
     priors : dict, optional
         Prior text by name: ``beta[<term>]``, ``beta``, ``sd_<group>[<term>]``, ``sd_<group>``,
-        ``corr_<group>``, ``sigma`` (terms on the pooled scale: ``log_qi``).
+        ``corr_<group>``, ``sigma`` (normal), ``alpha`` (negbinomial) (terms on the pooled
+        scale: ``log_qi``).
     parametrization : {"auto", "noncentered", "centered"}
     draws, tune, chains, target_accept, random_seed, sampler, progressbar
         As for :func:`hbm.fit`.

@@ -79,9 +79,9 @@ DATASETS: dict[str, tuple[str, str, str, str | None, str]] = {
         "country",
         "cases",
         None,
-        "Synthetic epidemic: weekly cumulative cases per 100,000 in 30 countries, logistic "
-        "curves, some still before their peak (data/make_epidemics.py; hbm curve --curve "
-        "logistic --time day --varying asym,xmid).",
+        "Synthetic epidemic: weekly cumulative case counts in 30 countries, logistic curves "
+        "with negative binomial reports, some still before their peak (data/make_epidemics.py; "
+        "hbm curve --curve logistic --time day --varying asym,xmid --family negbinomial).",
     ),
 }
 #: A formula for the datasets that are more than a group and a value.

@@ -7,8 +7,12 @@
    (``u = z F'``, ``z ~ N(0, 1)``), centered, or ``partial``: centered for the groups whose rows
    pin their effects and non-centered for the others (:func:`informative_groups`);
 4. per row, the curve's parameters ``beta + u[g[i]]`` (varying) or ``beta`` (shared), taken to
-   their natural scale, give the expected value ``mu[i] = f(t[i]; ...)``;
-5. the outcome's likelihood, chosen by family name in :func:`observe_curve` (one place).
+   their natural scale, give the expected value ``mu[i] = f(t[i]; ...)``; the linear predictor
+   is ``mu[i]`` itself (normal) or ``log mu[i]`` (count families, log link;
+   :meth:`hbm.model.curves.Curve.log_evaluate`, which keeps its digits where ``mu`` underflows);
+5. the outcome's likelihood, chosen by family name in :func:`observe_curve` (one place): the
+   count families' own log density (:mod:`hbm.model.families.poisson`,
+   :mod:`hbm.model.families.negbinomial`) as one potential.
 
 Starting values: NUTS starts ``beta`` at a pooled least-squares fit of the curve to all rows
 (:func:`pooled_start`, from the priors' centres), not at the priors' centres, so that chains do
@@ -27,6 +31,7 @@ from hbm.core.names import BETA, BETA_DIM, SIGMA, corr_name, effect_name, pair_d
 from hbm.core.names import term_dim as term_dim_of
 from hbm.data.curve_data import CurveData
 from hbm.model.curve_terms import CURVE_PARAMETRIZATIONS, CurveSpec, curve_pairs
+from hbm.model.families import get_family
 from hbm.model.linear_effects import prior_vector, solve_lower
 from hbm.model.lkj import lkj_cholesky
 from hbm.model.priors import Prior
@@ -34,7 +39,16 @@ from hbm.model.priors import Prior
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["build_curve", "informative_groups", "observe_curve", "pooled_start"]
+__all__ = [
+    "COUNT_LIKELIHOOD",
+    "build_curve",
+    "informative_groups",
+    "observe_curve",
+    "pooled_start",
+]
+
+#: The potential that holds a count family's log likelihood.
+COUNT_LIKELIHOOD = "y_counts"
 
 
 def build_curve(
@@ -79,8 +93,11 @@ def build_curve(
             if p.term in varying:
                 value = value + u[codes, varying.index(p.term)]  # type: ignore[index]
             natural[name] = p.to_natural(value, pt)
-        mu = curve.evaluate(t, natural, pt)
-        observe_curve(spec.family, mu, data.y, priors)
+        if spec.link == "log":
+            eta = curve.log_evaluate(t, natural, pt)
+        else:
+            eta = curve.evaluate(t, natural, pt)
+        observe_curve(spec.family, eta, data.y, priors)
     if start:
         _set_start(model, terms, start, varying, g, int(np.sum(centered)))
     return model
@@ -151,16 +168,17 @@ def informative_groups(
     start: Mapping[str, float],
 ) -> np.ndarray:
     """Which groups' own rows pin their varying parameters: the standard error of each varying
-    term from the group's rows alone (Fisher information at the pooled start, the rows' sd
-    estimated from successive differences within groups, robustly) below half the scale of its
-    between-group sd's prior, for every varying term."""
+    term from the group's rows alone (Fisher information at the pooled start) below half the
+    scale of its between-group sd's prior, for every varying term.
+
+    A row's information on a term is ``(d mu / d term)^2 / Var(y)``: the normal family's rows'
+    variance is estimated from successive differences within groups, robustly; a count family's
+    is its own at the start's mean (its ``information`` of the linear predictor ``log mu``,
+    ``mu`` for the Poisson, ``mu / (1 + mu / alpha)`` for the negative binomial, with ``alpha``
+    from the start's residuals by moments).
+    """
     curve = spec.shape
     y, codes = data.y, data.codes
-    same = codes[1:] == codes[:-1]
-    steps = np.abs(np.diff(y))[same]
-    noise = float(np.median(steps)) / (0.6745 * np.sqrt(2)) if steps.size else 0.0
-    noise = noise if noise > 0 else float(np.std(y)) or 1.0
-    pinned = np.ones(data.n_groups, bool)
     base = dict(start)
 
     def mean(values: Mapping[str, float]) -> np.ndarray:
@@ -171,13 +189,15 @@ def informative_groups(
         with np.errstate(all="ignore"):
             return np.asarray(curve.evaluate(data.t, natural), dtype=float)
 
+    weight = _row_precision(spec.family, y, codes, mean(base))
+    pinned = np.ones(data.n_groups, bool)
     for term in spec.varying_terms:
         h = 1e-4 * max(1.0, abs(base[term]))
         slope = (mean({**base, term: base[term] + h}) - mean({**base, term: base[term] - h})) / (
             2 * h
         )
         slope = np.where(np.isfinite(slope), slope, 0.0)
-        information = np.bincount(codes, weights=slope**2, minlength=data.n_groups) / noise**2
+        information = np.bincount(codes, weights=slope**2 * weight, minlength=data.n_groups)
         with np.errstate(divide="ignore"):
             se = 1.0 / np.sqrt(information)
         prior = priors[f"{sd_name(data.group)}[{term}]"]
@@ -186,19 +206,46 @@ def informative_groups(
     return pinned
 
 
-def observe_curve(family: str, mu: Any, y: np.ndarray, priors: Mapping[str, Prior]) -> None:
-    """The likelihood of the rows given their expected values ``mu``, by family name.
+def _row_precision(family: str, y: np.ndarray, codes: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """``1 / Var(y_i)`` per row at the start's means ``mu`` (see :func:`informative_groups`)."""
+    if family == "normal":
+        same = codes[1:] == codes[:-1]
+        steps = np.abs(np.diff(y))[same]
+        noise = float(np.median(steps)) / (0.6745 * np.sqrt(2)) if steps.size else 0.0
+        noise = noise if noise > 0 else float(np.std(y)) or 1.0
+        return np.full(y.shape, 1.0 / noise**2)
+    module = get_family(family)
+    mu = np.where(np.isfinite(mu) & (mu > 0), mu, np.nan)
+    params: dict[str, float] = {}
+    if module.PARAMETERS:  # the negative binomial's alpha by moments: E(y-mu)^2 = mu + mu^2/alpha
+        excess = float(np.nansum((y - mu) ** 2 - mu)) / float(np.nansum(mu**2) or 1.0)
+        params[module.PARAMETERS[0].name] = 1.0 / excess if excess > 0 else np.inf
+    with np.errstate(all="ignore"):
+        eta = np.log(mu)
+        # information of eta, per unit of (d eta)^2 = (d mu / mu)^2
+        precision = module.information(eta, np.ones_like(mu), params) / mu**2
+    return np.where(np.isfinite(precision), precision, 0.0)
 
-    ``normal``: ``y ~ Normal(mu, sigma)`` with ``sigma`` from its prior. Count families (Poisson,
-    negative binomial) plug in here with a positive ``mu``.
+
+def observe_curve(family: str, eta: Any, y: np.ndarray, priors: Mapping[str, Prior]) -> None:
+    """The likelihood of the rows given their linear predictors ``eta``, by family name.
+
+    ``normal``: ``y ~ Normal(eta, sigma)`` (identity link: ``eta`` is the curve) with ``sigma``
+    from its prior. ``poisson`` / ``negbinomial``: ``eta = log f(t)`` and the family's log density
+    per row (without ``-log y!``, which no parameter touches) summed in the potential
+    :data:`COUNT_LIKELIHOOD`, the family's parameters (``alpha``) from their priors.
     """
     import pymc as pm
 
     if family == "normal":
         sigma = priors[SIGMA].to_pymc(SIGMA)
-        pm.Normal("y", mu=mu, sigma=sigma, observed=y)
+        pm.Normal("y", mu=eta, sigma=sigma, observed=y)
         return
-    raise ValueError(f"The curve model has no likelihood for the family {family!r}.")
+    module = get_family(family)
+    if module.LINK != "log":
+        raise ValueError(f"The curve model has no likelihood for the family {family!r}.")
+    params = {p.name: priors[p.name].to_pymc(p.name) for p in module.PARAMETERS}
+    pm.Potential(COUNT_LIKELIHOOD, module.logp(y, 1.0, eta, params).sum())
 
 
 def pooled_start(data: CurveData, spec: CurveSpec, priors: Mapping[str, Prior]) -> dict[str, float]:

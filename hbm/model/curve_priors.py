@@ -20,9 +20,12 @@ slope          normal(0, 2.5 s_y / s_t)            halfnormal(s_y / s_t)    slop
 shape          normal(0, 1.5)  (b = 1 at 0)        halfnormal(1)            logit_b
 =============  ==================================  =======================  ====================
 
-and ``corr_<g> ~ lkj(2)``, ``sigma ~ halfnormal(s_y)``. A log-scale sd of 1 lets a parameter
-differ by a factor of about e between groups. User text may name one term (``beta[log_qi]``,
-``sd_well[log_di]``) or a kind (``sd_well``: every varying term; ``beta``: every term).
+and ``corr_<g> ~ lkj(2)``, ``sigma ~ halfnormal(s_y)`` (normal family). The count families'
+own parameters take their family's default (:mod:`hbm.model.families`: ``alpha ~
+halfcauchy(1)`` for the negative binomial; the Poisson has none). A log-scale sd of 1 lets a
+parameter differ by a factor of about e between groups. User text may name one term
+(``beta[log_qi]``, ``sd_well[log_di]``) or a kind (``sd_well``: every varying term; ``beta``:
+every term).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 from hbm.core.names import BETA, SIGMA, corr_name, sd_name
 from hbm.data.curve_data import CurveData
 from hbm.model.curves import Curve, CurveParameter
+from hbm.model.families import get_family
 from hbm.model.priors import Prior, parse_prior
 
 __all__ = ["CurveScales", "curve_default_priors", "curve_scales", "resolve_curve_priors"]
@@ -84,10 +88,14 @@ def curve_scales(data: CurveData) -> CurveScales:
 
 
 def curve_default_priors(
-    data: CurveData, curve: Curve, free: Sequence[str], varying: Sequence[str]
+    data: CurveData,
+    curve: Curve,
+    free: Sequence[str],
+    varying: Sequence[str],
+    family: str = "normal",
 ) -> dict[str, Prior]:
     """The default prior of every parameter, by full name, for the ``free`` (not fixed) curve
-    parameters of which ``varying`` vary by group (natural names)."""
+    parameters of which ``varying`` vary by group (natural names), for the outcome ``family``."""
     scales = curve_scales(data)
     priors: dict[str, Prior] = {}
     for name in free:
@@ -102,7 +110,10 @@ def curve_default_priors(
         )
     if len(varying) > 1:
         priors[corr_name(data.group)] = Prior("lkj", (LKJ_ETA,), "default")
-    priors[SIGMA] = Prior("halfnormal", (_round(scales.s_y),), "default")
+    if family == "normal":
+        priors[SIGMA] = Prior("halfnormal", (_round(scales.s_y),), "default")
+    else:
+        priors.update(get_family(family).default_family_priors(0.0, 1.0))
     return priors
 
 

@@ -6,8 +6,11 @@ has a population value ``beta[<term>]`` on its pooled scale (level 3); the ``var
 deviation per group ``u_<g>[<label>, <term>]`` drawn from ``N(0, Sigma)`` with sds
 ``sd_<g>[<term>]`` and, when several vary, LKJ-distributed correlations ``corr_<g>[<t1>, <t2>]``
 (level 2); the rest are shared by all groups. ``sigma`` is the rows' sd around the curve
-(level 1, normal family). Terms are the pooled-scale names (``log_qi``, see
-:mod:`hbm.model.curves`).
+(level 1, normal family). For counts (``poisson``, ``negbinomial``: the families of
+:mod:`hbm.model.families`) the curve is the expected count and its log the linear predictor (log
+link): ``y[i] ~ Poisson(f(t[i]; theta[g[i]]))``, or negative binomial with the shape ``alpha``
+(variance ``mu + mu^2 / alpha``) in place of ``sigma``. Terms are the pooled-scale names
+(``log_qi``, see :mod:`hbm.model.curves`).
 
 >>> spec = CurveSpec("arps", ("qi", "di"), {"b": 0.8})
 >>> spec.free_terms, spec.varying_terms
@@ -35,10 +38,12 @@ from hbm.core.names import (
     term_dim,
 )
 from hbm.model.curves import Curve, get_curve
+from hbm.model.families import get_family
 from hbm.model.parameters import Parameter, ParameterTable
 
 __all__ = [
     "CURVE_FAMILIES",
+    "CURVE_LINKS",
     "CURVE_PARAMETRIZATIONS",
     "CurveSpec",
     "choose_curve_parametrization",
@@ -46,8 +51,11 @@ __all__ = [
     "curve_parameter_table",
 ]
 
-#: The outcome families a curve model is written for (one place: :mod:`hbm.model.curve_build`).
-CURVE_FAMILIES = ("normal",)
+#: The outcome families a curve model is written for (one place: :mod:`hbm.model.curve_build`),
+#: with their link: the curve is the outcome's mean, so the linear predictor is the curve itself
+#: (identity) or its log (counts).
+CURVE_LINKS = {"normal": "identity", "poisson": "log", "negbinomial": "log"}
+CURVE_FAMILIES = tuple(CURVE_LINKS)
 #: ``partial``: centered for the groups whose own rows pin their effects, non-centered for the
 #: others (:func:`choose_curve_parametrization`).
 CURVE_PARAMETRIZATIONS = ("partial", "centered", "noncentered")
@@ -102,6 +110,11 @@ class CurveSpec:
     def shape(self) -> Curve:
         """The curve."""
         return get_curve(self.curve)
+
+    @property
+    def link(self) -> str:
+        """The family's link: ``identity`` (normal) or ``log`` (counts)."""
+        return CURVE_LINKS[self.family]
 
     @property
     def free(self) -> tuple[str, ...]:
@@ -198,17 +211,7 @@ def curve_parameter_table(spec: CurveSpec, group: str, parametrization: str) -> 
                 support="correlation",
             )
         )
-    entries.append(
-        Parameter(
-            SIGMA,
-            "residual_scale",
-            (),
-            "none",
-            "sd of the rows around their group's curve (level 1)",
-            has_prior=True,
-            support="positive",
-        )
-    )
+    entries.extend(_family_parameters(spec.family))
     if spec.varying:
         entries.append(
             Parameter(
@@ -231,6 +234,23 @@ def curve_parameter_table(spec: CurveSpec, group: str, parametrization: str) -> 
                 Parameter(f"{effect_name(group)}_c", "auxiliary", (), "none", "centered effects")
             )
     return ParameterTable(tuple(entries))
+
+
+def _family_parameters(family: str) -> tuple[Parameter, ...]:
+    """``sigma`` (normal) or the count family's own parameters (``alpha``; none for Poisson)."""
+    if family == "normal":
+        return (
+            Parameter(
+                SIGMA,
+                "residual_scale",
+                (),
+                "none",
+                "sd of the rows around their group's curve (level 1)",
+                has_prior=True,
+                support="positive",
+            ),
+        )
+    return tuple(get_family(family).PARAMETERS)
 
 
 def _pooled_word(curve: Curve, name: str) -> str:

@@ -113,6 +113,9 @@ class Curve:
     function: Callable[[Any, Mapping[str, Any], Any], Any]
     #: Whether the curve describes a positive quantity (a rate): then values must not be < 0.
     positive: bool = False
+    #: ``log f`` written so that it keeps its digits where ``f`` underflows (a count family's
+    #: linear predictor); ``None``: the log of :meth:`evaluate`.
+    log_function: Callable[[Any, Mapping[str, Any], Any], Any] | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -137,6 +140,20 @@ class Curve:
     def evaluate(self, t: Any, params: Mapping[str, Any], lib: Any = np) -> Any:
         """``f(t; params)`` with natural parameter values (numbers, arrays or tensors)."""
         return self.function(t, params, lib)
+
+    def log_evaluate(self, t: Any, params: Mapping[str, Any], lib: Any = np) -> Any:
+        """``log f(t; params)``: the linear predictor of a count family (log link), NaN where
+        ``f <= 0``.
+
+        >>> p = {"asym": 100.0, "xmid": 0.0, "scal": 1.0}
+        >>> round(float(CURVES["logistic"].log_evaluate(-800.0, p)), 2)
+        -795.39
+        """
+        if self.log_function is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return lib.log(self.function(t, params, lib))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.log_function(t, params, lib)
 
 
 def _linear(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
@@ -168,6 +185,27 @@ def _asymptotic(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
     return p["asym"] + (p["r0"] - p["asym"]) * lib.exp(-lib.exp(p["lrc"]) * t)
 
 
+def _log_exponential(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return lib.log(p["qi"]) - p["di"] * t
+
+
+def _log_arps(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return lib.log(p["qi"]) - lib.log1p(p["b"] * p["di"] * t) / p["b"]
+
+
+def _log_harmonic(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return lib.log(p["qi"]) - lib.log1p(p["di"] * t)
+
+
+def _log_logistic(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    # log(1 + e^z) as logaddexp(0, z): no overflow far before the rise
+    return lib.log(p["asym"]) - lib.logaddexp(0.0, (p["xmid"] - t) / p["scal"])
+
+
+def _log_gompertz(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    return lib.log(p["asym"]) - lib.exp(-(t - p["xmid"]) / p["scal"])
+
+
 _QI = CurveParameter("qi", "log", "initial rate (at t = 0)", "first")
 _DI = CurveParameter("di", "log", "initial decline rate (per unit of time)", "rate")
 _ASYM = CurveParameter("asym", "identity", "upper asymptote", "level")
@@ -187,17 +225,44 @@ CURVES: dict[str, Curve] = {
             ),
             _linear,
         ),
-        Curve("exponential", "qi * exp(-di * t)", (_QI, _DI), _exponential, positive=True),
+        Curve(
+            "exponential",
+            "qi * exp(-di * t)",
+            (_QI, _DI),
+            _exponential,
+            positive=True,
+            log_function=_log_exponential,
+        ),
         Curve(
             "arps",
             "qi / (1 + b * di * t)^(1 / b)",
             (_QI, _DI, CurveParameter("b", "logit2", "hyperbolic exponent, 0 < b < 2", "shape")),
             _arps,
             positive=True,
+            log_function=_log_arps,
         ),
-        Curve("harmonic", "qi / (1 + di * t)", (_QI, _DI), _harmonic, positive=True),
-        Curve("logistic", "asym / (1 + exp((xmid - t) / scal))", (_ASYM, _XMID, _SCAL), _logistic),
-        Curve("gompertz", "asym * exp(-exp(-(t - xmid) / scal))", (_ASYM, _XMID, _SCAL), _gompertz),
+        Curve(
+            "harmonic",
+            "qi / (1 + di * t)",
+            (_QI, _DI),
+            _harmonic,
+            positive=True,
+            log_function=_log_harmonic,
+        ),
+        Curve(
+            "logistic",
+            "asym / (1 + exp((xmid - t) / scal))",
+            (_ASYM, _XMID, _SCAL),
+            _logistic,
+            log_function=_log_logistic,
+        ),
+        Curve(
+            "gompertz",
+            "asym * exp(-exp(-(t - xmid) / scal))",
+            (_ASYM, _XMID, _SCAL),
+            _gompertz,
+            log_function=_log_gompertz,
+        ),
         Curve(
             "asymptotic",
             "asym + (r0 - asym) * exp(-exp(lrc) * t)",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.core.defaults import DEFAULTS
 from hbm.core.seeds import new_seed
 from hbm.data.columns import position
@@ -33,6 +34,7 @@ from hbm.model.curve_terms import (
 )
 from hbm.model.description import GroupTerm, ModelDescription, quote_name
 from hbm.model.priors import Prior, prior_table
+from hbm.model.response import Response, response_values
 from hbm.results.curve_tree import add_curve_data
 from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
@@ -76,8 +78,9 @@ def fit_curve_table(
             f"{', '.join(map(repr, CURVE_PARAMETRIZATIONS))}; got {parametrization!r}."
         )
     data = curve_data(table, group=group, time=time, value=value, missing=missing)
+    check_counts(table, value, spec.family)
     check_curve_values(data, spec, table)
-    defaults = curve_default_priors(data, spec.shape, spec.free, spec.varying)
+    defaults = curve_default_priors(data, spec.shape, spec.free, spec.varying, spec.family)
     resolved = resolve_curve_priors(defaults, group, priors)
     config = config or SampleConfig()
     if config.random_seed is None:
@@ -92,6 +95,8 @@ def fit_curve_table(
     model = build_curve(data, spec, resolved, chosen, start, centered)
     description = ModelDescription(
         response=value,
+        family=spec.family,
+        link=spec.link,
         groups=(GroupTerm(group, (spec.varying_terms,), (True,)),),
         population=spec.free_terms,
         formula=curve_formula(spec, data),
@@ -121,6 +126,7 @@ def fit_curve_table(
     effects = {p.name: "sampled by NUTS" for p in parameters.by_role("group_effect")}
     record = run_record(config, run, chosen, reason, effects)
     record["start"] = start
+    record["family"], record["link"] = spec.family, spec.link
     record["single_point_groups"] = single_point_groups(data)
     run.idata.attrs.update(
         hbm_run=json.dumps(record, sort_keys=True),
@@ -142,6 +148,7 @@ def fit_curve_table(
     )
     result.cache.put(("summary",), run.table)
     record_attrs(result)
+    store_log_likelihood(result, small_only=True)  # rows and groups, for LOO and compare
     return result
 
 
@@ -150,6 +157,14 @@ def _names(varying: Sequence[str] | str) -> tuple[str, ...]:
     if isinstance(varying, str):
         return tuple(v.strip() for v in varying.split(",") if v.strip())
     return tuple(varying)
+
+
+def check_counts(table: pd.DataFrame, value: str, family: str) -> None:
+    """A count family's values must be whole numbers >= 0: a ValueError naming the column and the
+    first bad row otherwise (the families' own check, :func:`hbm.model.response.response_values`).
+    """
+    if family in ("poisson", "negbinomial"):
+        response_values(table, Response(quote_name(value), "column", value), family)
 
 
 def check_curve_values(data: CurveData, spec: CurveSpec, table: pd.DataFrame) -> None:
@@ -200,7 +215,8 @@ def _announce(
         f"hbm: {data.n_rows} rows; {data.value} over {data.time} in {data.n_groups} "
         f"{data.group} groups ({int(n.min())} to {int(n.max())} rows each)"
     )
-    print(f"hbm: model {curve_formula(spec, data)}, family {spec.family}")
+    print(f"hbm: model {curve_formula(spec, data)}")
+    print(f"hbm: family {spec.family}, link {spec.link}: {_family_words(spec)}")
     print(f"hbm: curve {spec.shape.formula}; pooled scales: {_scales(spec)}")
     single = single_point_groups(data)
     if single:
@@ -218,6 +234,14 @@ def _announce(
         f"hbm: sampler {config.sampler}, {config.chains} chains x {config.draws} draws "
         f"({config.tune} tuning), target_accept {config.target_accept}, seed {config.random_seed}"
     )
+
+
+def _family_words(spec: CurveSpec) -> str:
+    """The outcome's distribution around the curve, in words."""
+    if spec.family == "normal":
+        return f"{spec.shape.name} curve = the expected value, rows normal around it (sd sigma)"
+    extra = "; variance mu + mu^2 / alpha" if spec.family == "negbinomial" else "; variance mu"
+    return f"{spec.shape.name} curve = the expected count mu, log mu the linear predictor{extra}"
 
 
 def _scales(spec: CurveSpec) -> str:
