@@ -8,7 +8,8 @@ Two units can be left out (the output of every LOO says which):
   the value per draw is ``log p(y_j | mu, tau, sigma)``, and PSIS-LOGO from one fit is reliable
   (Pareto k small). The conditional per-group sums ``log p(y_j | theta_j, sigma)`` give the same
   ELPD in theory but k above 1 for groups with much data (``integrate=False`` computes them, for
-  teaching); a family without the integrated form uses them and says so.
+  teaching); a family or model without the integrated form (outcome families, curves:
+  :mod:`hbm.analysis.curve_log_likelihood`) uses them and says so.
 - ``"rows"``: each row given its group's effect, ``log p(y_i | theta_g[i], sigma)`` (the family's
   ``pointwise_log_likelihood``). It needs the rows, so only fits made with ``likelihood="rows"``
   (or whose ``fit.nc`` stores the rows' log likelihood) have it. The summaries form has one
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hbm.analysis.curve_log_likelihood import curve_group_block, curve_row_block, is_curve_fit
 from hbm.analysis.draws import maybe_role_draws, role_draws
 from hbm.analysis.formula_log_likelihood import (
     check_groups_unit,
@@ -154,7 +156,7 @@ def unit_log_likelihood(result: FitResult, unit: str, *, integrate: bool = True)
             return UnitLogLik(ROW, stored, integrated=False)
         step = row_draw_step(result)
         return UnitLogLik(ROW, _rows(result, family, step), integrated=False, draw_step=step)
-    if is_outcome_fit(result):  # conditional on the effects: no exact integral
+    if is_outcome_fit(result) or is_curve_fit(result):  # conditional: no exact integral
         stored = _stored(result, GROUP)
         if stored is not None:
             return UnitLogLik(GROUP, stored, integrated=False)
@@ -211,7 +213,7 @@ def store_log_likelihood(result: FitResult, *, small_only: bool = False) -> None
     variables: dict[str, xr.DataArray] = {}
     family = get_family(result.description.family)
     groups = values <= DEFAULTS.loo_max_values  # past it: computed in blocks when asked for
-    if is_outcome_fit(result):
+    if is_outcome_fit(result) or is_curve_fit(result):
         variables[LOG_LIK_GROUPS] = _groups(result, family, integrated=False)
     elif units.formula:
         if len(result.model_data.factors) == 1 and groups:
@@ -302,10 +304,11 @@ def _posterior_arrays(result: FitResult, roles: tuple[str, ...], step: int) -> l
 
 def _groups(result: FitResult, family: ModuleType, integrated: bool) -> xr.DataArray:
     units = units_of(result)
-    if is_outcome_fit(result):
+    if is_outcome_fit(result) or is_curve_fit(result):
+        groups = curve_group_block if is_curve_fit(result) else outcome_group_block
 
         def block(c: int, part: slice) -> np.ndarray:
-            return outcome_group_block(result, c, part)
+            return groups(result, c, part)
 
     elif units.formula:
 
@@ -344,10 +347,11 @@ def _rows(result: FitResult, family: ModuleType, step: int) -> xr.DataArray:
     codes, rows = units.codes, units.values
     if codes is None or rows is None:  # pragma: no cover - available_units checked it
         raise ValueError("The fit kept no rows.")
-    if is_outcome_fit(result):
+    if is_outcome_fit(result) or is_curve_fit(result):
+        rows_of = curve_row_block if is_curve_fit(result) else outcome_row_block
 
         def block(c: int, part: slice) -> np.ndarray:
-            return outcome_row_block(result, c, part, step)
+            return rows_of(result, c, part, step)
 
     elif units.formula:
 

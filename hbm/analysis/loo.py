@@ -127,6 +127,13 @@ class LooResult:
             f"{worst}: {shown}{more}. Importance sampling cannot stand in for refitting without "
             f"them, and the ELPD is likely too optimistic."
         ]
+        if self.unit == GROUP and "no exact marginal" in self.method:
+            out.append(
+                "A curve's group effects cannot be integrated out: compare curve models by rows "
+                "(unit='rows', a new point of a known group), whose Pareto k are usually small, "
+                "and read the groups' ELPD as approximate."
+            )
+            return out
         if self.unit == GROUP and "conditional" in self.method:
             out.append(
                 "Leave groups out with their effects integrated out (integrate=True, where the "
@@ -242,8 +249,9 @@ def _loo_in_blocks(result: FitResult, integrate: bool) -> LooResult:
     """Leave-one-group-out for many groups, a block of groups at a time (see
     :mod:`hbm.analysis.loo_blocks`)."""
     family = get_family(result.description.family)
-    integrated = not result.description.is_seed_model or (
-        integrate and getattr(family, "marginal_group_log_likelihood", None) is not None
+    integrated = not units_of(result).curve and (
+        not result.description.is_seed_model
+        or (integrate and getattr(family, "marginal_group_log_likelihood", None) is not None)
     )
     posterior = result.idata["posterior"].to_dataset()
     reff = relative_efficiency(xr.DataTree.from_dict({"posterior": posterior}))
@@ -340,10 +348,16 @@ def _method(result: FitResult, unit: str, integrated: bool) -> str:
         return (
             f"PSIS-LOGO: each {data.group}'s whole data left out, its effect integrated out exactly"
         )
-    return (
+    method = (
         f"PSIS-LOGO: each {data.group}'s whole data left out, conditional on the drawn effects "
         "(per-group sums; PSIS often unreliable)"
     )
+    if data.curve:
+        method += (
+            "; a conditional approximation: a curve is nonlinear in its parameters, so no exact "
+            "marginal over the group effects exists"
+        )
+    return method
 
 
 def _labels(result: FitResult, unit: str) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from hbm.analysis.curve_log_likelihood import curve_group_log_likelihood, is_curve_fit
 from hbm.analysis.log_likelihood import GROUP, available_units
 from hbm.analysis.units import units_of
 from hbm.core.defaults import DEFAULTS
@@ -54,6 +55,9 @@ def needs_blocks(result: FitResult) -> bool:
 def block_log_likelihood(result: FitResult, integrated: bool) -> Block:
     """``block(groups)``: the log likelihood ``(S, g)`` of a block of groups (a slice)."""
     posterior = result.idata["posterior"].to_dataset()
+    if is_curve_fit(result):  # conditional on the drawn curves: no exact marginal
+        draws = np.arange(posterior.sizes["chain"] * posterior.sizes["draw"])
+        return lambda groups: curve_group_log_likelihood(result, draws, groups)
     if not result.description.is_seed_model:
         return _formula_block(result, posterior)
     family = get_family(result.description.family)

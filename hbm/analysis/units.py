@@ -6,7 +6,8 @@ the rows were kept, each row's group and value. The seed's model has them in its
 :class:`~hbm.data.grouped.GroupedData`; a formula model in its per-cell moments (the groups are
 those of its grouping factor, or the outermost of nested ones, else the first; the response's
 per-group count, mean and within-group sum of
-squares follow from the cells' moments). :func:`units_of` gives them in one shape.
+squares follow from the cells' moments); a curve model in its rows (sorted by group, then time).
+:func:`units_of` gives them in one shape.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hbm.data.curve_data import CurveData
 from hbm.data.grouped import GroupedData
 from hbm.data.model_data import ModelData
 from hbm.data.nesting import outermost_factor
@@ -48,6 +50,8 @@ class Units:
         Per kept row: its group's position and its response value.
     formula : bool
         Whether the fit is of a formula model (its own likelihood code paths).
+    curve : bool
+        Whether the fit is of a group-level curve model (rows given the drawn curves).
     """
 
     response: str
@@ -62,6 +66,7 @@ class Units:
     codes: np.ndarray | None = field(default=None, repr=False)
     values: np.ndarray | None = field(default=None, repr=False)
     formula: bool = False
+    curve: bool = False
 
     @property
     def n_groups(self) -> int:
@@ -95,21 +100,30 @@ class Units:
 
 
 def units_of(result: FitResult) -> Units:
-    """The units of a fit's data (computed once per fit); a TypeError for a curve fit, whose
-    pointwise log likelihood hbm does not compute yet (LOO and compare need it)."""
-    from hbm.data.curve_data import CurveData
-
+    """The units of a fit's data (computed once per fit)."""
     data = result.data
-    if isinstance(data, CurveData):
-        raise TypeError(
-            "Leave-one-out and model comparison are not available for curve fits in this "
-            "version (their pointwise log likelihood is not stored)."
-        )
     return result.cache.get(("units",), lambda: units_from_data(data))
 
 
-def units_from_data(data: GroupedData | ModelData) -> Units:
+def units_from_data(data: GroupedData | ModelData | CurveData) -> Units:
     """The units of reduced data, before or without a fit."""
+    if isinstance(data, CurveData):
+        n = np.asarray(data.n, dtype=float)
+        mean = np.bincount(data.codes, weights=data.y, minlength=data.n_groups) / n
+        ss = np.bincount(
+            data.codes, weights=(data.y - mean[data.codes]) ** 2, minlength=data.n_groups
+        )
+        return Units(
+            response=data.value,
+            group=data.group,
+            labels=data.labels,
+            n=n,
+            mean=mean,
+            ss=ss,
+            codes=data.codes,
+            values=data.y,
+            curve=True,
+        )
     if isinstance(data, GroupedData):
         return Units(
             response=data.value,

@@ -291,8 +291,7 @@ class Fit(ModelKindMethods):
             kept = KeepGroupDraws(thin=group_draws_thin, dtype=group_draws_dtype)  # type: ignore[arg-type]
         elif group_draws_thin != 1 or group_draws_dtype != "float64":
             raise ValueError("group_draws_thin and group_draws_dtype need keep_group_draws=True.")
-        if not isinstance(self.data, CurveData):
-            store_log_likelihood(self.result)
+        store_log_likelihood(self.result)
         return save_result(self.result, Path(path), keep_group_draws=kept)
 
     def group_draws(self, groups: str | list[str] | None = None) -> xr.DataArray:
@@ -340,7 +339,8 @@ class Fit(ModelKindMethods):
 
     @property
     def _outcome(self) -> bool:
-        return self.result.description.family != "normal"
+        """An outcome family's formula fit (a count curve fit is a curve fit first)."""
+        return self.result.description.family != "normal" and not isinstance(self.data, CurveData)
 
     def _repr_html_(self) -> str:
         from hbm.reporting.report import fit_html_snippet
