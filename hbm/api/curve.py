@@ -83,7 +83,9 @@ def fit_curve(
     family : {"normal", "poisson", "negbinomial"}
         The outcome's distribution around the curve: ``normal`` (identity link, sd ``sigma``),
         or counts (log link: the curve is the expected count, ``log f(t)`` the linear predictor;
-        the negative binomial adds its shape ``alpha``). Counts must be whole numbers >= 0.
+        the negative binomial adds its shape ``alpha``). Counts must be whole numbers >= 0; the
+        expected count must be positive, so the logistic's and Gompertz curve's ``asym`` is pooled
+        on the log scale for counts (``beta[log_asym]``).
     priors : dict, optional
         Prior text by name: ``beta[<term>]``, ``beta``, ``sd_<group>[<term>]``, ``sd_<group>``,
         ``corr_<group>``, ``sigma`` (normal), ``alpha`` (negbinomial) (terms on the pooled

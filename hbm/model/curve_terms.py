@@ -9,8 +9,9 @@ deviation per group ``u_<g>[<label>, <term>]`` drawn from ``N(0, Sigma)`` with s
 (level 1, normal family). For counts (``poisson``, ``negbinomial``: the families of
 :mod:`hbm.model.families`) the curve is the expected count and its log the linear predictor (log
 link): ``y[i] ~ Poisson(f(t[i]; theta[g[i]]))``, or negative binomial with the shape ``alpha``
-(variance ``mu + mu^2 / alpha``) in place of ``sigma``. Terms are the pooled-scale names
-(``log_qi``, see :mod:`hbm.model.curves`).
+(variance ``mu + mu^2 / alpha``) in place of ``sigma``; the expected count must be positive, so
+an amplitude (the logistic's ``asym``) is pooled on the log scale (``log_asym``). Terms are the
+pooled-scale names (``log_qi``, see :mod:`hbm.model.curves`).
 
 >>> spec = CurveSpec("arps", ("qi", "di"), {"b": 0.8})
 >>> spec.free_terms, spec.varying_terms
@@ -108,8 +109,9 @@ class CurveSpec:
 
     @property
     def shape(self) -> Curve:
-        """The curve."""
-        return get_curve(self.curve)
+        """The curve, its parameters on the scales this family pools them on
+        (:meth:`hbm.model.curves.Curve.for_link`: a count curve's ``asym`` on the log scale)."""
+        return get_curve(self.curve).for_link(self.link)
 
     @property
     def link(self) -> str:

@@ -31,7 +31,7 @@ array([100.   ,  36.788])
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -116,6 +116,9 @@ class Curve:
     #: ``log f`` written so that it keeps its digits where ``f`` underflows (a count family's
     #: linear predictor); ``None``: the log of :meth:`evaluate`.
     log_function: Callable[[Any, Mapping[str, Any], Any], Any] | None = None
+    #: The parameter the curve is proportional to (``asym`` of the logistic), if any: with a log
+    #: link it must be positive, and :meth:`for_link` pools it on the log scale.
+    amplitude: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -140,6 +143,23 @@ class Curve:
     def evaluate(self, t: Any, params: Mapping[str, Any], lib: Any = np) -> Any:
         """``f(t; params)`` with natural parameter values (numbers, arrays or tensors)."""
         return self.function(t, params, lib)
+
+    def for_link(self, link: str) -> Curve:
+        """The curve as a family with ``link`` pools it: with the log link (counts) the curve is
+        an expected count, so an amplitude pooled on the identity scale (the logistic's and the
+        Gompertz curve's ``asym``) is pooled on the log scale instead (term ``log_asym``), as
+        every parameter that must be positive is; otherwise the curve itself.
+
+        >>> CURVES["logistic"].for_link("log").terms
+        ('log_asym', 'xmid', 'log_scal')
+        """
+        if link != "log" or self.amplitude is None:
+            return self
+        parameters = tuple(
+            replace(p, scale="log") if p.name == self.amplitude and p.scale == "identity" else p
+            for p in self.parameters
+        )
+        return replace(self, parameters=parameters)
 
     def log_evaluate(self, t: Any, params: Mapping[str, Any], lib: Any = np) -> Any:
         """``log f(t; params)``: the linear predictor of a count family (log link), NaN where
@@ -255,6 +275,7 @@ CURVES: dict[str, Curve] = {
             (_ASYM, _XMID, _SCAL),
             _logistic,
             log_function=_log_logistic,
+            amplitude="asym",
         ),
         Curve(
             "gompertz",
@@ -262,6 +283,7 @@ CURVES: dict[str, Curve] = {
             (_ASYM, _XMID, _SCAL),
             _gompertz,
             log_function=_log_gompertz,
+            amplitude="asym",
         ),
         Curve(
             "asymptotic",

@@ -66,6 +66,13 @@ def curve_blocks(result: FitResult, table: pd.DataFrame) -> list[Block]:
         f"(terms {', '.join(spec.varying_terms)}); shared: "
         f"{', '.join(n for n in spec.free if n not in spec.varying) or 'none'}; fixed: "
         f"{', '.join(f'{k} = {v:g}' for k, v in spec.fixed.items()) or 'none'}.",
+        f"Family {spec.family}, link {spec.link}: "
+        + (
+            "the curve is the expected value, rows normal around it (sd sigma)."
+            if spec.family == "normal"
+            else "the curve is the expected count mu, log mu the linear predictor"
+            + ("; variance mu + mu^2 / alpha." if spec.family == "negbinomial" else ".")
+        ),
         "Pooled scales: "
         + "; ".join(f"{p.name} as {p.term} ({p.scale})" for p in spec.shape.parameters)
         + ". Group effects are normal on these scales.",
@@ -133,6 +140,7 @@ def write_curve_outputs(
         table.to_csv(staging / "forecast.csv", index=False)
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
+        diagnostics["family"], diagnostics["link"] = result.description.family, spec_link(result)
         diagnostics["random_seed"] = result.spec.random_seed
         (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
         figures = {
@@ -152,6 +160,11 @@ def write_curve_outputs(
         save_result(result, staging / "fit.nc")
 
     return write_folder(out, fill)
+
+
+def spec_link(result: FitResult) -> str:
+    """The curve fit's link (``identity`` or ``log``)."""
+    return CurveSpec.from_dict(result.description.curve or {}).link
 
 
 def _bounded(table: pd.DataFrame) -> pd.DataFrame:
