@@ -54,7 +54,9 @@ def test_count_curve_potential_matches_scipy(family):
     point = model.initial_point()
     rng = np.random.default_rng(0)
     point = {k: v + 0.3 * rng.standard_normal(np.shape(v)) for k, v in point.items()}
-    values = model.compile_fn(outputs, point_fn=False)(point)
+    outputs = model.replace_rvs_by_values(outputs)
+    function = model.compile_fn(outputs, inputs=model.value_vars, point_fn=False)
+    values = function(*[point[v.name] for v in model.value_vars])
     value, beta, u = values[:3]
     alpha = float(values[3]) if family == "negbinomial" else None
     asym = np.exp(beta[0] + u[data.codes, 0])  # pooled on the log scale for counts
@@ -90,7 +92,7 @@ def epidemic_fits(tmp_path_factory):
     """The bundled epidemic set fitted on the command line with small draws: negative binomial
     and normal (the same data)."""
     folder = tmp_path_factory.mktemp("epidemics")
-    small = ["--draws", "150", "--tune", "300", "--chains", "2", "--seed", "5", "--quiet"]
+    small = ["--draws", "100", "--tune", "200", "--chains", "2", "--seed", "5", "--quiet"]
     for family in ("negbinomial", "normal"):
         code = main(
             ["curve", str(ROOT / "data" / "epidemics.csv"), *EPIDEMIC,
@@ -199,8 +201,14 @@ def test_orange_logistic_against_gompertz_loo_by_rows_and_groups():
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ([3, 40, 180.5, 260, 1, 15, 90], "The counts 'y' must be whole numbers >= 0; row 2 holds"),
-        ([3, 40, 180, -2, 1, 15, 90], "The counts 'y' must be whole numbers >= 0; row 3 holds -2"),
+        (
+            [3, 40, 180.5, 260, 1, 15, 90],
+            "The counts 'y' must be whole numbers >= 0; line 4 holds 180.5.",
+        ),
+        (
+            [3, 40, 180, -2, 1, 15, 90],
+            "The counts 'y' must be whole numbers >= 0; line 5 holds -2.",
+        ),
     ],
 )
 def test_bad_counts_are_one_line_and_write_nothing(tmp_path, capsys, value, message):
