@@ -217,13 +217,7 @@ def add_curve_command(commands: argparse._SubParsersAction) -> None:
         metavar="PARAM=VALUE",
         help='hold a curve parameter at a value, e.g. "b=0.8"',
     )
-    curve.add_argument(
-        "--family",
-        default="normal",
-        metavar="{normal,poisson,negbinomial}",
-        help="the rows around the curve: normal (identity link), or counts (log link: the curve "
-        "is the expected count)",
-    )
+    curve.add_argument("--family", default="normal", metavar="{normal,poisson,negbinomial}")
     curve.add_argument(
         "--parametrization",
         default=DEFAULTS.parametrization,
