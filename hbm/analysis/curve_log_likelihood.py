@@ -71,7 +71,7 @@ def _draws(result: FitResult) -> _Draws:
         beta = _stacked(posterior[BETA].values)
         u = None
         if spec.varying_terms:
-            u = _stacked(posterior[effect_name(result.data.group)].values)
+            u = _stacked(posterior[effect_name(result.curve_data.group)].values)
         names = [SIGMA] if spec.family == "normal" else [p.name for p in _family(spec).PARAMETERS]
         params = {name: _stacked(posterior[name].values) for name in names}
         return _Draws(spec, beta, u, params)
@@ -93,7 +93,7 @@ def curve_row_log_likelihood(
 ) -> np.ndarray:
     """Each row's log likelihood (constant included) for the pooled ``draws`` (indices into the
     chains stacked) and the rows ``rows``: ``(S, n)``."""
-    data: CurveData = result.data  # type: ignore[assignment]
+    data = result.curve_data
     d = _draws(result)
     spec, curve = d.spec, d.spec.shape
     codes, t, y = data.codes[rows], data.t[rows], data.y[rows]
@@ -124,7 +124,7 @@ def curve_group_log_likelihood(
 ) -> np.ndarray:
     """Each group's rows' log likelihood summed, given the drawn curve parameters, for the pooled
     ``draws`` and the groups ``groups`` (a slice of the fit's groups): ``(S, g)``."""
-    data: CurveData = result.data  # type: ignore[assignment]
+    data = result.curve_data
     chosen = np.arange(data.n_groups)[groups]
     if chosen.size == 0:
         return np.zeros((len(draws), 0))

@@ -56,8 +56,8 @@ def block_log_likelihood(result: FitResult, integrated: bool) -> Block:
     """``block(groups)``: the log likelihood ``(S, g)`` of a block of groups (a slice)."""
     posterior = result.idata["posterior"].to_dataset()
     if is_curve_fit(result):  # conditional on the drawn curves: no exact marginal
-        draws = np.arange(posterior.sizes["chain"] * posterior.sizes["draw"])
-        return lambda groups: curve_group_log_likelihood(result, draws, groups)
+        every = np.arange(posterior.sizes["chain"] * posterior.sizes["draw"])
+        return lambda groups: curve_group_log_likelihood(result, every, groups)
     if not result.description.is_seed_model:
         return _formula_block(result, posterior)
     family = get_family(result.description.family)
