@@ -140,7 +140,8 @@ def write_curve_outputs(
         table.to_csv(staging / "forecast.csv", index=False)
         diagnostics = result.diagnosis.to_dict() if result.diagnosis is not None else {}
         diagnostics["parametrization_reason"] = result.reason
-        diagnostics["family"], diagnostics["link"] = result.description.family, spec_link(result)
+        diagnostics["family"] = result.description.family
+        diagnostics["link"] = result.description.link
         diagnostics["random_seed"] = result.spec.random_seed
         (staging / MARKER).write_text(json.dumps(diagnostics, indent=2) + "\n")
         figures = {
@@ -160,11 +161,6 @@ def write_curve_outputs(
         save_result(result, staging / "fit.nc")
 
     return write_folder(out, fill)
-
-
-def spec_link(result: FitResult) -> str:
-    """The curve fit's link (``identity`` or ``log``)."""
-    return CurveSpec.from_dict(result.description.curve or {}).link
 
 
 def _bounded(table: pd.DataFrame) -> pd.DataFrame:
