@@ -17,6 +17,11 @@ their exact conditional (the marginal form) are summarised from that conditional
   hyperparameters, so their quality is the hyperparameters': the diagnosis reads those.
 
 The column ``method`` says which rows are which: ``draws`` or ``rao-blackwellized``.
+
+Nested factors' effects (exact, drawn top down) are summarised from their draws, as ArviZ would
+(``method`` ``draws``, with ESS and R-hat); a level the fit does not hold is summarised a block of
+groups at a time from its draws made again (:mod:`hbm.model.families.normal_nested_draws`), the
+same rows as if it were held.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ def fit_summary(
         ``param``, the columns of :func:`hbm.results.summary.posterior_summary` and ``method``.
     """
     exact = GROUP_DRAWS_ATTR in idata.attrs
+    if exact and not isinstance(data, GroupedData) and len(data.factors) > 1:
+        return _nested_summary(idata, data, parameters, ci_prob)  # type: ignore[arg-type]
     effects = [p for p in parameters.by_role("group_effect")] if exact else []
     sampled = ParameterTable(tuple(p for p in parameters if p not in effects))
     table = posterior_summary(idata, ci_prob=ci_prob, parameters=sampled)
@@ -149,3 +156,41 @@ def _labels(draws: GroupDraws) -> list[str]:
     if draws.terms is None:
         return [f"{draws.name}[{label}]" for label in draws.labels]
     return [f"{draws.name}[{label}, {term}]" for label in draws.labels for term in draws.terms]
+
+
+def _nested_summary(
+    idata: xr.DataTree, data: ModelData, parameters: ParameterTable, ci_prob: float
+) -> pd.DataFrame:
+    """Every parameter from its draws; the levels not held, one block of groups at a time."""
+    import xarray as xr
+
+    posterior = idata["posterior"]
+    missing = [p for p in parameters.by_role("group_effect") if p.name not in posterior]
+    table = posterior_summary(idata, ci_prob=ci_prob, parameters=parameters)
+    table[METHOD] = DRAWS
+    if not missing:
+        return table
+    pieces = [table]
+    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    for parameter in missing:
+        draws = group_draws(idata, data, parameters, parameter.dims[0])
+        one = ParameterTable((parameter,))
+        for part, values in draws.blocks():
+            block = xr.DataArray(
+                values.reshape(*shape, *values.shape[1:]),
+                dims=("chain", "draw", *parameter.dims),
+                coords={
+                    **coords,
+                    parameter.dims[0]: list(draws.labels[part]),
+                    parameter.dims[1]: list(draws.terms or ()),
+                },
+            )
+            tree = xr.DataTree.from_dict({"posterior": xr.Dataset({parameter.name: block})})
+            rows = posterior_summary(tree, ci_prob=ci_prob, parameters=one)
+            rows[METHOD] = DRAWS
+            pieces.append(rows)
+    order = {p.name: i for i, p in enumerate(parameters.reported)}
+    merged = pd.concat(pieces, ignore_index=True)
+    rank = merged["param"].str.split("[").str[0].map(order)
+    return merged.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)

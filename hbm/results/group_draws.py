@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hbm.core.defaults import DEFAULTS
+from hbm.core.names import effect_name
 from hbm.data.grouped import GroupedData
 from hbm.model.families.normal_conditional import (
     THETA_STREAM,
@@ -188,23 +189,26 @@ def group_draws(
     idata: xr.DataTree,
     data: GroupedData | ModelData,
     parameters: ParameterTable,
+    factor: str | None = None,
 ) -> GroupDraws:
-    """The :class:`GroupDraws` of a fit (its DataTree, reduced data and parameter table).
+    """The :class:`GroupDraws` of a fit (its DataTree, reduced data and parameter table); with
+    nested factors, those of ``factor`` (by default the first in the formula).
 
     Raises
     ------
     ValueError
         If the posterior lacks the group effects and the fit records no way to redraw them.
     """
-    effect = parameters.one("group_effect")
     posterior = idata["posterior"]
     n_chains, n_per_chain = int(posterior.sizes["chain"]), int(posterior.sizes["draw"])
     record = _record(idata)
     if isinstance(data, GroupedData):
+        effect = parameters.one("group_effect")
         group, labels, terms = data.group, data.labels, None
     else:
-        factor = data.factors[0]
-        group, labels, terms = factor.name, factor.labels, tuple(factor.terms)
+        chosen = data.factors[0] if factor is None else data.factor(factor)
+        effect = parameters[effect_name(chosen.name)]
+        group, labels, terms = chosen.name, chosen.labels, tuple(chosen.terms)
     common = {
         "name": effect.name,
         "group": group,
@@ -233,6 +237,10 @@ def group_draws(
     dataset = posterior.to_dataset()
     if isinstance(data, GroupedData):
         noise, redraw = _theta_redraw(dataset, data, parameters, seed, tag)
+    elif len(data.factors) > 1:
+        from hbm.model.families.normal_nested_draws import nested_redraw
+
+        noise, redraw = nested_redraw(dataset, data, group, seed, tag)
     else:
         from hbm.model.families.normal_cells_draws import effects_redraw
 
