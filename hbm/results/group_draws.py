@@ -160,6 +160,18 @@ class GroupDraws:
         noise, redraw = self._parts()
         return redraw(slice(0, self.n_draws), index, noise.columns(index))
 
+    def picked(self, groups: Any, draws: Any) -> np.ndarray:
+        """The draws ``draws`` (indices into the ``S``) of ``groups`` (indices):
+        ``(len(draws), len(groups), q)``, made a block of 1,024 groups at a time (so only the
+        picked values and one block's draws are ever held)."""
+        index = np.asarray(groups, dtype=np.int64).reshape(-1)
+        rows = np.asarray(draws, dtype=np.int64).reshape(-1)
+        out = np.empty((rows.size, index.size, self.n_terms))
+        for first in range(0, index.size, GROUP_BLOCK):
+            part = slice(first, first + GROUP_BLOCK)
+            out[:, part] = self.columns(index[part])[rows]
+        return out
+
     def all(self, *, limit: int | None = None) -> np.ndarray:
         """Every draw, ``(S, J, q)``; a ValueError past ``limit`` values (by default
         ``DEFAULTS.group_draws_max_values``), naming what to use instead."""
