@@ -163,7 +163,7 @@ def new_group_means_by_block(
         location = beta @ stats["mean"][first:last, :p].T
         variance = sigma[:, None] ** 2 / stats["n"][first:last]
         for zbar, covariance, roots, weight in levels:
-            if roots is None:
+            if roots is None or weight is None:
                 spread = np.einsum("ja,sab,jb->sj", zbar[first:last], covariance, zbar[first:last])
             else:
                 inside = np.flatnonzero((roots >= first) & (roots < last))

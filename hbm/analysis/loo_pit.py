@@ -104,7 +104,7 @@ def loo_pit(source: Any, unit: str | None = None) -> LooPit:
 
 def _loo_pit(result: FitResult, unit: str) -> LooPit:
     if unit == GROUP and stored_log_likelihood(result, GROUP) is None and needs_blocks(result):
-        values = _BlockValues(result)  # past the limit: each block's log likelihood when used
+        values: Any = _BlockValues(result)  # past the limit: each block's log likelihood when used
         step = 1
     else:
         log_lik = unit_log_likelihood(result, unit)
@@ -199,10 +199,10 @@ def _formula_predictive(
             return replicate_means(rng, means[:, part], scale2)
 
         return predict, units.values, "row values"
-    means = new_group_means_by_block(result)
+    by_block = new_group_means_by_block(result)
 
     def predict_groups(part: slice) -> np.ndarray:
-        location, variance = means(part)
+        location, variance = by_block(part)
         return replicate_means(rng, location, variance)
 
     return predict_groups, units.mean, "group means"

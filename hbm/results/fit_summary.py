@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from hbm.data.grouped import GroupedData
+from hbm.data.model_data import ModelData
 from hbm.diagnostics.convergence import STATISTICS
 from hbm.model.families.normal_rao_blackwell import GroupMoments, rao_blackwell_moments
 from hbm.model.parameters import ParameterTable
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from hbm.data.curve_data import CurveData
-    from hbm.data.model_data import ModelData
 
 __all__ = ["DRAWS", "METHOD", "RAO_BLACKWELL", "fit_summary", "group_moments", "hyper_ess"]
 
@@ -66,7 +66,7 @@ def fit_summary(
         ``param``, the columns of :func:`hbm.results.summary.posterior_summary` and ``method``.
     """
     exact = GROUP_DRAWS_ATTR in idata.attrs
-    if exact and not isinstance(data, GroupedData) and len(data.factors) > 1:
+    if exact and isinstance(data, ModelData) and len(data.factors) > 1:
         return _nested_summary(idata, data, parameters, ci_prob)  # type: ignore[arg-type]
     effects = [p for p in parameters.by_role("group_effect")] if exact else []
     sampled = ParameterTable(tuple(p for p in parameters if p not in effects))

@@ -192,11 +192,11 @@ def fit_model_data(
             else:  # nested levels: each level held when small, else drawn again when needed
                 nesting = marginal_nesting(data)
                 n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
-                held = [holds_group_draws(n_draws, f.n_groups, f.n_terms) for f in nesting.factors]
-                for effects in draw_held_levels(posterior, data, nesting, seed, held):
+                kept = [holds_group_draws(n_draws, f.n_groups, f.n_terms) for f in nesting.factors]
+                for effects in draw_held_levels(posterior, data, nesting, seed, kept):
                     posterior[str(effects.name)] = effects
                 idata["posterior"] = posterior
-                idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, NESTED_STREAM, all(held))
+                idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, NESTED_STREAM, all(kept))
         add_cell_data(idata, data)
         add_plot_rows(idata, data, plotted_groups(data, int(run_config.random_seed)))  # type: ignore[arg-type]
         table = fit_summary(idata, data, parameters)
@@ -207,6 +207,7 @@ def fit_model_data(
             summary=table,
             parameters=parameters,
             marginal_form=choose_linear(data)[0] == "marginal",
+            n_groups=data.factors[0].n_groups if len(data.factors) == 1 else None,
         )
         return table, diagnosis
 
