@@ -149,3 +149,26 @@ def test_loo_pit_of_rows_reads_redrawn_effects():
     finally:
         patch.undo()
     assert np.array_equal(values, whole)
+
+
+def test_keep_group_draws_writes_every_nested_level(nested_pair, tmp_path):
+    """``keep_group_draws`` writes each level's draws (thinned float32, or all in float64
+    into the posterior, beside ``sd_<g>``'s term dimension): those the held fit drew."""
+    import xarray as xr
+
+    held, redrawn = nested_pair
+    thin, full = tmp_path / "thin.nc", tmp_path / "full.nc"
+    patch = _lowered(group_draws_max_values=1000)
+    try:
+        redrawn.save(thin, keep_group_draws=True, group_draws_thin=3, group_draws_dtype="float32")
+        redrawn.save(full, keep_group_draws=True)
+    finally:
+        patch.undo()
+    with xr.open_datatree(thin, engine="h5netcdf") as tree:
+        for name in ("u_d", "u_d:s"):
+            reference = held.idata["posterior"][name].values[:, ::3].astype(np.float32)
+            assert np.array_equal(tree["group_draws"][name].values, reference)
+    with xr.open_datatree(full, engine="h5netcdf") as tree:
+        for name in ("u_d", "u_d:s"):
+            values = tree["posterior"][name].values
+            assert np.array_equal(values, held.idata["posterior"][name].values)
