@@ -167,12 +167,16 @@ def new_group_means_by_block(
                 spread = np.einsum("ja,sab,jb->sj", zbar[first:last], covariance, zbar[first:last])
             else:
                 inside = np.flatnonzero((roots >= first) & (roots < last))
-                z = zbar[inside]
-                each = np.einsum("ja,sab,jb->sj", z, covariance, z) * weight[inside]
+                z, w, at = zbar[inside], weight[inside], roots[inside] - first
+                # one draw at a time: the inner groups may be many more than the block's
                 spread = np.stack(
                     [
-                        np.bincount(roots[inside] - first, weights=w, minlength=last - first)
-                        for w in each
+                        np.bincount(
+                            at,
+                            weights=np.einsum("ja,ab,jb->j", z, c, z) * w,
+                            minlength=last - first,
+                        )
+                        for c in covariance
                     ]
                 )
             variance = variance + spread

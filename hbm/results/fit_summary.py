@@ -33,7 +33,7 @@ import pandas as pd
 
 from hbm.data.grouped import GroupedData
 from hbm.data.model_data import ModelData
-from hbm.diagnostics.convergence import STATISTICS
+from hbm.diagnostics.convergence import STATISTICS, summary_frame
 from hbm.model.families.normal_rao_blackwell import GroupMoments, rao_blackwell_moments
 from hbm.model.parameters import ParameterTable
 from hbm.results.group_draws import GROUP_DRAWS_ATTR, GroupDraws, group_draws, role_values
@@ -186,8 +186,13 @@ def _nested_summary(
                     parameter.dims[1]: list(draws.terms or ()),
                 },
             )
-            tree = xr.DataTree.from_dict({"posterior": xr.Dataset({parameter.name: block})})
-            rows = posterior_summary(tree, ci_prob=ci_prob, parameters=one)
+            dataset = xr.Dataset({parameter.name: block})
+            if float(block.max()) > float(block.min()):  # no DataTree per block (a cycle each)
+                rows = summary_frame(dataset, [parameter.name], ci_prob=ci_prob)
+                rows = rows.rename_axis("param").reset_index()
+            else:
+                tree = xr.DataTree.from_dict({"posterior": dataset})
+                rows = posterior_summary(tree, ci_prob=ci_prob, parameters=one)
             rows[METHOD] = DRAWS
             pieces.append(rows)
     order = {p.name: i for i, p in enumerate(parameters.reported)}

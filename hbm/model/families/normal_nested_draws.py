@@ -54,8 +54,9 @@ __all__ = ["NESTED_STREAM", "NestedDraws", "draw_held_levels", "nested_draws", "
 
 #: Level ``l``'s normals come from the streams of tag ``NESTED_STREAM + l``.
 NESTED_STREAM = 0x5EF0
-#: Chain entries (draws x subtree groups x chain^2) per tile of the pass up, at most.
-BLOCK_VALUES = 4_000_000
+#: Chain entries (draws x subtree groups x chain^2) per tile of the pass up, at most (the pass
+#: holds about eight arrays of that size: 32 MB).
+BLOCK_VALUES = 500_000
 #: Draws per tile, at most.
 DRAW_TILE = 64
 
