@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["coefficients_of", "nested_root_log_likelihood"]
 
-#: Values (draws x groups x chain entries) held per block of draws, at most.
-BLOCK_VALUES = 4_000_000
+#: Values (draws x groups x chain entries) held per block of draws, at most (the pass up holds
+#: about eight arrays of that size: 32 MB).
+BLOCK_VALUES = 500_000
 #: Draws per block, at most.
 DRAW_BLOCK = 64
 
