@@ -22,7 +22,9 @@ Every step is per group and per draw (elementwise, or reductions over a group's 
 entries and its own children in their order), so a group's draw does not depend on which block,
 set of columns or tile of draws it was computed in: the draws a fit holds (made this way, level
 by level) equal any block drawn again later, bit for bit. Memory is that of one tile: at most
-``BLOCK_VALUES`` chain entries of the subtree per tile of draws, plus the block's draws.
+``BLOCK_VALUES`` chain entries of the subtree per tile of draws, plus the block's draws and
+normals; a request spanning several blocks of normals is made one block at a time (so a sweep
+over a level's draws, a few draws of every group, makes each block's normals once per step).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from hbm.model.families.normal_nested_algebra import (
     upward,
 )
 from hbm.model.families.normal_nested_conditional import coefficients_of
-from hbm.model.group_noise import GroupNoise
+from hbm.model.group_noise import GROUP_BLOCK, GroupNoise
 from hbm.model.linear_terms import CENTRED
 
 if TYPE_CHECKING:
@@ -88,9 +90,14 @@ class NestedDraws:
     def draws(self, level: int, groups: np.ndarray, draws: slice) -> np.ndarray:
         """Draws ``draws`` of level ``level``'s ``groups`` (sorted, unique indices):
         ``(d, len(groups), q_l)``."""
-        return self._chain(level, np.asarray(groups, dtype=np.int64), draws)[
-            :, :, -self._q(level) :
-        ]
+        index = np.asarray(groups, dtype=np.int64)
+        blocks = index // GROUP_BLOCK
+        if blocks.size and blocks[0] != blocks[-1]:  # one block of normals at a time
+            cuts = np.flatnonzero(np.diff(blocks)) + 1
+            return np.concatenate(
+                [self.draws(level, part, draws) for part in np.split(index, cuts)], axis=1
+            )
+        return self._chain(level, index, draws)[:, :, -self._q(level) :]
 
     def _q(self, level: int) -> int:
         return self.levels.qs[level]
@@ -264,7 +271,6 @@ def draw_held_levels(
     import xarray as xr
 
     from hbm.core.names import effect_name, term_dim
-    from hbm.model.group_noise import GROUP_BLOCK
 
     source = nested_draws(posterior, data, nesting, random_seed)
     chains, per_chain = posterior.sizes["chain"], posterior.sizes["draw"]
