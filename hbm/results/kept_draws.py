@@ -98,12 +98,12 @@ def write_kept_draws(
         coordinates = [(draws.group, draws.labels)]
         if draws.terms is not None:
             coordinates.append((dims[3], draws.terms))
-        for dim, values in coordinates:
+        for dim, names in coordinates:
             if dim in group.dimensions:
                 continue
-            group.dimensions[dim] = len(values)
-            variable = group.create_variable(dim, (dim,), dtype=h5py.string_dtype())
-            variable[:] = np.asarray(values, dtype=object)
+            group.dimensions[dim] = len(names)
+            coordinate = group.create_variable(dim, (dim,), dtype=h5py.string_dtype())
+            coordinate[:] = np.asarray(names, dtype=object)
         # a chunk per draw (or part of one): each draw is written whole, once
         chunks: tuple[int, ...] = (1, 1, int(min(draws.n_groups, 1 << 16)))
         if draws.terms is not None:

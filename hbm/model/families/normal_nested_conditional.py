@@ -19,7 +19,7 @@ whole district out needs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +31,6 @@ from hbm.model.families.normal_cells_conditional import (
 )
 from hbm.model.families.normal_nested import nested_statistics
 from hbm.model.families.normal_nested_algebra import sum_to_parents, upward
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["coefficients_of", "nested_root_log_likelihood"]
 

@@ -231,14 +231,16 @@ def nested_redraw(
     :func:`hbm.results.group_draws.group_draws`); levels the posterior holds are read, not
     drawn, when a deeper level needs its ancestors."""
     from hbm.core.names import effect_name, term_dim
-    from hbm.model.linear_nested import marginal_nesting
+    from hbm.data.nesting import nesting_of
 
     if tag != NESTED_STREAM:
         raise ValueError(
             f"The nested effects were drawn from stream {tag:#x}; this hbm draws them from "
             f"{NESTED_STREAM:#x}."
         )
-    nesting = marginal_nesting(data)
+    nesting = nesting_of(data)
+    if nesting is None:  # pragma: no cover - a nested marginal fit's factors form a chain
+        raise ValueError("The fit's grouping factors are not nested; its effects are not redrawn.")
     held = {}
     for lv, f in enumerate(nesting.factors):
         name = effect_name(f.name)
