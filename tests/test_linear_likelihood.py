@@ -217,3 +217,28 @@ def test_group_marginal_op_numba_equals_numpy_and_its_gradient_equals_finite_dif
         pytensor.gradient.verify_grad(
             objective, [values[0], values[1], half], rng=rng, abs_tol=1e-6, rel_tol=1e-6, mode=mode
         )
+
+
+def test_group_marginal_unrolled_kernel_equals_the_general_loop_bit_for_bit():
+    """The q = 2 kernel (local scalars) makes the general loop's operations in the same order:
+    every output is equal exactly, inside the support and at a point outside it."""
+    import numba
+
+    from hbm.model.families.normal_marginal_op import marginal_kernel
+
+    rng = np.random.default_rng(11)
+    k, n_groups = 5, 40
+    stats = rng.normal(size=(n_groups, 2 * k + 3))
+    stats[:, 2 * k] = rng.uniform(1, 9, n_groups)  # Z'Z: positive diagonal, |r| < 1
+    stats[:, 2 * k + 2] = rng.uniform(1, 9, n_groups)
+    stats[:, 2 * k + 1] = rng.uniform(-0.9, 0.9, n_groups) * np.sqrt(
+        stats[:, 2 * k] * stats[:, 2 * k + 2]
+    )
+    unrolled = numba.njit(marginal_kernel(2, k))
+    general = numba.njit(marginal_kernel(2, k, general=True))
+    a = rng.normal(size=k)
+    for s2, lam in [(0.7, [[1.3, 0.4], [0.4, 0.9]]), (2.1, [[-50.0, 0.0], [0.0, 1.0]])]:
+        args = (stats, a, np.array(s2), np.array(lam))
+        for mine, theirs in zip(unrolled(*args), general(*args), strict=True):
+            assert np.array_equal(mine, theirs)
+    assert np.isinf(unrolled(stats, a, np.array(2.1), np.array([[-50.0, 0], [0, 1.0]]))[0])
