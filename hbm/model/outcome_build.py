@@ -50,12 +50,6 @@ from hbm.model.linear_effects import (
     solve_lower,
 )
 from hbm.model.linear_terms import CENTRED, correlated_pairs, standard_name
-from hbm.model.outcome_rows import (
-    ROWS_KERNELS,
-    FactorTerm,
-    fused_log_likelihood,
-    linear_predictor,
-)
 from hbm.model.outcome_terms import outcome_parameter_table
 from hbm.model.priors import Prior
 
@@ -73,12 +67,7 @@ def centered_name(factor: str) -> str:
 
 
 def build_outcome(
-    data: ModelData,
-    priors: Mapping[str, Prior],
-    forms: Mapping[str, str],
-    *,
-    reason: str = "",
-    fused: bool = True,
+    data: ModelData, priors: Mapping[str, Prior], forms: Mapping[str, str], *, reason: str = ""
 ) -> LinearModel:
     """The PyMC model of ``data`` with ``priors`` (resolved) and each factor's form in ``forms``.
 
@@ -95,6 +84,7 @@ def build_outcome(
     ['beta_centred', 'sd_g', 'u_g_z']
     """
     import pymc as pm
+    import pytensor.tensor as pt
 
     outcome = data.outcome
     if outcome is None:
@@ -123,23 +113,20 @@ def build_outcome(
         params = {q.name: priors[q.name].to_pymc(q.name) for q in family.PARAMETERS}
         design = outcome.design
         free = [k for k, term in enumerate(data.population) if term not in owned]
-        columns = design[:, free] - means[free]
-        shift: Any = 0.0
+        eta: Any = _shared("data_offset", outcome.offset)
+        if free:
+            columns = design[:, free] - means[free]
+            eta = eta + pt.dot(_shared("data_population", columns), centred[free])
         for k, term in enumerate(data.population):
             if term in owned and term != INTERCEPT:
-                shift = shift - centred[k] * means[k]
-        terms = [
-            _factor_term(factor, f, data, priors, forms[factor.name], owned, centred)
-            for f, factor in enumerate(data.factors)
-        ]
-        kernel = ROWS_KERNELS.get(family.NAME) if fused else None
-        if kernel is not None:
-            loglik = fused_log_likelihood(kernel, outcome, columns, centred[free], shift, terms)
-        else:
-            eta = linear_predictor(outcome, columns, centred[free] if free else None, shift, terms)
-            y, weight = _shared("data_y", outcome.y), _shared("data_weight", outcome.weight)
-            loglik = family.logp(y, weight, eta, params).sum()
-        pm.Potential(LIKELIHOOD, loglik)
+                eta = eta - centred[k] * means[k]
+        for f, factor in enumerate(data.factors):
+            eta = eta + _factor_term(
+                factor, f, data, priors, forms[factor.name], owned, centred, outcome.codes
+            )
+        y = _shared("data_y", outcome.y)
+        weight = _shared("data_weight", outcome.weight)
+        pm.Potential(LIKELIHOOD, family.logp(y, weight, eta, params).sum())
     chosen = {forms[f.name] for f in data.factors}
     name = chosen.pop() if len(chosen) == 1 else "mixed"
     return LinearModel(model, name, reason, outcome_parameter_table(data, forms))
@@ -153,13 +140,13 @@ def _factor_term(
     form: str,
     owned: Mapping[str, str],
     centred: Any,
-) -> FactorTerm:
-    """The factor's sds, correlations and effects (its coefficients and their columns)."""
+    codes: np.ndarray,
+) -> Any:
+    """The factor's sds, correlations and effects, and its part of the linear predictor."""
     import pymc as pm
     import pytensor.tensor as pt
 
     g = factor.name
-    codes = data.outcome.codes  # type: ignore[union-attr]
     dims = (g, term_dim(g))
     sd = prior_vector(
         sd_name(g), factor.terms, [priors[f"{sd_name(g)}[{t}]"] for t in factor.terms], term_dim(g)
@@ -167,6 +154,7 @@ def _factor_term(
     cholesky, blocks = factor_cholesky(factor, sd, priors.get(corr_name(g)))
     if blocks:
         correlations(factor, blocks, pair_dim(g))
+    group = pm.Data(f"data_codes_{g}", codes[:, position])
     if form == "noncentered":
         coefficients = effects(effect_name(g), standard_name(g), dims, cholesky, form)
     else:
@@ -193,8 +181,14 @@ def _factor_term(
             dims=dims,
         )
     design = data.outcome.design  # type: ignore[union-attr]
-    columns = [design[:, c] for c in factor.columns]
-    return FactorTerm(g, coefficients, factor.n_groups, codes[:, position], columns)
+    total: Any = 0.0
+    for t, column in enumerate(factor.columns):
+        gathered = coefficients[:, t][group]
+        values = design[:, column]
+        if not np.all(values == 1.0):
+            gathered = gathered * _shared(f"data_z_{g}_{t}", values)
+        total = total + gathered
+    return total
 
 
 def _owned_terms(data: ModelData, forms: Mapping[str, str]) -> dict[str, str]:
