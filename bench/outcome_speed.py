@@ -18,9 +18,11 @@
       ``pm.sample(nuts_sampler="nutpie")``, hbm's default priors;
     - ``bambi``: ``bmb.Model(formula, table, family="poisson")`` with its defaults, PyMC's NUTS.
 
-    Measured: fit seconds (table in memory -> draws; imports excluded), the smallest bulk ESS over
-    the coefficients, the group sd and every group effect (the parameters all three have), ESS
-    per second, divergences. The issue's target: hbm's min-ESS per second >= 10x each other's.
+    Measured: fit seconds (table in memory -> draws; imports excluded; for hbm also the part of
+    it spent compiling and sampling, ``sampling_s``), the leapfrog steps of the kept draws (all
+    chains: gradient evaluations after tuning), the smallest bulk ESS over the coefficients, the
+    group sd and every group effect (the parameters all three have), ESS per second,
+    divergences. The issue's target: hbm's min-ESS per second >= 10x each other's.
 
 4 chains x 1000 draws after 1000 tuning steps unless ``--draws/--tune/--chains`` say otherwise.
 Results go to ``bench/results/outcome_reduce.csv`` and ``outcome_speed.csv``.
@@ -90,6 +92,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
 
     if method == "bambi":
         import bambi as bmb
+    split: dict[str, float] = {}
     start = time.perf_counter()
     if method == "hbm":
         fit = hbm.fit(
@@ -106,6 +109,9 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         post = fit.idata["posterior"]
         parts = {"beta": post["beta"].values, "sd": post["sd_g"].values, "u": post["u_g"].values}
         idata, sampler = fit.idata, f"nutpie ({fit.parametrization}: {fit.reason})"
+        # compiling + sampling, as the fit records it; the rest of fit_s is the data, the model
+        # and the results (summary, diagnosis, data groups)
+        split["sampling_s"] = round(json.loads(fit.idata.attrs["hbm_run"])["sampling_seconds"], 2)
     elif method == "pymc":
         codes, labels = pd.factorize(table["g"])
         y = table["y"].to_numpy()
@@ -160,9 +166,12 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         rows.append(np.moveaxis(values.reshape(*values.shape[:2], -1), -1, 0))
     stats = convergence_statistics(np.concatenate(rows), only=("ess_bulk", "r_hat"))
     min_ess = float(np.nanmin(stats["ess_bulk"]))
+    steps = idata["sample_stats"].get("n_steps")
     return {
         "sampler": sampler,
         "fit_s": round(seconds, 2),
+        **split,
+        "leapfrog_steps": None if steps is None else int(steps.values.sum()),
         "min_ess_bulk": round(min_ess, 1),
         "ess_per_s": round(min_ess / seconds, 2),
         "divergences": int(idata["sample_stats"]["diverging"].values.sum()),

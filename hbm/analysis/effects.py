@@ -59,7 +59,7 @@ def coefficient_draws(
         u = np.asarray(u, dtype=float).reshape(-1, factor.n_groups, factor.n_terms)
         values = u[:, groups].copy()
     else:  # exact draws the fit does not hold: this block's, made again from the seed
-        values = result.group_draws().columns(np.arange(factor.n_groups)[groups])
+        values = result.group_draws(factor.name).columns(np.arange(factor.n_groups)[groups])
     values += _population_part(result, factor)[:, None, :]
     add_ancestor_effects(result, factor, values, groups)
     return values

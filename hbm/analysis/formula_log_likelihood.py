@@ -18,6 +18,7 @@ family's functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -104,10 +105,20 @@ def formula_row_means(
     sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
     mean = beta @ rows[:, :p].T
     for f, factor in enumerate(data.factors):
-        u = np.asarray(posterior[effect_name(factor.name)].values, dtype=float)
-        u = u.reshape(-1, factor.n_groups, factor.n_terms)
+        name = effect_name(factor.name)
+        used, where = np.unique(codes[:, f], return_inverse=True)
+        if name in posterior:
+            u = np.asarray(posterior[name].values, dtype=float)
+            u = u.reshape(-1, factor.n_groups, factor.n_terms)[:, used]
+        else:  # not held: the rows' groups, these draws only, made again from the seed
+            sizes = result.idata["posterior"].sizes
+            first = chain * int(sizes["draw"])
+            picked = (
+                first + np.arange(int(sizes["draw"]))[slice((part.start or 0) * step, stop, step)]
+            )
+            u = result.group_draws(factor.name).picked(used, picked)
         for t, column in enumerate(factor.columns):
-            mean += u[:, codes[:, f], t] * rows[:, column]
+            mean += u[:, where.reshape(-1), t] * rows[:, column]
     return mean, sigma
 
 
@@ -120,6 +131,14 @@ def formula_new_group_means(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
     n_j`` (one grouping factor). With nested factors the group is an outermost one, and every
     group ``h`` nested in it adds ``(n_h / n_j)^2 zbar_h' Sigma_h zbar_h`` (its own new effect).
     """
+    return new_group_means_by_block(result)(slice(None))
+
+
+def new_group_means_by_block(
+    result: FitResult,
+) -> Callable[[slice], tuple[np.ndarray, np.ndarray]]:
+    """:func:`formula_new_group_means` for a block of groups (a slice) at a time: ``(S, g)``
+    arrays, the statistics computed once (so many blocks never hold ``(S, J)``)."""
     data = result.model_data
     factor = check_groups_unit(data)
     stats = group_statistics(data, factor)
@@ -127,22 +146,43 @@ def formula_new_group_means(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
     p = len(data.population)
     beta = _flat(posterior[BETA].values, p)
     sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
-    location = beta @ stats["mean"][:, :p].T
-    variance = sigma[:, None] ** 2 / stats["n"]
     nesting = nesting_of(data) if len(data.factors) > 1 else None
     chain = nesting.factors if nesting is not None else (factor,)
+    levels = []
     for level, inner in enumerate(chain):
         inner_stats = group_statistics(data, inner) if level else stats
         zbar = inner_stats["mean"][:, list(inner.columns)]
-        spread = np.einsum("ja,sab,jb->sj", zbar, covariance_draws(posterior, inner), zbar)
-        if level:
-            weight = (inner_stats["n"] / stats["n"][nesting.roots(level)]) ** 2  # type: ignore[union-attr]
-            roots = nesting.roots(level)  # type: ignore[union-attr]
-            spread = np.stack(
-                [np.bincount(roots, weights=w * weight, minlength=factor.n_groups) for w in spread]
-            )
-        variance = variance + spread
-    return location, variance
+        roots = nesting.roots(level) if level else None  # type: ignore[union-attr]
+        weight = None
+        if roots is not None:
+            weight = (inner_stats["n"] / stats["n"][roots]) ** 2
+        levels.append((zbar, covariance_draws(posterior, inner), roots, weight))
+
+    def block(groups: slice) -> tuple[np.ndarray, np.ndarray]:
+        first, last, _ = groups.indices(factor.n_groups)
+        location = beta @ stats["mean"][first:last, :p].T
+        variance = sigma[:, None] ** 2 / stats["n"][first:last]
+        for zbar, covariance, roots, weight in levels:
+            if roots is None or weight is None:
+                spread = np.einsum("ja,sab,jb->sj", zbar[first:last], covariance, zbar[first:last])
+            else:
+                inside = np.flatnonzero((roots >= first) & (roots < last))
+                z, w, at = zbar[inside], weight[inside], roots[inside] - first
+                # one draw at a time: the inner groups may be many more than the block's
+                spread = np.stack(
+                    [
+                        np.bincount(
+                            at,
+                            weights=np.einsum("ja,ab,jb->j", z, c, z) * w,
+                            minlength=last - first,
+                        )
+                        for c in covariance
+                    ]
+                )
+            variance = variance + spread
+        return location, variance
+
+    return block
 
 
 def _flat(values: np.ndarray, size: int) -> np.ndarray:

@@ -43,7 +43,12 @@ def add_ancestor_effects(
         if not shared:
             continue
         ancestors = nesting.ancestors(level, outer_level)[chosen]
-        u = posterior[effect_name(outer.name)].transpose("chain", "draw", ...).values
-        u = np.asarray(u, dtype=float).reshape(-1, outer.n_groups, outer.n_terms)
+        name = effect_name(outer.name)
+        if name in posterior:
+            u = posterior[name].transpose("chain", "draw", ...).values
+            u = np.asarray(u, dtype=float).reshape(-1, outer.n_groups, outer.n_terms)[:, ancestors]
+        else:  # drawn again from the seed: only these groups' ancestors
+            wanted, inverse = np.unique(ancestors, return_inverse=True)
+            u = result.group_draws(outer.name).columns(wanted)[:, inverse.reshape(-1)]
         for t, s in shared:
-            values[:, :, t] += u[:, ancestors, s]
+            values[:, :, t] += u[:, :, s]

@@ -26,9 +26,16 @@ import numpy as np
 import xarray as xr
 
 from hbm.analysis.draws import maybe_role_draws, role_draws
-from hbm.analysis.formula_log_likelihood import formula_new_group_means, formula_row_means
-from hbm.analysis.log_likelihood import ROW, default_unit, unit_log_likelihood
+from hbm.analysis.formula_log_likelihood import formula_row_means, new_group_means_by_block
+from hbm.analysis.log_likelihood import (
+    GROUP,
+    ROW,
+    default_unit,
+    stored_log_likelihood,
+    unit_log_likelihood,
+)
 from hbm.analysis.loo import loo, quiet_psis
+from hbm.analysis.loo_blocks import block_log_likelihood, needs_blocks
 from hbm.analysis.units import units_of
 from hbm.core.seeds import stream
 from hbm.model.families.normal import replicate_means, sampling_variance
@@ -96,8 +103,12 @@ def loo_pit(source: Any, unit: str | None = None) -> LooPit:
 
 
 def _loo_pit(result: FitResult, unit: str) -> LooPit:
-    log_lik = unit_log_likelihood(result, unit)
-    values, step = log_lik.values, log_lik.draw_step
+    if unit == GROUP and stored_log_likelihood(result, GROUP) is None and needs_blocks(result):
+        values: Any = _BlockValues(result)  # past the limit: each block's log likelihood when used
+        step = 1
+    else:
+        log_lik = unit_log_likelihood(result, unit)
+        values, step = log_lik.values, log_lik.draw_step
     data = units_of(result)
     rng = stream(result.random_seed, PIT_STREAM)
     shape = (values.sizes["chain"], values.sizes["draw"])
@@ -142,10 +153,13 @@ def _rows_predictive(
     if data.codes is None or data.values is None:
         raise ValueError("LOO-PIT of the rows needs the rows, which this fit did not keep.")
     sigma = _sigma(result, shape, step)
-    theta = role_draws(result, "group_effect")
-    theta = theta.reshape(shape[0], -1, data.n_groups)[:, ::step].reshape(-1, data.n_groups)
+    # the rows' groups only, every step-th draw (at most the rows' log likelihood's size)
+    used, codes = np.unique(data.codes, return_inverse=True)
+    per_chain = result.idata["posterior"].sizes["draw"]
+    draws = (np.arange(shape[0])[:, None] * per_chain + np.arange(per_chain)[::step]).reshape(-1)
+    theta = result.group_draws().picked(used, draws)[:, :, 0]
     scale2 = np.ones(1) if sigma is None else sigma[:, None] ** 2
-    codes = data.codes
+    codes = codes.reshape(-1)
 
     def predict(part: slice) -> np.ndarray:
         return replicate_means(rng, theta[:, codes[part]], scale2)
@@ -185,12 +199,35 @@ def _formula_predictive(
             return replicate_means(rng, means[:, part], scale2)
 
         return predict, units.values, "row values"
-    location, variance = formula_new_group_means(result)
+    by_block = new_group_means_by_block(result)
 
     def predict_groups(part: slice) -> np.ndarray:
-        return replicate_means(rng, location[:, part], variance[:, part])
+        location, variance = by_block(part)
+        return replicate_means(rng, location, variance)
 
     return predict_groups, units.mean, "group means"
+
+
+class _BlockValues:
+    """The groups' log likelihood past the limit, as :func:`_loo_pit` reads it: its sizes and
+    dims, and a block of groups (``isel``) computed when asked for (the same values as the
+    whole array's slice: :mod:`hbm.analysis.loo_blocks`)."""
+
+    def __init__(self, result: FitResult) -> None:
+        sizes = result.idata["posterior"].sizes
+        self.sizes = {"chain": int(sizes["chain"]), "draw": int(sizes["draw"])}
+        self.labels = np.asarray(units_of(result).labels)
+        self.dims = ("chain", "draw", units_of(result).group)
+        self._block = block_log_likelihood(result, integrated=True)
+
+    def isel(self, where: dict[str, slice]) -> xr.DataArray:
+        first, last, _ = where[self.dims[2]].indices(len(self.labels))
+        values = self._block(slice(first, last))
+        return xr.DataArray(
+            values.reshape(self.sizes["chain"], self.sizes["draw"], -1),
+            dims=self.dims,
+            coords={self.dims[2]: self.labels[first:last]},
+        )
 
 
 def _sigma(result: FitResult, shape: tuple[int, int] | None, step: int) -> np.ndarray | None:

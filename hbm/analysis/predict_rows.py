@@ -103,7 +103,7 @@ def predict_rows(
             effects[:, old] = u[:, codes[old]]
         else:  # exact draws the fit does not hold: those groups' only, made again from the seed
             used = np.unique(codes[old])
-            u = result.group_draws().columns(used)[pick]
+            u = result.group_draws(factor.name).columns(used)[pick]
             effects[:, old] = u[:, np.searchsorted(used, codes[old])]
         if unseen:
             chol = np.linalg.cholesky(covariance_draws(posterior, factor)[pick])

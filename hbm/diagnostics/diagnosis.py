@@ -147,6 +147,7 @@ def diagnose(
     parameters: ParameterTable | None = None,
     data: GroupedData | None = None,
     marginal_form: bool = True,
+    n_groups: int | None = None,
 ) -> Diagnosis:
     """Compute divergences, R-hat, ESS, E-BFMI and tree depth; turn them into a verdict.
 
@@ -168,6 +169,9 @@ def diagnose(
     marginal_form : bool
         Whether the model has a marginal form the advice may suggest (crossed grouping factors
         have none).
+    n_groups : int, optional
+        The number of groups, where neither the posterior (its group draws not held) nor
+        ``data`` says (a formula fit's one factor).
 
     Examples
     --------
@@ -220,9 +224,11 @@ def diagnose(
     saturation, max_depth = _tree_depth(stats)
     sd, effect = parameters.maybe("group_sd"), parameters.maybe("group_effect")
     words = Names(sd.name if sd else "the group sd", effect.name if effect else "the groups")
-    n_groups = _n_groups(posterior, effect.name if effect else None)
-    if not n_groups and data is not None:  # the group draws are not held (many groups)
-        n_groups = data.n_groups
+    counted = _n_groups(posterior, effect.name if effect else None)
+    if not counted and data is not None:  # the group draws are not held (many groups)
+        counted = data.n_groups
+    if not counted and n_groups is not None:
+        counted = n_groups
     sd_sampled = sd is not None and sd.name in names
     funnel: dict[str, object] = {}
     if divergences and sd_sampled and effect is not None and effect.name in posterior:
@@ -250,7 +256,7 @@ def diagnose(
         ),
         advice.e_bfmi(e_bfmi, words),
         advice.tree_depth(saturation, max_depth),
-        advice.few_groups(n_groups, words) if sd_sampled else None,
+        advice.few_groups(counted, words) if sd_sampled else None,
     ]
     problems = [problem for problem in found if problem is not None]
     levels = {level for level, _ in problems}
@@ -281,7 +287,7 @@ def diagnose(
         e_bfmi_per_chain=[_round(v) for v in e_bfmi],
         tree_depth_saturation_per_chain=[_round(v) for v in saturation],
         max_tree_depth=max_depth,
-        n_groups=n_groups,
+        n_groups=counted,
         funnel=funnel,
     )
 

@@ -138,8 +138,9 @@ def draw_exact_effects(posterior: Any, data: ModelData, random_seed: int) -> lis
     """The marginal form's group effects drawn exactly, once per posterior draw: one factor's
     from their conditional, nested factors' top down; one DataArray per factor."""
     from hbm.model.families.normal_cells_conditional import draw_effects
-    from hbm.model.families.normal_nested_conditional import draw_nested_effects
+    from hbm.model.families.normal_nested_draws import draw_held_levels
 
     if len(data.factors) == 1:
         return [draw_effects(posterior, data, random_seed)]
-    return draw_nested_effects(posterior, data, marginal_nesting(data), random_seed)
+    nesting = marginal_nesting(data)
+    return draw_held_levels(posterior, data, nesting, random_seed, [True] * nesting.depth)

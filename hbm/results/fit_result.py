@@ -109,16 +109,18 @@ class FitResult:
         )
         return table.copy(deep=False)  # copy-on-write (pandas >= 3): edits never reach the cache
 
-    def group_draws(self) -> GroupDraws:
+    def group_draws(self, factor: str | None = None) -> GroupDraws:
         """The group effects' draws, held or drawn again a block at a time
-        (:mod:`hbm.results.group_draws`)."""
+        (:mod:`hbm.results.group_draws`); with nested factors, ``factor``'s (by default the
+        formula's first)."""
         from hbm.data.curve_data import CurveData
 
         data = self.data
         if isinstance(data, CurveData):
             raise TypeError("A curve fit holds its group effects' draws in its posterior.")
         return self.cache.get(
-            ("group_draws",), lambda: group_draws(self.idata, data, self.parameters)
+            ("group_draws", factor),
+            lambda: group_draws(self.idata, data, self.parameters, factor),
         )
 
     def prior_summary(self) -> pd.DataFrame:

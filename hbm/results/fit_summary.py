@@ -17,6 +17,11 @@ their exact conditional (the marginal form) are summarised from that conditional
   hyperparameters, so their quality is the hyperparameters': the diagnosis reads those.
 
 The column ``method`` says which rows are which: ``draws`` or ``rao-blackwellized``.
+
+Nested factors' effects (exact, drawn top down) are summarised from their draws, as ArviZ would
+(``method`` ``draws``, with ESS and R-hat); a level the fit does not hold is summarised a block of
+groups at a time from its draws made again (:mod:`hbm.model.families.normal_nested_draws`), the
+same rows as if it were held.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from hbm.data.grouped import GroupedData
-from hbm.diagnostics.convergence import STATISTICS
+from hbm.data.model_data import ModelData
+from hbm.diagnostics.convergence import STATISTICS, summary_frame
 from hbm.model.families.normal_rao_blackwell import GroupMoments, rao_blackwell_moments
 from hbm.model.parameters import ParameterTable
 from hbm.results.group_draws import GROUP_DRAWS_ATTR, GroupDraws, group_draws, role_values
@@ -37,7 +43,6 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from hbm.data.curve_data import CurveData
-    from hbm.data.model_data import ModelData
 
 __all__ = ["DRAWS", "METHOD", "RAO_BLACKWELL", "fit_summary", "group_moments", "hyper_ess"]
 
@@ -61,6 +66,8 @@ def fit_summary(
         ``param``, the columns of :func:`hbm.results.summary.posterior_summary` and ``method``.
     """
     exact = GROUP_DRAWS_ATTR in idata.attrs
+    if exact and isinstance(data, ModelData) and len(data.factors) > 1:
+        return _nested_summary(idata, data, parameters, ci_prob)  # type: ignore[arg-type]
     effects = [p for p in parameters.by_role("group_effect")] if exact else []
     sampled = ParameterTable(tuple(p for p in parameters if p not in effects))
     table = posterior_summary(idata, ci_prob=ci_prob, parameters=sampled)
@@ -149,3 +156,46 @@ def _labels(draws: GroupDraws) -> list[str]:
     if draws.terms is None:
         return [f"{draws.name}[{label}]" for label in draws.labels]
     return [f"{draws.name}[{label}, {term}]" for label in draws.labels for term in draws.terms]
+
+
+def _nested_summary(
+    idata: xr.DataTree, data: ModelData, parameters: ParameterTable, ci_prob: float
+) -> pd.DataFrame:
+    """Every parameter from its draws; the levels not held, one block of groups at a time."""
+    import xarray as xr
+
+    posterior = idata["posterior"]
+    missing = [p for p in parameters.by_role("group_effect") if p.name not in posterior]
+    table = posterior_summary(idata, ci_prob=ci_prob, parameters=parameters)
+    table[METHOD] = DRAWS
+    if not missing:
+        return table
+    pieces = [table]
+    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    for parameter in missing:
+        draws = group_draws(idata, data, parameters, parameter.dims[0])
+        one = ParameterTable((parameter,))
+        for part, values in draws.blocks():
+            block = xr.DataArray(
+                values.reshape(*shape, *values.shape[1:]),
+                dims=("chain", "draw", *parameter.dims),
+                coords={
+                    **coords,
+                    parameter.dims[0]: list(draws.labels[part]),
+                    parameter.dims[1]: list(draws.terms or ()),
+                },
+            )
+            dataset = xr.Dataset({parameter.name: block})
+            if float(block.max()) > float(block.min()):  # no DataTree per block (a cycle each)
+                rows = summary_frame(dataset, [parameter.name], ci_prob=ci_prob)
+                rows = rows.rename_axis("param").reset_index()
+            else:
+                tree = xr.DataTree.from_dict({"posterior": dataset})
+                rows = posterior_summary(tree, ci_prob=ci_prob, parameters=one)
+            rows[METHOD] = DRAWS
+            pieces.append(rows)
+    order = {p.name: i for i, p in enumerate(parameters.reported)}
+    merged = pd.concat(pieces, ignore_index=True)
+    rank = merged["param"].str.split("[").str[0].map(order)
+    return merged.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hbm.core.defaults import DEFAULTS
+from hbm.core.names import effect_name
 from hbm.data.grouped import GroupedData
 from hbm.model.families.normal_conditional import (
     THETA_STREAM,
@@ -159,6 +160,18 @@ class GroupDraws:
         noise, redraw = self._parts()
         return redraw(slice(0, self.n_draws), index, noise.columns(index))
 
+    def picked(self, groups: Any, draws: Any) -> np.ndarray:
+        """The draws ``draws`` (indices into the ``S``) of ``groups`` (indices):
+        ``(len(draws), len(groups), q)``, made a block of 1,024 groups at a time (so only the
+        picked values and one block's draws are ever held)."""
+        index = np.asarray(groups, dtype=np.int64).reshape(-1)
+        rows = np.asarray(draws, dtype=np.int64).reshape(-1)
+        out = np.empty((rows.size, index.size, self.n_terms))
+        for first in range(0, index.size, GROUP_BLOCK):
+            part = slice(first, first + GROUP_BLOCK)
+            out[:, part] = self.columns(index[part])[rows]
+        return out
+
     def all(self, *, limit: int | None = None) -> np.ndarray:
         """Every draw, ``(S, J, q)``; a ValueError past ``limit`` values (by default
         ``DEFAULTS.group_draws_max_values``), naming what to use instead."""
@@ -188,23 +201,26 @@ def group_draws(
     idata: xr.DataTree,
     data: GroupedData | ModelData,
     parameters: ParameterTable,
+    factor: str | None = None,
 ) -> GroupDraws:
-    """The :class:`GroupDraws` of a fit (its DataTree, reduced data and parameter table).
+    """The :class:`GroupDraws` of a fit (its DataTree, reduced data and parameter table); with
+    nested factors, those of ``factor`` (by default the first in the formula).
 
     Raises
     ------
     ValueError
         If the posterior lacks the group effects and the fit records no way to redraw them.
     """
-    effect = parameters.one("group_effect")
     posterior = idata["posterior"]
     n_chains, n_per_chain = int(posterior.sizes["chain"]), int(posterior.sizes["draw"])
     record = _record(idata)
     if isinstance(data, GroupedData):
+        effect = parameters.one("group_effect")
         group, labels, terms = data.group, data.labels, None
     else:
-        factor = data.factors[0]
-        group, labels, terms = factor.name, factor.labels, tuple(factor.terms)
+        chosen = data.factors[0] if factor is None else data.factor(factor)
+        effect = parameters[effect_name(chosen.name)]
+        group, labels, terms = chosen.name, chosen.labels, tuple(chosen.terms)
     common = {
         "name": effect.name,
         "group": group,
@@ -233,6 +249,10 @@ def group_draws(
     dataset = posterior.to_dataset()
     if isinstance(data, GroupedData):
         noise, redraw = _theta_redraw(dataset, data, parameters, seed, tag)
+    elif len(data.factors) > 1:
+        from hbm.model.families.normal_nested_draws import nested_redraw
+
+        noise, redraw = nested_redraw(dataset, data, group, seed, tag)
     else:
         from hbm.model.families.normal_cells_draws import effects_redraw
 

@@ -26,9 +26,10 @@ import numpy as np
 
 from hbm.core.defaults import DEFAULTS
 from hbm.core.files import atomic_write
+from hbm.data.model_data import ModelData
 from hbm.model.stored import PARAMETERS_ATTR
 from hbm.results.fit_result import FitResult
-from hbm.results.group_draws import GROUP_DRAWS_ATTR
+from hbm.results.group_draws import GROUP_DRAWS_ATTR, GroupDraws
 from hbm.results.kept_draws import KEPT_ATTR, KEPT_GROUP, KeepGroupDraws, write_kept_draws
 from hbm.results.tree import record_attrs, result_from_tree
 
@@ -93,15 +94,16 @@ def save_result(
     kept = _kept(result, keep_group_draws, is_zarr)
     if kept is not None:
         tree.attrs[KEPT_ATTR] = kept.describe()
-        draws = result.group_draws()
-        if kept.group != "posterior" and draws.exact and draws.name in tree["posterior"]:
-            tree["posterior"] = tree["posterior"].to_dataset().drop_vars(draws.name)
+        every = _every_group_draws(result)  # one per grouping factor (nested levels)
+        for draws in every:
+            if kept.group != "posterior" and draws.exact and draws.name in tree["posterior"]:
+                tree["posterior"] = tree["posterior"].to_dataset().drop_vars(draws.name)
         labels = np.asarray(tree["posterior"]["draw"].values)
-        held = draws.held and kept.group == "posterior"
+        written = [d for d in every if not (d.held and kept.group == "posterior")]
 
         def write(name: str) -> None:
             tree.to_netcdf(name, engine="h5netcdf")
-            if not held:
+            for draws in written:
                 write_kept_draws(name, draws, kept, labels)
 
         return atomic_write(path, write)
@@ -121,6 +123,14 @@ def save_result(
             shutil.rmtree(staging, ignore_errors=True)
         return path
     return atomic_write(path, lambda name: tree.to_netcdf(name, engine="h5netcdf"))
+
+
+def _every_group_draws(result: FitResult) -> list[GroupDraws]:
+    """The group draws of every grouping factor (the seed model's one)."""
+    data = result.data
+    if isinstance(data, ModelData) and len(data.factors) > 1:
+        return [result.group_draws(f.name) for f in data.factors]
+    return [result.group_draws()]
 
 
 def _kept(result: FitResult, keep: KeepGroupDraws | None, is_zarr: bool) -> KeepGroupDraws | None:

@@ -94,13 +94,16 @@ def write_kept_draws(
             group.create_variable(
                 "draw", ("draw",), data=np.asarray(draw_labels)[kept].astype(np.int64)
             )
-        group.dimensions[draws.group] = draws.n_groups
-        labels = group.create_variable(draws.group, (draws.group,), dtype=h5py.string_dtype())
-        labels[:] = np.asarray(draws.labels, dtype=object)
+        # the posterior may have the group's or its terms' dimension already (sd_<g>'s terms)
+        coordinates = [(draws.group, draws.labels)]
         if draws.terms is not None:
-            group.dimensions[dims[3]] = draws.n_terms
-            terms = group.create_variable(dims[3], (dims[3],), dtype=h5py.string_dtype())
-            terms[:] = np.asarray(draws.terms, dtype=object)
+            coordinates.append((dims[3], draws.terms))
+        for dim, names in coordinates:
+            if dim in group.dimensions:
+                continue
+            group.dimensions[dim] = len(names)
+            coordinate = group.create_variable(dim, (dim,), dtype=h5py.string_dtype())
+            coordinate[:] = np.asarray(names, dtype=object)
         # a chunk per draw (or part of one): each draw is written whole, once
         chunks: tuple[int, ...] = (1, 1, int(min(draws.n_groups, 1 << 16)))
         if draws.terms is not None:

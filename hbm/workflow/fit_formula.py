@@ -25,10 +25,11 @@ from hbm.model.design import build_model_data
 from hbm.model.families import get_family
 from hbm.model.families.normal_cells_conditional import EFFECTS_STREAM
 from hbm.model.families.normal_cells_draws import draw_effects_exact
+from hbm.model.families.normal_nested_draws import NESTED_STREAM, draw_held_levels
 from hbm.model.formula import ParsedFormula, parse_formula
 from hbm.model.level_checks import check_identified
 from hbm.model.linear_build import build_linear, choose_linear
-from hbm.model.linear_nested import draw_exact_effects
+from hbm.model.linear_nested import marginal_nesting
 from hbm.model.linear_priors import resolve_linear_priors
 from hbm.model.linear_terms import linear_parameter_table
 from hbm.model.offsets import split_offsets
@@ -188,10 +189,14 @@ def fit_model_data(
                     posterior[str(effects.name)] = effects
                     idata["posterior"] = posterior
                 idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, EFFECTS_STREAM, held)
-            else:  # nested levels: every level's exact draws, held (hbm.model.linear_nested)
-                for effects in draw_exact_effects(posterior, data, seed):
+            else:  # nested levels: each level held when small, else drawn again when needed
+                nesting = marginal_nesting(data)
+                n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+                kept = [holds_group_draws(n_draws, f.n_groups, f.n_terms) for f in nesting.factors]
+                for effects in draw_held_levels(posterior, data, nesting, seed, kept):
                     posterior[str(effects.name)] = effects
                 idata["posterior"] = posterior
+                idata.attrs[GROUP_DRAWS_ATTR] = draw_record(seed, NESTED_STREAM, all(kept))
         add_cell_data(idata, data)
         add_plot_rows(idata, data, plotted_groups(data, int(run_config.random_seed)))  # type: ignore[arg-type]
         table = fit_summary(idata, data, parameters)
@@ -202,6 +207,7 @@ def fit_model_data(
             summary=table,
             parameters=parameters,
             marginal_form=choose_linear(data)[0] == "marginal",
+            n_groups=data.factors[0].n_groups if len(data.factors) == 1 else None,
         )
         return table, diagnosis
 

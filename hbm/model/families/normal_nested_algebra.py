@@ -45,6 +45,8 @@ __all__ = [
     "downward",
     "gradient_pieces",
     "sample_effects",
+    "solve_lower",
+    "solve_lower_transposed",
     "sum_to_parents",
     "upward",
 ]
@@ -116,18 +118,22 @@ def sum_to_parents(values: np.ndarray, parents: np.ndarray, n_parents: int) -> n
     return out
 
 
-def upward(levels: Levels, a: np.ndarray, s2: np.ndarray, lams: list[np.ndarray]) -> Upward:
+def upward(
+    levels: Levels, a: np.ndarray, s2: np.ndarray, lams: list[np.ndarray], top: int = 0
+) -> Upward:
     """The pass from the innermost level up (see the module docstring).
 
     ``a`` (B, K) the residuals' coefficients (the shift already on the constant column), ``s2``
     (B,) the residual variance, ``lams`` per level (B, q_l, q_l) the precision ``Sigma_l^-1``.
+    ``top`` stops the pass at that level (its groups' ``D``, ``C`` and ``t`` need only their own
+    subtrees): the lists then hold levels ``top`` to the innermost, ``[0]`` being ``top``.
     """
     depth = levels.depth
     n_values = a.shape[0]
     sizes = levels.sizes()
     out = Upward([], [], [], [], [], [], np.zeros(n_values, dtype=bool))
     incoming: tuple[np.ndarray, np.ndarray] | None = None
-    for level in reversed(range(depth)):
+    for level in reversed(range(top, depth)):
         q, width = levels.qs[level], levels.ancestors_width(level)
         chain = width + q
         n_groups = sizes[level]
@@ -158,7 +164,7 @@ def upward(levels: Levels, a: np.ndarray, s2: np.ndarray, lams: list[np.ndarray]
         out.dinv.insert(0, dinv)
         out.cmat.insert(0, cmat.copy())
         out.t.insert(0, t_own.copy())
-        if level:
+        if level > top:
             e = np.einsum("bjqr,bjra->bjqa", dinv, cmat)
             message = matrix[:, :, :width, :width] - np.einsum("bjqa,bjqc->bjac", cmat, e)
             message_vector = vector[:, :, :width] - np.einsum("bjqa,bjq->bja", cmat, dt)
@@ -320,3 +326,8 @@ def gradient_pieces(
         out["dA_dlam"].append(s2[0] * total)
         out["dB_dlam"].append(-s2[0] * outer)
     return out
+
+
+#: Public names of the triangular solves (the exact draws of :mod:`normal_nested_draws`).
+solve_lower = _solve_lower
+solve_lower_transposed = _solve_lower_transposed

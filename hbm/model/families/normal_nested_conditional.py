@@ -7,9 +7,9 @@ innermost first, which leaves each group's conditional given its ancestors::
 
     u_g | u_ancestors ~ N(D_g^-1 (t_g - C_g u_ancestors), sigma^2 D_g^-1)
 
-so :func:`draw_nested_effects` draws the outermost level's effects, then each next level's given
-the draws above it: exact draws of every level, once per posterior draw, a block of draws at a
-time, from a stream of their own derived from the fit's seed.
+so :mod:`hbm.model.families.normal_nested_draws` draws the outermost level's effects, then each
+next level's given the draws above it: exact draws of every level, once per posterior draw, a
+block of groups at a time, from streams of their own derived from the fit's seed.
 
 The same pass splits the marginal log likelihood over the outermost groups (their subtrees share
 no rows and no effects): :func:`nested_root_log_likelihood` gives, per draw, each district's log
@@ -19,30 +19,24 @@ whole district out needs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from hbm.core.names import BETA, INTERCEPT, SIGMA, effect_name, term_dim
-from hbm.core.seeds import stream
+from hbm.core.names import INTERCEPT
 from hbm.data.model_data import ModelData
 from hbm.data.nesting import Nesting
 from hbm.model.families.normal_cells_conditional import (
-    EFFECTS_STREAM,
-    covariance_draws,
     group_statistics,
 )
 from hbm.model.families.normal_nested import nested_statistics
-from hbm.model.families.normal_nested_algebra import sample_effects, sum_to_parents, upward
-from hbm.model.linear_terms import CENTRED
+from hbm.model.families.normal_nested_algebra import sum_to_parents, upward
 
-if TYPE_CHECKING:
-    import xarray as xr
+__all__ = ["coefficients_of", "nested_root_log_likelihood"]
 
-__all__ = ["draw_nested_effects", "nested_root_log_likelihood"]
-
-#: Values (draws x groups x chain entries) held per block of draws, at most.
-BLOCK_VALUES = 4_000_000
+#: Values (draws x groups x chain entries) held per block of draws, at most (the pass up holds
+#: about eight arrays of that size: 32 MB).
+BLOCK_VALUES = 500_000
 #: Draws per block, at most.
 DRAW_BLOCK = 64
 
@@ -147,57 +141,8 @@ def nested_root_log_likelihood(
     return out
 
 
-def draw_nested_effects(
-    posterior: xr.Dataset, data: ModelData, nesting: Nesting, random_seed: int
-) -> list[xr.DataArray]:
-    """Draw every level's ``u_<g>`` once per posterior draw, top down, from the exact
-    conditionals (see the module docstring); one DataArray per factor, outermost first.
-
-    The draws use their own random stream derived from the fit's seed (the one-factor form's):
-    the same seed gives the same effects bit for bit.
-    """
-    import xarray as xr
-
-    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-    p = len(data.population)
-    beta = np.asarray(posterior[BETA].values, dtype=float).reshape(-1, p)
-    sigma = np.asarray(posterior[SIGMA].values, dtype=float).reshape(-1)
-    centred = None
-    intercept = data.population.index(INTERCEPT) if INTERCEPT in data.population else None
-    if CENTRED in posterior and intercept is not None:
-        centred = np.asarray(posterior[CENTRED].values, dtype=float).reshape(-1, p)[:, intercept]
-    covariances = [covariance_draws(posterior, f) for f in nesting.factors]
-    stats = nested_statistics(data, nesting)
-    levels = stats["levels"]
-    rng = stream(random_seed, EFFECTS_STREAM)
-    effects = [np.empty((len(sigma), f.n_groups, f.n_terms)) for f in nesting.factors]
-    block = _block_size(nesting)
-    for start in range(0, len(sigma), block):
-        part = slice(start, min(start + block, len(sigma)))
-        size = part.stop - part.start
-        a = _coefficients(stats, p, intercept, beta[part], _part(centred, part))
-        s2 = sigma[part] ** 2
-        lams, _ = _precisions([c[part] for c in covariances])
-        up = upward(levels, a, s2, lams)
-        noise = [rng.standard_normal((size, f.n_groups, f.n_terms)) for f in nesting.factors]
-        for level, drawn in enumerate(sample_effects(levels, up, s2, noise)):
-            effects[level][part] = drawn
-    out = []
-    for factor, values in zip(nesting.factors, effects, strict=True):
-        out.append(
-            xr.DataArray(
-                values.reshape(chains, draws, factor.n_groups, factor.n_terms),
-                dims=("chain", "draw", factor.name, term_dim(factor.name)),
-                coords={
-                    "chain": posterior["chain"].values,
-                    "draw": posterior["draw"].values,
-                    factor.name: list(factor.labels),
-                    term_dim(factor.name): list(factor.terms),
-                },
-                name=effect_name(factor.name),
-            )
-        )
-    return out
+#: The residuals' coefficients per draw (the exact draws of :mod:`normal_nested_draws`).
+coefficients_of = _coefficients
 
 
 def _part(values: np.ndarray | None, part: slice) -> np.ndarray | None:
