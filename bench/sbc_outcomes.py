@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--families", nargs="*", default=list(FORMULAS))
     parser.add_argument("--forms", nargs="*", default=["noncentered", "auto"])
     parser.add_argument("--bins", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--append",
@@ -250,7 +251,7 @@ def main() -> None:
         help="keep the other cases of OUT/sbc_outcomes_ranks.csv (one case at a time)",
     )
     args = parser.parse_args()
-    settings = Settings(sims=args.sims, bins=args.bins)
+    settings = Settings(sims=args.sims, bins=args.bins, seed=args.seed)
     ranks = run(args.families, args.forms, settings)
     if args.append:
         ranks = merged(args.out / "sbc_outcomes_ranks.csv", ranks)
