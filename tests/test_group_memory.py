@@ -8,10 +8,19 @@ bottom)), the shrinkage table and the posterior predictive check are computed, a
 memory numpy and Python held at once (``tracemalloc``, which sees numpy's buffers) must stay
 under **300 MB**: the sketch (about 75 MB), one sweep of draws (32 MB) and its ranks, the
 predictive check's thinned replicates (20 draws x 200,000 groups per array) and the tables.
+Measured here: 197 MB (294 MB before the cached tables were handed out copy-on-write and
+the conditional moments and replicates were computed in place). The margin is for what differs
+between machines (numpy's sorts and partitions pick SIMD kernels by CPU, some with buffers).
+
+The measurement runs in a fresh interpreter (this file run as a script): in the suite's process
+the allocations of earlier tests and the state of imported libraries could move the figure.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -59,8 +68,9 @@ def large_tree() -> xr.DataTree:
     return tree
 
 
-@pytest.mark.slow
-def test_two_hundred_thousand_groups_stay_within_the_bound():
+def measure() -> dict[str, float]:
+    """Compute the summary, the league and the predictive check of :func:`large_tree`; return
+    the peak traced memory in MB and what the checks below need."""
     tree = large_tree()
     data = as_result(tree).data
     assert isinstance(data, GroupedData) and data.n_groups == N_GROUPS
@@ -75,8 +85,29 @@ def test_two_hundred_thousand_groups_stay_within_the_bound():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak / 2**20 < BOUND_MB, f"peak {peak / 2**20:.0f} MB"
-    assert len(summary) == 3 + N_GROUPS and len(league) == N_GROUPS
-    assert "sketch" in league.attrs["ranks"]
-    assert abs(league["p_best"].sum() - 1.0) < 1e-9
-    assert check.rep_mean.shape[1] == N_GROUPS
+    return {
+        "peak_mb": peak / 2**20,
+        "summary_rows": len(summary),
+        "league_rows": len(league),
+        "sketched": "sketch" in league.attrs["ranks"],
+        "p_best_sum": float(league["p_best"].sum()),
+        "replicated_groups": check.rep_mean.shape[1],
+    }
+
+
+@pytest.mark.slow
+def test_two_hundred_thousand_groups_stay_within_the_bound():
+    run = subprocess.run(
+        [sys.executable, __file__], capture_output=True, text=True, check=False, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert found["peak_mb"] < BOUND_MB, f"peak {found['peak_mb']:.0f} MB"
+    assert found["summary_rows"] == 3 + N_GROUPS and found["league_rows"] == N_GROUPS
+    assert found["sketched"]
+    assert abs(found["p_best_sum"] - 1.0) < 1e-9
+    assert found["replicated_groups"] == N_GROUPS
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure()))

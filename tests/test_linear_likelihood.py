@@ -217,3 +217,32 @@ def test_group_marginal_op_numba_equals_numpy_and_its_gradient_equals_finite_dif
         pytensor.gradient.verify_grad(
             objective, [values[0], values[1], half], rng=rng, abs_tol=1e-6, rel_tol=1e-6, mode=mode
         )
+
+
+@pytest.mark.parametrize("q", [1, 2])
+def test_group_marginal_unrolled_kernels_equal_the_general_loop_bit_for_bit(q):
+    """The q = 1 and q = 2 kernels (local scalars) make the general loop's operations in the same
+    order: every output is equal exactly, inside the support and at a point outside it."""
+    import numba
+
+    from hbm.model.families.normal_marginal_kernels import marginal_kernel
+    from hbm.model.families.normal_marginal_op import pack_groups
+
+    rng = np.random.default_rng(10 + q)
+    k, n_groups = 5, 40
+    z = [rng.normal(size=(int(n), q)) for n in rng.integers(1, 9, n_groups)]
+    w = [rng.normal(size=(len(zj), k)) for zj in z]
+    stats = pack_groups(
+        np.stack([zj.T @ wj for zj, wj in zip(z, w, strict=True)]),
+        np.stack([zj.T @ zj for zj in z]),
+    )
+    unrolled = numba.njit(marginal_kernel(q, k))
+    general = numba.njit(marginal_kernel(q, k, general=True))
+    a = rng.normal(size=k)
+    inside = np.array([[1.3, 0.4], [0.4, 0.9]])[:q, :q]
+    outside = np.diag([-50.0, 1.0])[:q, :q]  # sigma^2 Lambda makes some P_j indefinite
+    for s2, lam in [(0.7, inside), (2.1, outside)]:
+        args = (stats, a, np.array(s2), lam)
+        for mine, theirs in zip(unrolled(*args), general(*args), strict=True):
+            assert np.array_equal(mine, theirs)
+    assert np.isinf(unrolled(stats, a, np.array(2.1), outside)[0])

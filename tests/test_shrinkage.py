@@ -68,6 +68,19 @@ def test_ranks_and_league_probabilities_match_scipy_ranks(rows_tree):
     assert table.index.name == "school" and table.index.tolist() == LABELS
 
 
+def test_edits_to_a_returned_table_never_reach_the_cached_one(rows_tree):
+    """The cached tables are handed out as copy-on-write copies (no second copy of 200,000
+    rows): a caller's edits must still leave the next caller's table as computed."""
+    result = as_result(rows_tree)
+    for get in (result.summary, lambda: shrinkage_table(result)):
+        first = get()
+        before = first.copy(deep=True)
+        column = first.select_dtypes("number").columns[0]
+        first.loc[first.index[0], column] = -1.0e9
+        first["added"] = 1.0
+        pd.testing.assert_frame_equal(get(), before)
+
+
 def test_lower_is_better_reverses_the_ranks(rows_tree):
     up = shrinkage_table(rows_tree)
     down = shrinkage_table(rows_tree, higher_is_better=False)

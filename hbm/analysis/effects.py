@@ -129,7 +129,7 @@ def group_coefficients(
             }
         )
 
-    return result.cache.get(key, compute).copy()
+    return result.cache.get(key, compute).copy(deep=False)  # copy-on-write: the cache is safe
 
 
 def _exact(result: FitResult) -> bool:

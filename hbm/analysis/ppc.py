@@ -227,13 +227,13 @@ def _posterior_predictive(result: FitResult, random_seed: int | None) -> GroupCh
         mean, sd = conditional_moments(data, mu, tau, sigma)
         sd *= sd
         sd += variance
-        rep_mean = replicate_means(rng, mean, sd)
+        rep_mean = replicate_means(rng, mean, sd, overwrite_variance=True)
         del mean, sd
     if variance.ndim == 2:  # rows form, (S, J): in place, the same numbers with 1 array less
         variance += tau[:, None] ** 2
     else:  # summaries form: the known se^2, (J,)
         variance = variance + tau[:, None] ** 2
-    new_mean = replicate_means(rng, mu[:, None], variance)
+    new_mean = replicate_means(rng, mu[:, None], variance, overwrite_variance=True)
     del variance
     observed_sd = rep_sd = None
     if sigma is not None:  # rows form

@@ -85,7 +85,7 @@ def shrinkage_table(
         ("shrinkage", ci_prob, higher_is_better),
         lambda: _shrinkage_table(result, ci_prob, higher_is_better),
     )
-    return table.copy()
+    return table.copy(deep=False)  # copy-on-write (pandas >= 3): edits never reach the cache
 
 
 def _shrinkage_table(result: Any, ci_prob: float, higher_is_better: bool) -> pd.DataFrame:
@@ -191,7 +191,7 @@ def pooling_comparison(source: Any, *, ci_prob: float = CI_PROB) -> pd.DataFrame
     """
     result = as_result(source)
     table = result.cache.get(("pooling", ci_prob), lambda: _pooling_comparison(result, ci_prob))
-    return table.copy()
+    return table.copy(deep=False)  # copy-on-write (pandas >= 3): edits never reach the cache
 
 
 def _pooling_comparison(result: Any, ci_prob: float) -> pd.DataFrame:

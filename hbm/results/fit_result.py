@@ -107,7 +107,7 @@ class FitResult:
         table = self.cache.get(
             ("summary",), lambda: fit_summary(self.idata, self.data, self.parameters)
         )
-        return table.copy()
+        return table.copy(deep=False)  # copy-on-write (pandas >= 3): edits never reach the cache
 
     def group_draws(self) -> GroupDraws:
         """The group effects' draws, held or drawn again a block at a time

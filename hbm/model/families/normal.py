@@ -303,17 +303,21 @@ def marginal_group_log_likelihood(
 
 
 def replicate_means(
-    rng: np.random.Generator, location: np.ndarray, variance: np.ndarray
+    rng: np.random.Generator,
+    location: np.ndarray,
+    variance: np.ndarray,
+    overwrite_variance: bool = False,
 ) -> np.ndarray:
     """Replicated group means ``Normal(location, sqrt(variance))``, drawn in place.
 
     ``location`` is ``theta`` (same groups) or ``mu`` broadcast (new groups, with ``variance``
     then ``s_j^2 + tau^2``): exact for the rows' mean, whose distribution given the group mean is
-    ``Normal(theta_j, sigma / sqrt(n_j))``.
+    ``Normal(theta_j, sigma / sqrt(n_j))``. With ``overwrite_variance`` the square root is taken
+    in ``variance``'s own buffer (a caller that no longer needs it saves one array of draws).
     """
     shape = np.broadcast_shapes(np.shape(location), np.shape(variance))
     out = rng.standard_normal(shape)
-    out *= np.sqrt(variance)
+    out *= np.sqrt(variance, out=variance if overwrite_variance else None)
     out += location
     return out
 

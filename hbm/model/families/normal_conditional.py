@@ -86,9 +86,16 @@ def conditional_moments(
     mu = np.asarray(mu, dtype=float)[..., None]
     tau2 = np.asarray(tau, dtype=float)[..., None] ** 2
     s2 = sampling_variance(data, sigma, groups)
-    pooling = s2 / (s2 + tau2)
-    mean = pooling * mu + (1.0 - pooling) * data.mean[slice(None) if groups is None else groups]
-    sd = np.sqrt((1.0 - pooling) * s2)
+    # pooling * mu + (1 - pooling) * ybar and sqrt((1 - pooling) * s2), the same operations in the
+    # same order, written into three arrays of shape S + (J,) rather than six temporaries
+    pooling = np.add(s2, tau2)
+    np.divide(s2, pooling, out=pooling)
+    kept = np.subtract(1.0, pooling)
+    sd = np.multiply(kept, s2, out=s2 if s2.shape == kept.shape else None)  # (J,) for summaries
+    np.sqrt(sd, out=sd)
+    np.multiply(kept, data.mean[slice(None) if groups is None else groups], out=kept)
+    np.multiply(pooling, mu, out=pooling)
+    mean = np.add(pooling, kept, out=pooling)
     return mean, sd
 
 

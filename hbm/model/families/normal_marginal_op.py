@@ -23,8 +23,9 @@ so that NUTS's log density and gradient cost one loop over the groups. Written a
 tensor algebra instead, the same computation is a graph of hundreds of nodes that PyTensor
 rewrites for seconds on every fit, and its evaluation makes a pass over the groups per node.
 
-The Op runs in numba (nutpie's backend; cached on disk like PyTensor's own Ops) and in numpy
-(``perform``, for PyTensor's other backends). The statistics are one ``(J, P)`` matrix, a row per
+The Op runs in numba (nutpie's backend; cached on disk like PyTensor's own Ops; the kernels are
+in :mod:`hbm.model.families.normal_marginal_kernels`) and in numpy (``perform``, for PyTensor's
+other backends). The statistics are one ``(J, P)`` matrix, a row per
 group (:func:`pack_groups`): ``q * K`` entries of ``ZW_j`` (row-major), then the lower triangle
 of ``Z_j'Z_j`` row by row.
 """
@@ -143,134 +144,11 @@ def _register_numba() -> None:
         register_funcify_default_op_cache_key,
     )
 
+    from hbm.model.families.normal_marginal_kernels import marginal_kernel, source_version
+
     @register_funcify_default_op_cache_key(GroupMarginal)
     def numba_funcify_group_marginal(op: GroupMarginal, node: Apply, **kwargs: Any) -> Any:
-        q, k = op.q, op.k
-        offset = q * k
-
-        @numba_njit
-        def group_marginal(stats, a, s2_array, lam):  # type: ignore[no-untyped-def]
-            s2 = s2_array.item()
-            log_det = 0.0
-            quad = 0.0
-            da_ds2 = 0.0
-            db_ds2 = 0.0
-            da_dlam = np.zeros((q, q))
-            db_da = np.zeros(k)
-            db_dlam = np.zeros((q, q))
-            p = np.empty((q, q))
-            inverse = np.empty((q, q))
-            low = np.zeros((q, q))
-            inv_low = np.zeros((q, q))
-            b = np.empty(q)
-            v = np.empty(q)
-            failed = False
-            for j in range(stats.shape[0]):
-                row = stats[j]
-                position = offset
-                for i in range(q):
-                    for m in range(i + 1):
-                        p[i, m] = row[position] + s2 * lam[i, m]
-                        p[m, i] = p[i, m]
-                        position += 1
-                    total = 0.0
-                    for c in range(k):
-                        total += row[i * k + c] * a[c]
-                    b[i] = total
-                if q == 1:
-                    if p[0, 0] <= 0.0:
-                        failed = True
-                        break
-                    inverse[0, 0] = 1.0 / p[0, 0]
-                    log_det += np.log(p[0, 0])
-                    v[0] = inverse[0, 0] * b[0]
-                elif q == 2:
-                    det = p[0, 0] * p[1, 1] - p[1, 0] * p[1, 0]
-                    if p[0, 0] <= 0.0 or det <= 0.0:
-                        failed = True
-                        break
-                    scale = 1.0 / det
-                    inverse[0, 0] = p[1, 1] * scale
-                    inverse[1, 1] = p[0, 0] * scale
-                    inverse[0, 1] = inverse[1, 0] = -p[1, 0] * scale
-                    log_det += np.log(det)
-                    v[0] = inverse[0, 0] * b[0] + inverse[0, 1] * b[1]
-                    v[1] = inverse[1, 0] * b[0] + inverse[1, 1] * b[1]
-                else:
-                    # Cholesky factor L of P_j, L^-1, then P^-1 = L^-T L^-1 and v = P^-1 b
-                    product = 1.0
-                    for i in range(q):
-                        for m in range(i + 1):
-                            value = p[i, m]
-                            for c in range(m):
-                                value -= low[i, c] * low[m, c]
-                            if i == m:
-                                if value <= 0.0:
-                                    failed = True
-                                    break
-                                low[i, i] = np.sqrt(value)
-                                product *= value
-                            else:
-                                low[i, m] = value / low[m, m]
-                        if failed:
-                            break
-                    if failed:
-                        break
-                    log_det += np.log(product)
-                    for i in range(q):
-                        inv_low[i, i] = 1.0 / low[i, i]
-                        for m in range(i):
-                            value = 0.0
-                            for c in range(m, i):
-                                value -= low[i, c] * inv_low[c, m]
-                            inv_low[i, m] = value * inv_low[i, i]
-                    for i in range(q):
-                        for m in range(i + 1):
-                            value = 0.0
-                            for c in range(i, q):
-                                value += inv_low[c, i] * inv_low[c, m]
-                            inverse[i, m] = inverse[m, i] = value
-                    for i in range(q):
-                        value = 0.0
-                        for c in range(q):
-                            value += inverse[i, c] * b[c]
-                        v[i] = value
-                for i in range(q):
-                    quad += b[i] * v[i]
-                    for m in range(q):
-                        da_dlam[i, m] += inverse[i, m]
-                        da_ds2 += inverse[i, m] * lam[m, i]
-                        db_dlam[i, m] -= v[i] * v[m]
-                        db_ds2 -= v[i] * lam[i, m] * v[m]
-                    for c in range(k):
-                        db_da[c] += 2.0 * row[i * k + c] * v[i]
-            if failed:  # P_j not positive definite: a point outside the support
-                log_det = np.inf
-            for i in range(q):
-                for m in range(q):
-                    da_dlam[i, m] *= s2
-                    db_dlam[i, m] *= s2
-            return (
-                np.asarray(log_det),
-                np.asarray(quad),
-                np.asarray(da_ds2),
-                da_dlam,
-                db_da,
-                np.asarray(db_ds2),
-                db_dlam,
-            )
-
-        return group_marginal, _source_version()
-
-
-def _source_version() -> int:
-    """A number that changes with the numba implementation's source, so that PyTensor's disk
-    cache never serves a kernel compiled from an earlier version of it."""
-    import hashlib
-    import inspect
-
-    digest = hashlib.sha256(inspect.getsource(_register_numba).encode()).hexdigest()
-    return int(digest[:15], 16)
+        return numba_njit(marginal_kernel(op.q, op.k)), source_version()
 
 
 _register_numba()
