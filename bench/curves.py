@@ -37,8 +37,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "data"))
 
+import runner  # noqa: E402
 from make_wells import make_wells  # noqa: E402
-from run import machine, measure, write_csv  # noqa: E402
 
 SEED = 20261202
 
@@ -54,7 +54,6 @@ def worker(
 
     import hbm
     from hbm.data.curve_data import curve_data
-    from hbm.diagnostics.convergence import convergence_statistics
     from hbm.model.curve_priors import curve_default_priors
     from hbm.model.curves import CURVES
 
@@ -68,11 +67,7 @@ def worker(
             value="rate",
             varying=["qi", "di"],
             parametrization=parametrization,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
+            **runner.sampling(draws, tune, chains, SEED),
         )
         seconds = time.perf_counter() - start
         attempts = len(fit.diagnosis.attempts)
@@ -100,13 +95,7 @@ def worker(
             pm.Normal("y", qi * pt.exp(-pt.log1p(b * di * t) / b), sigma, observed=data.y)
             pm.Deterministic("sd", pm.math.sqrt((chol**2).sum(axis=1)))
             idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=SEED,
-                nuts_sampler="nutpie",
-                progressbar=False,
-                compute_convergence_checks=False,
+                **runner.pymc_sampling(draws, tune, chains, SEED),
                 # PyMC 6.4's initial point for chol draws from sd_dist through scipy, which fails
                 # on numpy 2.5; the prior scales, uncorrelated, jittered as usual
                 initvals={"chol": np.array([scales[0], 0.0, scales[1]])},
@@ -119,58 +108,32 @@ def worker(
         attempts = 1
     else:
         raise ValueError(f"unknown method {method!r}")
-    rows = []
-    for values in parts:
-        values = np.asarray(values, dtype=float)
-        rows.append(np.moveaxis(values.reshape(*values.shape[:2], -1), -1, 0))
-    stats = convergence_statistics(np.concatenate(rows), only=("ess_bulk", "r_hat"))
-    min_ess = float(np.nanmin(stats["ess_bulk"]))
     return {
-        "sampler": sampler,
-        "fit_s": round(seconds, 2),
-        "min_ess_bulk": round(min_ess, 1),
-        "ess_per_s": round(min_ess / seconds, 3),
-        "divergences": int(idata["sample_stats"]["diverging"].values.sum()),
-        "max_r_hat": round(float(np.nanmax(stats["r_hat"])), 4),
+        **runner.fit_measurements(parts, seconds, idata, sampler, digits=3),
         "attempts": attempts,
     }
 
 
 def fit_row(method: str, path: Path, args: argparse.Namespace) -> dict[str, object]:
-    command = [sys.executable, str(Path(__file__)), "--worker", method, "--data", str(path)]
-    command += ["--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains)]
+    command = runner.worker_command(Path(__file__), method, path, args)
     command += ["--parametrization", args.parametrization]
-    run = measure(command, args.timeout)
-    row = {"method": method, "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"]}
-    row["load_1min"] = run["load_1min"]
-    if run["timed_out"]:
-        return {**row, "status": f"timeout ({args.timeout:.0f} s)"}
-    if run["returncode"] != 0:
-        return {**row, "status": "error", "note": run["stderr"].strip().splitlines()[-1][:200]}
-    return {**row, **json.loads(run["stdout"].strip().splitlines()[-1]), "status": "ok"}
+    return runner.fit_row(command, args.timeout, {"method": method})
 
 
 def cli_row(path: Path, args: argparse.Namespace) -> dict[str, object]:
-    out = Path(tempfile.mkdtemp(prefix="hbm-curve-bench-")) / "result"
-    command = [str(Path(sys.executable).with_name("hbm")), "curve", str(path), "--curve", "arps"]
+    command = [runner.hbm_executable(), "curve", str(path), "--curve", "arps"]
     command += ["--group", "well", "--time", "month", "--value", "rate", "--varying", "qi,di"]
-    command += ["--seed", "1", "--quiet", "--draws", str(args.draws), "--tune", str(args.tune)]
-    command += ["--chains", str(args.chains), "--out", str(out)]
-    run = measure(command, args.timeout)
-    row: dict[str, object] = {"method": "hbm curve (CSV to report)", "wall_s": run["wall_s"]}
-    row.update(peak_rss_mb=run["peak_rss_mb"], load_1min=run["load_1min"])
-    if run["returncode"] == 0:
-        diagnostics = json.loads((out / "diagnostics.json").read_text())
-        row.update(
-            status="ok",
-            min_ess_bulk=diagnostics["min_ess_bulk"],
-            divergences=diagnostics["divergences"],
-            sampler=f"nutpie ({diagnostics['parametrization']})",
-        )
-    else:
-        row["status"] = "error: " + (run["stderr"].strip().splitlines() or ["?"])[-1][:200]
-    shutil.rmtree(out.parent, ignore_errors=True)
-    return row
+    return runner.cli_row(
+        command,
+        args,
+        {"method": "hbm curve (CSV to report)"},
+        lambda diagnostics: {
+            "min_ess_bulk": diagnostics["min_ess_bulk"],
+            "divergences": diagnostics["divergences"],
+            "sampler": f"nutpie ({diagnostics['parametrization']})",
+        },
+        prefix="hbm-curve-bench-",
+    )
 
 
 COLUMNS = [
@@ -207,7 +170,7 @@ def main() -> None:
     table.to_csv(path, index=False)
     print(
         f"{args.wells} wells, {len(table)} rows; {args.chains} chains x {args.draws} draws "
-        f"({args.tune} tuning); {machine()}"
+        f"({args.tune} tuning); {runner.machine()}"
     )
     rows = []
     for method in args.methods.split(","):
@@ -215,7 +178,7 @@ def main() -> None:
         print(row, flush=True)
         rows.append(row)
     (HERE / "results").mkdir(exist_ok=True)
-    write_csv(HERE / "results" / "curves.csv", rows, COLUMNS)
+    runner.write_csv(HERE / "results" / "curves.csv", rows, COLUMNS)
     frame = pd.DataFrame(rows).reindex(columns=COLUMNS)
     print(frame.to_string(index=False))
     shutil.rmtree(folder, ignore_errors=True)

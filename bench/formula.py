@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +40,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import machine, measure, write_csv  # noqa: E402
+import runner  # noqa: E402
 
 FORMULA = "y ~ x1 + x2 + (1 + x1 | g)"
 SEED = 20261201
@@ -116,7 +114,6 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
     import pymc as pm
 
     import hbm
-    from hbm.diagnostics.convergence import convergence_statistics
 
     hbm_fit = hbm.fit
     if method == "bambi":
@@ -128,11 +125,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         fit = hbm_fit(
             table,
             FORMULA,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
+            **runner.sampling(draws, tune, chains, SEED),
         )
         seconds = time.perf_counter() - start
         post = fit.idata["posterior"]
@@ -163,13 +156,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             pm.Normal("y", mu, sigma, observed=y)
             pm.Deterministic("sd", pm.math.sqrt((chol**2).sum(axis=1)))
             idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=SEED,
-                nuts_sampler="nutpie",
-                progressbar=False,
-                compute_convergence_checks=False,
+                **runner.pymc_sampling(draws, tune, chains, SEED),
                 # Without a starting value for chol, PyMC 6.4's initial point draws the sds from
                 # sd_dist through scipy, which fails on numpy 2.5 ("cannot set WRITEABLE flag");
                 # the population sds at the data's scale, uncorrelated, and jittered as usual.
@@ -186,9 +173,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         sampler = "nutpie (pm.sample)"
     elif method == "bambi":
         model = bmb.Model(FORMULA, table)
-        idata = model.fit(
-            draws=draws, tune=tune, chains=chains, random_seed=SEED, progressbar=False
-        )
+        idata = model.fit(**runner.sampling(draws, tune, chains, SEED))
         seconds = time.perf_counter() - start
         post = idata["posterior"]
         parts = {
@@ -203,112 +188,34 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
     late = sorted(set(sys.modules) - modules)
     packages = sorted({name.split(".")[0] for name in late})
     print(f"{method}: {len(late)} modules imported inside the timer: {packages}", file=sys.stderr)
-    rows = []
-    for values in parts.values():
-        values = np.asarray(values, dtype=float)
-        rows.append(np.moveaxis(values.reshape(*values.shape[:2], -1), -1, 0))
-    stats = convergence_statistics(np.concatenate(rows), only=("ess_bulk", "r_hat"))
-    min_ess = float(np.nanmin(stats["ess_bulk"]))
     return {
-        "sampler": sampler,
-        "fit_s": round(seconds, 2),
-        "min_ess_bulk": round(min_ess, 1),
-        "ess_per_s": round(min_ess / seconds, 2),
-        "divergences": int(idata["sample_stats"]["diverging"].values.sum()),
-        "max_r_hat": round(float(np.nanmax(stats["r_hat"])), 4),
+        **runner.fit_measurements(parts.values(), seconds, idata, sampler),
         "late_imports": len(late),
     }
 
 
 def fit_row(method: str, path: Path, args: argparse.Namespace) -> dict[str, object]:
-    command = [
-        sys.executable,
-        str(Path(__file__)),
-        "--worker",
-        method,
-        "--data",
-        str(path),
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-    ]
-    run = measure(command, args.timeout)
-    row = {
-        "method": method,
-        "wall_s": run["wall_s"],
-        "peak_rss_mb": run["peak_rss_mb"],
-        "load_1min": run["load_1min"],
-    }
-    if run["timed_out"]:
-        return {**row, "status": f"timeout ({args.timeout:.0f} s)"}
-    if run["returncode"] != 0:
-        return {**row, "status": "error", "note": run["stderr"].strip().splitlines()[-1][:200]}
-    return {**row, **json.loads(run["stdout"].strip().splitlines()[-1]), "status": "ok"}
+    command = runner.worker_command(Path(__file__), method, path, args)
+    return runner.fit_row(command, args.timeout, {"method": method})
 
 
 def cli_row(label: str, path: Path, args: argparse.Namespace) -> dict[str, object]:
-    out = Path(tempfile.mkdtemp(prefix="hbm-formula-bench-")) / "result"
-    hbm = str(Path(sys.executable).with_name("hbm"))
-    command = [
-        hbm,
-        "fit",
-        str(path),
-        "--formula",
-        FORMULA,
-        "--seed",
-        "1",
-        "--quiet",
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-        "--out",
-        str(out),
-    ]
-    run = measure(command, args.timeout)
-    row: dict[str, object] = {
-        "table": label,
-        "wall_s": run["wall_s"],
-        "peak_rss_mb": run["peak_rss_mb"],
-        "load_1min": run["load_1min"],
-    }
-    if run["returncode"] == 0:
-        diagnostics = json.loads((out / "diagnostics.json").read_text())
-        row.update(
-            status="ok",
-            verdict=diagnostics["verdict"],
-            min_ess_bulk=diagnostics["min_ess_bulk"],
-            divergences=diagnostics["divergences"],
-        )
-    else:
-        row["status"] = "error: " + (run["stderr"].strip().splitlines() or ["?"])[-1][:200]
-    shutil.rmtree(out.parent, ignore_errors=True)
-    return row
+    command = [runner.hbm_executable(), "fit", str(path), "--formula", FORMULA]
+    read = ("verdict", "min_ess_bulk", "divergences")
+    return runner.cli_row(command, args, {"table": label}, read, prefix="hbm-formula-bench-")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("speed", "scale", "both"), default="both")
-    parser.add_argument("--draws", type=int, default=DRAWS)
-    parser.add_argument("--tune", type=int, default=TUNE)
-    parser.add_argument("--chains", type=int, default=CHAINS)
-    parser.add_argument("--timeout", type=float, default=1200.0)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    runner.add_fit_options(parser, draws=DRAWS, tune=TUNE, chains=CHAINS, timeout=1200.0)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.draws, args.tune, args.chains)))
+    if runner.run_worker(args, worker):
         return
     folder = HERE / "data"
     folder.mkdir(exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine()}")
+    print(f"machine: {runner.machine()}")
     if args.part in ("speed", "both"):
         path = folder / "slopes_300.csv"
         make_table(300, 20, 80).to_csv(path, index=False)
@@ -316,7 +223,7 @@ def main() -> None:
         for method in ("hbm", "pymc", "bambi"):
             rows.append(fit_row(method, path, args))
             print(json.dumps(rows[-1]), flush=True)
-        write_csv(args.out / "formula_speed.csv", rows, list(rows[0]))
+        runner.write_csv(args.out / "formula_speed.csv", rows, list(rows[0]))
         ok = {r["method"]: r for r in rows if r.get("status") == "ok"}
         for other in ("pymc", "bambi"):
             if "hbm" in ok and other in ok:
@@ -330,7 +237,7 @@ def main() -> None:
                 make_table(10_000, low, high).to_csv(path, index=False)
             rows.append(cli_row(label, path, args))
             print(json.dumps(rows[-1]), flush=True)
-        write_csv(args.out / "formula_scale.csv", rows, sorted({k for r in rows for k in r}))
+        runner.write_csv(args.out / "formula_scale.csv", rows, sorted({k for r in rows for k in r}))
         if all(r.get("status") == "ok" for r in rows):
             print(f"100 vs 10 rows per group: {rows[1]['wall_s'] / rows[0]['wall_s']:.2f}x time")
 

@@ -113,7 +113,7 @@ def main() -> None:
         os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={cache}"
     import pandas as pd
     from formula import HBM_LATE_IMPORTS, SHARED_LATE_IMPORTS, make_table, preimport
-    from run import machine, write_csv
+    from runner import machine, write_csv
 
     table = make_table(300, 20, 80)
     start = time.perf_counter()

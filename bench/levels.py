@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +38,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import machine, measure, write_csv  # noqa: E402
+import runner  # noqa: E402
 
 NESTED = "y ~ 1 + (1 | district/school)"
 TWO_LEVEL = "y ~ 1 + (1 | school)"
@@ -85,18 +83,13 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
     import pymc as pm
 
     import hbm
-    from hbm.diagnostics.convergence import convergence_statistics
 
     start = time.perf_counter()
     if method == "hbm":
         fit = hbm.fit(
             table,
             NESTED,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
+            **runner.sampling(draws, tune, chains, SEED),
         )
         fit.summary()
         fit.diagnose()
@@ -132,15 +125,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             u_s = pm.Deterministic("u_school", sd_s * z_s, dims="school")
             sigma = pm.HalfNormal("sigma", sy)
             pm.Normal("y", mu + u_d[d] + u_s[s], sigma, observed=y)
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=SEED,
-                nuts_sampler="nutpie",
-                progressbar=False,
-                compute_convergence_checks=False,
-            )
+            idata = pm.sample(**runner.pymc_sampling(draws, tune, chains, SEED))
         seconds = time.perf_counter() - start
         post = idata["posterior"]
         parts = [
@@ -157,115 +142,36 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         sampler = "nutpie (pm.sample)"
     else:
         raise ValueError(f"unknown method {method!r}")
-    rows = []
-    for values in parts:
-        values = np.asarray(values, dtype=float)
-        rows.append(np.moveaxis(values.reshape(*values.shape[:2], -1), -1, 0))
-    stats = convergence_statistics(np.concatenate(rows), only=("ess_bulk", "r_hat"))
-    min_ess = float(np.nanmin(stats["ess_bulk"]))
-    return {
-        "sampler": sampler,
-        "fit_s": round(seconds, 2),
-        "min_ess_bulk": round(min_ess, 1),
-        "ess_per_s": round(min_ess / seconds, 2),
-        "divergences": int(idata["sample_stats"]["diverging"].values.sum()),
-        "max_r_hat": round(float(np.nanmax(stats["r_hat"])), 4),
-    }
+    return runner.fit_measurements(parts, seconds, idata, sampler)
 
 
 def fit_row(method: str, path: Path, args: argparse.Namespace) -> dict[str, object]:
-    command = [
-        sys.executable,
-        str(Path(__file__)),
-        "--worker",
-        method,
-        "--data",
-        str(path),
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-    ]
-    run = measure(command, args.timeout)
-    row = {
-        "method": method,
-        "wall_s": run["wall_s"],
-        "cpu_s": run["cpu_s"],
-        "peak_rss_mb": run["peak_rss_mb"],
-        "load_1min": run["load_1min"],
-    }
-    if run["timed_out"]:
-        return {**row, "status": f"timeout ({args.timeout:.0f} s)"}
-    if run["returncode"] != 0:
-        return {**row, "status": "error", "note": run["stderr"].strip().splitlines()[-1][:200]}
-    return {**row, **json.loads(run["stdout"].strip().splitlines()[-1]), "status": "ok"}
+    command = runner.worker_command(Path(__file__), method, path, args)
+    return runner.fit_row(command, args.timeout, {"method": method}, runner.MEASURED_WITH_CPU)
 
 
 def cli_row(label: str, formula: str, path: Path, args: argparse.Namespace) -> dict[str, object]:
-    out = Path(tempfile.mkdtemp(prefix="hbm-levels-bench-")) / "result"
-    hbm = str(Path(sys.executable).with_name("hbm"))
-    command = [
-        hbm,
-        "fit",
-        str(path),
-        "--formula",
-        formula,
-        "--seed",
-        "1",
-        "--quiet",
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-        "--out",
-        str(out),
-    ]
-    run = measure(command, args.timeout)
-    row: dict[str, object] = {
-        "model": label,
-        "formula": formula,
-        "wall_s": run["wall_s"],
-        "cpu_s": run["cpu_s"],
-        "peak_rss_mb": run["peak_rss_mb"],
-        "load_1min": run["load_1min"],
-    }
-    if run["returncode"] == 0:
-        diagnostics = json.loads((out / "diagnostics.json").read_text())
-        row.update(
-            status="ok",
-            parametrization=diagnostics["parametrization"],
-            verdict=diagnostics["verdict"],
-            min_ess_bulk=diagnostics["min_ess_bulk"],
-            divergences=diagnostics["divergences"],
-        )
-    else:
-        row["status"] = "error: " + (run["stderr"].strip().splitlines() or ["?"])[-1][:200]
-    shutil.rmtree(out.parent, ignore_errors=True)
-    return row
+    return runner.cli_row(
+        [runner.hbm_executable(), "fit", str(path), "--formula", formula],
+        args,
+        {"model": label, "formula": formula},
+        ("parametrization", "verdict", "min_ess_bulk", "divergences"),
+        prefix="hbm-levels-bench-",
+        fields=runner.MEASURED_WITH_CPU,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("scale", "speed", "both"), default="both")
-    parser.add_argument("--draws", type=int, default=DRAWS)
-    parser.add_argument("--tune", type=int, default=TUNE)
-    parser.add_argument("--chains", type=int, default=CHAINS)
-    parser.add_argument("--timeout", type=float, default=1200.0)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    runner.add_fit_options(parser, draws=DRAWS, tune=TUNE, chains=CHAINS, timeout=1200.0)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.draws, args.tune, args.chains)))
+    if runner.run_worker(args, worker):
         return
     folder = HERE / "data"
     folder.mkdir(exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine()}")
+    print(f"machine: {runner.machine()}")
     if args.part in ("scale", "both"):
         path = folder / "levels_100x100x100.csv"
         if not path.exists():
@@ -274,7 +180,7 @@ def main() -> None:
         for label, formula in (("two levels", TWO_LEVEL), ("nested", NESTED)):
             rows.append(cli_row(label, formula, path, args))
             print(json.dumps(rows[-1]), flush=True)
-        write_csv(args.out / "levels_scale.csv", rows, sorted({k for r in rows for k in r}))
+        runner.write_csv(args.out / "levels_scale.csv", rows, sorted({k for r in rows for k in r}))
         if all(r.get("status") == "ok" for r in rows):
             ratio = float(rows[1]["wall_s"]) / float(rows[0]["wall_s"])  # type: ignore[arg-type]
             cpu = float(rows[1]["cpu_s"]) / float(rows[0]["cpu_s"])  # type: ignore[arg-type]
@@ -289,7 +195,7 @@ def main() -> None:
         for method in ("hbm", "pymc"):
             rows.append(fit_row(method, path, args))
             print(json.dumps(rows[-1]), flush=True)
-        write_csv(args.out / "levels_speed.csv", rows, sorted({k for r in rows for k in r}))
+        runner.write_csv(args.out / "levels_speed.csv", rows, sorted({k for r in rows for k in r}))
         ok = {r["method"]: r for r in rows if r.get("status") == "ok"}
         if "hbm" in ok and "pymc" in ok:
             ratio = float(ok["hbm"]["ess_per_s"]) / float(ok["pymc"]["ess_per_s"])

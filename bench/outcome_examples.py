@@ -40,7 +40,7 @@ from scipy import special
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import machine, measure, write_csv  # noqa: E402
+from runner import machine, measure, write_csv  # noqa: E402
 
 SEED = 20261202
 

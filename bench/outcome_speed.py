@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,7 +43,7 @@ from scipy import special
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import machine, measure, write_csv  # noqa: E402
+import runner  # noqa: E402
 
 SEED = 20261202
 DRAWS, TUNE, CHAINS = 1000, 1000, 4
@@ -88,7 +86,6 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
     import pymc as pm
 
     import hbm
-    from hbm.diagnostics.convergence import convergence_statistics
 
     if method == "bambi":
         import bambi as bmb
@@ -99,11 +96,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             table,
             POISSON,
             family="poisson",
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
+            **runner.sampling(draws, tune, chains, SEED),
         )
         seconds = time.perf_counter() - start
         post = fit.idata["posterior"]
@@ -128,15 +121,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             u = pm.Deterministic("u", z * sd, dims="g")
             eta = b0 + b1 * (x1 - x1.mean()) + b2 * (x2 - x2.mean()) + u[g]
             pm.Poisson("y", pm.math.exp(eta), observed=y)
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=SEED,
-                nuts_sampler="nutpie",
-                progressbar=False,
-                compute_convergence_checks=False,
-            )
+            idata = pm.sample(**runner.pymc_sampling(draws, tune, chains, SEED))
         seconds = time.perf_counter() - start
         post = idata["posterior"]
         parts = {
@@ -147,9 +132,7 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         sampler = "nutpie (pm.sample, non-centered)"
     elif method == "bambi":
         model = bmb.Model(POISSON, table, family="poisson")
-        idata = model.fit(
-            draws=draws, tune=tune, chains=chains, random_seed=SEED, progressbar=False
-        )
+        idata = model.fit(**runner.sampling(draws, tune, chains, SEED))
         seconds = time.perf_counter() - start
         post = idata["posterior"]
         parts = {
@@ -160,98 +143,32 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
         sampler = "pymc NUTS (Bambi default)"
     else:
         raise ValueError(f"unknown method {method!r}")
-    rows = []
-    for values in parts.values():
-        values = np.asarray(values, dtype=float)
-        rows.append(np.moveaxis(values.reshape(*values.shape[:2], -1), -1, 0))
-    stats = convergence_statistics(np.concatenate(rows), only=("ess_bulk", "r_hat"))
-    min_ess = float(np.nanmin(stats["ess_bulk"]))
+    measured = runner.fit_measurements(parts.values(), seconds, idata, sampler)
     steps = idata["sample_stats"].get("n_steps")
-    return {
-        "sampler": sampler,
-        "fit_s": round(seconds, 2),
-        **split,
-        "leapfrog_steps": None if steps is None else int(steps.values.sum()),
-        "min_ess_bulk": round(min_ess, 1),
-        "ess_per_s": round(min_ess / seconds, 2),
-        "divergences": int(idata["sample_stats"]["diverging"].values.sum()),
-        "max_r_hat": round(float(np.nanmax(stats["r_hat"])), 4),
-    }
+    leapfrog = {"leapfrog_steps": None if steps is None else int(steps.values.sum())}
+    head = {key: measured.pop(key) for key in ("sampler", "fit_s")}
+    return {**head, **split, **leapfrog, **measured}
 
 
 def fit_row(method: str, path: Path, args: argparse.Namespace) -> dict[str, object]:
-    command = [
-        sys.executable,
-        str(Path(__file__)),
-        "--worker",
-        method,
-        "--data",
-        str(path),
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-    ]
-    run = measure(command, args.timeout)
-    row = {
-        "method": method,
-        "wall_s": run["wall_s"],
-        "peak_rss_mb": run["peak_rss_mb"],
-        "load_1min": run["load_1min"],
-    }
-    if run["timed_out"]:
-        return {**row, "status": f"timeout ({args.timeout:.0f} s)"}
-    if run["returncode"] != 0:
-        return {**row, "status": "error", "note": run["stderr"].strip().splitlines()[-1][:200]}
-    return {**row, **json.loads(run["stdout"].strip().splitlines()[-1]), "status": "ok"}
+    command = runner.worker_command(Path(__file__), method, path, args)
+    return runner.fit_row(command, args.timeout, {"method": method})
 
 
 def cli_row(label: str, path: Path, formula: str, args: argparse.Namespace) -> dict[str, object]:
-    out = Path(tempfile.mkdtemp(prefix="hbm-outcome-bench-")) / "result"
-    hbm = str(Path(sys.executable).with_name("hbm"))
-    command = [
-        hbm,
-        "fit",
-        str(path),
-        "--formula",
-        formula,
-        "--family",
-        "binomial",
-        "--seed",
-        "1",
-        "--quiet",
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-        "--out",
-        str(out),
-    ]
-    run = measure(command, args.timeout)
-    row: dict[str, object] = {
-        "table": label,
-        "formula": formula,
-        "wall_s": run["wall_s"],
-        "peak_rss_mb": run["peak_rss_mb"],
-        "load_1min": run["load_1min"],
-    }
-    if run["returncode"] == 0:
-        diagnostics = json.loads((out / "diagnostics.json").read_text())
-        row.update(
-            status="ok",
-            parametrization=diagnostics.get("parametrization"),
-            min_ess_bulk=round(diagnostics["min_ess_bulk"], 1),
-            divergences=diagnostics["divergences"],
-            runs=len(diagnostics.get("attempts", [])),
-        )
-    else:
-        row["status"] = "error: " + (run["stderr"].strip().splitlines() or ["?"])[-1][:200]
-    shutil.rmtree(out.parent, ignore_errors=True)
-    return row
+    hbm = runner.hbm_executable()
+    return runner.cli_row(
+        [hbm, "fit", str(path), "--formula", formula, "--family", "binomial"],
+        args,
+        {"table": label, "formula": formula},
+        lambda diagnostics: {
+            "parametrization": diagnostics.get("parametrization"),
+            "min_ess_bulk": round(diagnostics["min_ess_bulk"], 1),
+            "divergences": diagnostics["divergences"],
+            "runs": len(diagnostics.get("attempts", [])),
+        },
+        prefix="hbm-outcome-bench-",
+    )
 
 
 def main() -> None:
@@ -260,22 +177,15 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=None, help="(b): groups (default 1000)")
     parser.add_argument("--rows", type=int, default=100, help="(b): rows per group")
     parser.add_argument("--methods", nargs="*", default=["hbm", "pymc", "bambi"])
-    parser.add_argument("--draws", type=int, default=DRAWS)
-    parser.add_argument("--tune", type=int, default=TUNE)
-    parser.add_argument("--chains", type=int, default=CHAINS)
-    parser.add_argument("--timeout", type=float, default=1800.0)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    runner.add_fit_options(parser, draws=DRAWS, tune=TUNE, chains=CHAINS, timeout=1800.0)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.draws, args.tune, args.chains)))
+    if runner.run_worker(args, worker):
         return
     folder = HERE / "data"
     folder.mkdir(exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = f"{args.chains} chains x {args.draws} draws after {args.tune} tuning steps"
-    print(f"machine: {machine()}; {settings}")
+    print(f"machine: {runner.machine()}; {settings}")
     if args.part in ("reduce", "both"):
         rows_path, cells_path = binomial_tables(10_000, 100, folder)
         rows = [
@@ -284,7 +194,9 @@ def main() -> None:
         ]
         for row in rows:
             print(json.dumps(row), flush=True)
-        write_csv(args.out / "outcome_reduce.csv", rows, sorted({k for r in rows for k in r}))
+        runner.write_csv(
+            args.out / "outcome_reduce.csv", rows, sorted({k for r in rows for k in r})
+        )
         if all(r.get("status") == "ok" for r in rows):
             ratio = float(rows[0]["wall_s"]) / float(rows[1]["wall_s"])  # type: ignore[arg-type]
             print(f"0/1 rows vs (s, n) rows: {ratio:.2f}x the time (target <= 1.5x)")
@@ -296,7 +208,7 @@ def main() -> None:
         for method in args.methods:
             rows.append({"table": f"{groups} x {args.rows}", **fit_row(method, path, args)})
             print(json.dumps(rows[-1]), flush=True)
-        write_csv(args.out / "outcome_speed.csv", rows, sorted({k for r in rows for k in r}))
+        runner.write_csv(args.out / "outcome_speed.csv", rows, sorted({k for r in rows for k in r}))
         ok = {r["method"]: r for r in rows if r.get("status") == "ok"}
         for other in ("pymc", "bambi"):
             if "hbm" in ok and other in ok:

@@ -30,16 +30,10 @@ Markdown table is printed.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import platform
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -48,6 +42,20 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from make_data import SIZES, write_table  # noqa: E402
+from runner import (  # noqa: E402
+    add_fit_options,
+    fit_measurements,
+    hbm_executable,
+    last_line,
+    machine,
+    measure,
+    pymc_sampling,
+    run_worker,
+    sampling,
+    sampling_options,
+    worker_command,
+    write_csv,
+)
 
 DRAWS, TUNE, CHAINS, SEED = 1000, 1000, 4, 20261124
 FIT_METHODS = ("hbm", "hbm (2nd run)", "hbm centered", "hbm noncentered", "pymc", "bambi")
@@ -84,7 +92,6 @@ COLUMNS = (
 
 def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[str, object]:
     """Fit ``path`` with ``method``; return the measurements as a JSON-ready dict."""
-    import numpy as np
     import pandas as pd
 
     table = pd.read_csv(path, dtype={"school": str})
@@ -109,17 +116,12 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             group="school",
             value="score",
             parametrization=parametrization,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
+            **sampling(draws, tune, chains, SEED),
         )
         seconds = time.perf_counter() - start
         idata, sampler = fit.idata, f"nutpie ({fit.parametrization})"
         post = idata["posterior"]
-        parts = {name: post[name].values for name in ("mu", "tau", "sigma")}
-        parts["theta"] = np.moveaxis(post["theta"].values, -1, 0)
+        parts = [post[name].values for name in ("mu", "tau", "sigma", "theta")]
     elif method == "pymc":
         import pymc as pm
 
@@ -134,57 +136,36 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
             theta = pm.Deterministic("theta", mu + tau * theta_z, dims="school")
             sigma = pm.HalfNormal("sigma", scale)
             pm.Normal("y", theta[school], sigma, observed=y)
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=SEED,
-                nuts_sampler="nutpie",
-                progressbar=False,
-                compute_convergence_checks=False,
-            )
+            idata = pm.sample(**pymc_sampling(draws, tune, chains, SEED))
         seconds = time.perf_counter() - start
         sampler = "nutpie (pm.sample)"
         post = idata["posterior"]
-        parts = {name: post[name].values for name in ("mu", "tau", "sigma")}
-        parts["theta"] = np.moveaxis(post["theta"].values, -1, 0)
+        parts = [post[name].values for name in ("mu", "tau", "sigma", "theta")]
     elif method == "bambi":
         import bambi as bmb
 
         model = bmb.Model("score ~ 1 + (1|school)", table)
-        idata = model.fit(
-            draws=draws, tune=tune, chains=chains, random_seed=SEED, progressbar=False
-        )
+        idata = model.fit(**sampling(draws, tune, chains, SEED))
         seconds = time.perf_counter() - start
         sampler = "pymc NUTS (Bambi default)"
         post = idata["posterior"]
         intercept = post["Intercept"].values
-        effects = np.moveaxis(post["1|school"].values, -1, 0)
-        parts = {
-            "mu": intercept,
-            "tau": post["1|school_sigma"].values,
-            "sigma": post["sigma"].values,
-            "theta": effects + intercept[None],
-        }
+        parts = [
+            intercept,
+            post["1|school_sigma"].values,
+            post["sigma"].values,
+            post["1|school"].values + intercept[..., None],
+        ]
     else:
         raise ValueError(f"unknown method {method!r}")
 
-    from hbm.diagnostics.convergence import convergence_statistics
-
-    stacked = np.concatenate(
-        [parts[name][None] for name in ("mu", "tau", "sigma")] + [parts["theta"]]
-    )
-    stats = convergence_statistics(stacked, only=("ess_bulk", "r_hat"))
-    min_ess = float(np.nanmin(stats["ess_bulk"]))
     written = (len(list(cache.glob("*"))) if cache.is_dir() else 0) - cached_before
+    measured = fit_measurements(parts, seconds, idata, sampler)
+    # "compiled" after "sampler", as the rows have always been printed
     return {
-        "sampler": sampler,
+        "sampler": measured.pop("sampler"),
         "compiled": "yes" if written else "no (warm cache)",
-        "fit_s": round(seconds, 2),
-        "min_ess_bulk": round(min_ess, 1),
-        "ess_per_s": round(min_ess / seconds, 2),
-        "divergences": int(idata["sample_stats"]["diverging"].values.sum()),
-        "max_r_hat": round(float(np.nanmax(stats["r_hat"])), 4),
+        **measured,
     }
 
 
@@ -193,113 +174,8 @@ def worker(method: str, path: Path, draws: int, tune: int, chains: int) -> dict[
 # --------------------------------------------------------------------------------------------
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, from /proc (0 where unavailable)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[pid] = int(line.split()[1])
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in tree:
-                tree.add(pid)
-                frontier.append(pid)
-    return sum(rss.get(pid, 0) for pid in tree) / 1024
-
-
-def measure(command: list[str], timeout: float, env: dict[str, str] | None = None) -> dict:
-    """Run ``command``; its wall time, peak memory, exit status and stdout."""
-    load = os.getloadavg()[0]
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    peak = [0.0]
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss_mb(process.pid))
-            done.wait(0.25)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    output: dict[str, str] = {}
-
-    def read(name: str, stream) -> None:
-        output[name] = stream.read()
-
-    readers = [
-        threading.Thread(target=read, args=(name, stream), daemon=True)
-        for name, stream in (("out", process.stdout), ("err", process.stderr))
-    ]
-    for reader in readers:
-        reader.start()
-    timed_out = False
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() - start > timeout:
-            timed_out = True
-            os.killpg(process.pid, signal.SIGKILL)
-            pid, status, usage = os.wait4(process.pid, 0)
-            break
-        time.sleep(0.05)
-    wall = time.perf_counter() - start
-    done.set()
-    poller.join()
-    for reader in readers:
-        reader.join(timeout=5)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "wall_s": round(wall, 2),
-        # CPU seconds of the command (and its waited-for children): less sensitive than wall
-        # time to other work on a shared machine
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_mb": round(max(peak[0], usage.ru_maxrss / 1024), 0),
-        "returncode": process.returncode,
-        "timed_out": timed_out,
-        "stdout": output.get("out", ""),
-        "stderr": output.get("err", ""),
-        "load_1min": round(load, 2),
-    }
-
-
 def fit_row(size: str, method: str, path: Path, args: argparse.Namespace, timeout: float) -> dict:
-    command = [
-        sys.executable,
-        str(Path(__file__)),
-        "--worker",
-        method,
-        "--data",
-        str(path),
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-    ]
+    command = worker_command(Path(__file__), method, path, args)
     run = measure(command, timeout)
     row = {
         "wall_s": run["wall_s"],
@@ -309,35 +185,15 @@ def fit_row(size: str, method: str, path: Path, args: argparse.Namespace, timeou
     if run["timed_out"]:
         return {**row, "status": f"timeout ({timeout:.0f} s limit)", "note": "killed"}
     if run["returncode"] != 0:
-        last = (run["stderr"].strip().splitlines() or ["?"])[-1]
-        return {**row, "status": "error", "note": last[:200]}
+        return {**row, "status": "error", "note": last_line(run["stderr"])}
     result = json.loads(run["stdout"].strip().splitlines()[-1])
     return {**row, **result, "status": "ok"}
 
 
 def cli_row(path: Path, args: argparse.Namespace) -> dict:
     out = Path(tempfile.mkdtemp(prefix="hbm-bench-")) / "result"
-    hbm = str(Path(sys.executable).with_name("hbm"))
-    command = [
-        hbm,
-        "fit",
-        str(path),
-        "--group",
-        "school",
-        "--value",
-        "score",
-        "--seed",
-        "1",
-        "--quiet",
-        "--draws",
-        str(args.draws),
-        "--tune",
-        str(args.tune),
-        "--chains",
-        str(args.chains),
-        "--out",
-        str(out),
-    ]
+    command = [hbm_executable(), "fit", str(path), "--group", "school", "--value", "score"]
+    command += ["--seed", "1", "--quiet", *sampling_options(args), "--out", str(out)]
     run = measure(command, args.timeout)
     row = {
         "method": "hbm fit (CLI, CSV to report)",
@@ -484,23 +340,6 @@ def markdown(results: list[dict], ratios: list[dict], goals: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def machine() -> str:
-    memory = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kb / 1024**2:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs{memory}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -517,18 +356,13 @@ def main() -> None:
         default=300.0,
         help="limit in seconds for the hand-written PyMC fit at 10,000 schools",
     )
-    parser.add_argument("--timeout", type=float, default=900.0, help="limit for any other fit")
     parser.add_argument("--bambi-max-schools", type=int, default=1000)
-    parser.add_argument("--draws", type=int, default=DRAWS)
-    parser.add_argument("--tune", type=int, default=TUNE)
-    parser.add_argument("--chains", type=int, default=CHAINS)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    limit = "limit for any other fit"
+    add_fit_options(
+        parser, draws=DRAWS, tune=TUNE, chains=CHAINS, timeout=900.0, timeout_help=limit
+    )
     args = parser.parse_args()
-    if args.worker:
-        result = worker(args.worker, args.data, args.draws, args.tune, args.chains)
-        print(json.dumps(result))
+    if run_worker(args, worker):
         return
 
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]

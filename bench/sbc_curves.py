@@ -25,12 +25,9 @@ writes ``bench/results/sbc_curves_ranks.csv``, ``bench/results/sbc_curves_summar
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,7 +35,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sbc import Settings, bin_counts  # noqa: E402
+import sbc  # noqa: E402
+from sbc import Settings  # noqa: E402
 
 from hbm.data.curve_data import CurveData, curve_data  # noqa: E402
 from hbm.model.curve_build import build_curve  # noqa: E402
@@ -46,10 +44,6 @@ from hbm.model.curve_priors import curve_default_priors, resolve_curve_priors  #
 from hbm.model.curve_terms import CurveSpec  # noqa: E402
 from hbm.model.priors import Prior  # noqa: E402
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-RESULTS = HERE / "results"
 SPEC = CurveSpec("exponential", ("qi", "di"))
 SIZES = (3, 3, 4, 5, 6, 8, 10, 12, 18, 24)
 LABELS = tuple(f"g{j + 1:02d}" for j in range(len(SIZES)))
@@ -75,7 +69,6 @@ PARAMETERS = (
     f"u_g[{LABELS[-1]}, log_di]",
 )
 PARAMETRIZATIONS = ("noncentered", "centered")
-ALPHA = 0.01
 
 
 def times() -> np.ndarray:
@@ -85,7 +78,7 @@ def times() -> np.ndarray:
 
 def simulate(rng: np.random.Generator, priors: dict[str, Prior]) -> tuple[dict, pd.DataFrame]:
     """True parameters from the priors and a table from the model."""
-    truth = {name: _draw(priors[name], rng) for name in priors if name != "corr_g"}
+    truth = {name: sbc.draw_prior(priors[name], rng) for name in priors if name != "corr_g"}
     eta = priors["corr_g"].params[0]
     truth["corr_g[log_qi, log_di]"] = 2.0 * rng.beta(eta, eta) - 1.0
     sd = np.array([truth["sd_g[log_qi]"], truth["sd_g[log_di]"]])
@@ -100,14 +93,6 @@ def simulate(rng: np.random.Generator, priors: dict[str, Prior]) -> tuple[dict, 
     di = np.exp(truth["beta[log_di]"] + u[g, 1])
     y = qi * np.exp(-di * t) + rng.normal(0.0, truth["sigma"], len(t))
     return truth, pd.DataFrame({"g": np.asarray(LABELS)[g], "t": t, "y": y})
-
-
-def _draw(prior: Prior, rng: np.random.Generator) -> float:
-    if prior.family == "normal":
-        return float(rng.normal(prior.params[0], prior.params[1]))
-    if prior.family == "halfnormal":
-        return float(abs(rng.normal(0.0, prior.params[0])))
-    raise ValueError(f"SBC simulates normal and halfnormal priors only; got {prior.text()}.")
 
 
 def rows(table: pd.DataFrame) -> CurveData:
@@ -142,22 +127,10 @@ class Compiled:
         self, data: CurveData, seed: int, settings: Settings
     ) -> tuple[dict[str, np.ndarray], int]:
         """Posterior draws ``(chain, draw)`` of every ranked parameter, and the divergences."""
-        import nutpie
-        import pytensor
-
         if data.labels != LABELS or not np.array_equal(data.t, times()):
             raise ValueError("The simulated rows must keep the fixed design's order.")
         compiled = self.compiled.with_data(sbc_y=np.asarray(data.y, float))
-        with pytensor.config.change_flags(numba__fastmath=False):
-            trace = nutpie.sample(
-                compiled,
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                seed=seed,
-                target_accept=settings.target_accept,
-                progress_bar=False,
-            )
+        trace = sbc.sample_nutpie(compiled, seed, settings)
         posterior = trace["posterior"].to_dataset()
         beta, sd, u = (posterior[n].values for n in ("beta", "sd_g", "u_g"))
         out = {
@@ -177,114 +150,38 @@ def run_sbc(
     parametrizations: tuple[str, ...] | list[str], settings: Settings, *, verbose: bool = False
 ) -> pd.DataFrame:
     """Ranks of the true values: one row per parametrization, simulation and parameter."""
-    out = []
     placeholder = pd.DataFrame(
         {"g": np.repeat(LABELS, SIZES), "t": times(), "y": 50.0 + np.arange(len(times()))}
     )
     design = rows(placeholder)
     priors = {name: resolved_priors(design)[name] for name in PRIORS if name != "corr_g"}
     priors["corr_g"] = resolved_priors(design)["corr_g"]
-    for parametrization in parametrizations:
-        start = time.perf_counter()
-        model = Compiled(parametrization, design)
-        for sim, child in enumerate(np.random.SeedSequence(settings.seed).spawn(settings.sims)):
-            rng = np.random.default_rng(child)
-            truth, table = simulate(rng, priors)
-            draws, divergences = model.draws(rows(table), int(rng.integers(2**31)), settings)
-            for name in PARAMETERS:
-                kept = draws[name][:, :: settings.thin].ravel()[: settings.ranks_of]
-                out.append(
-                    {
-                        "parametrization": parametrization,
-                        "sim": sim,
-                        "parameter": name,
-                        "truth": truth[name],
-                        "rank": int(np.sum(kept < truth[name])),
-                        "divergences": divergences,
-                    }
-                )
-        if verbose:
-            seconds = time.perf_counter() - start
-            print(f"sbc: {parametrization}: {settings.sims} fits in {seconds:.0f} s", flush=True)
-    return pd.DataFrame(out)
 
-
-def uniformity(ranks: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Chi-square and ECDF (``pot_c``) tests of uniform ranks per parametrization and parameter."""
-    from arviz_stats.base import array_stats
-    from scipy import stats
-
-    out = []
-    jitter = np.random.default_rng([settings.seed, 2]).uniform(size=len(ranks))
-    ranks = ranks.assign(pit=(ranks["rank"] + jitter) / (settings.ranks_of + 1))
-    for (parametrization, name), group in ranks.groupby(
-        ["parametrization", "parameter"], sort=False
-    ):
-        chi2, p = stats.chisquare(bin_counts(group["rank"].to_numpy(), settings))
-        ecdf_p = float(array_stats.uniformity_test(group["pit"].to_numpy(), method="pot_c")[0])
-        per_sim = group.drop_duplicates("sim")["divergences"]
-        out.append(
-            {
-                "parametrization": parametrization,
-                "parameter": name,
-                "sims": len(group),
-                "chi2": round(float(chi2), 3),
-                "p_value": float(p),
-                "ecdf_p_value": ecdf_p,
-                "passes": bool(min(p, ecdf_p) >= ALPHA / (2 * len(PARAMETERS))),
-                "sims_with_divergences": int((per_sim > 0).sum()),
-                "divergences": int(per_sim.sum()),
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def plot_ranks(ranks: pd.DataFrame, parametrization: str, settings: Settings) -> Figure:
-    """Rank histograms of one parametrization, with the 99% band of each bin's count."""
-    from matplotlib.figure import Figure
-    from scipy import stats
-
-    subset = ranks[ranks["parametrization"] == parametrization]
-    sims = subset["sim"].nunique()
-    low, high = stats.binom.interval(0.99, sims, 1.0 / settings.bins)
-    figure = Figure(figsize=(13.0, 5.6), layout="constrained")
-    axes = figure.subplots(2, 5, sharey=True).ravel()
-    for ax, name in zip(axes, PARAMETERS, strict=False):
-        counts = bin_counts(subset.loc[subset["parameter"] == name, "rank"].to_numpy(), settings)
-        ax.axhspan(low, high, color="0.85", label="99% band per bin")
-        ax.axhline(sims / settings.bins, color="0.4", linewidth=0.8)
-        ax.bar(np.arange(settings.bins), counts, width=0.9, color="tab:blue")
-        ax.set_title(name, fontsize="medium")
-    axes[-1].set_visible(False)
-    axes[0].legend(loc="lower left", fontsize="x-small")
-    figure.suptitle(
-        f"SBC rank histograms, exponential decline, log qi and log di varying, {parametrization} "
-        f"({sims} simulations)"
+    return sbc.collect_ranks(
+        parametrizations,
+        settings,
+        compile=lambda parametrization: Compiled(parametrization, design),
+        simulate=lambda rng: simulate(rng, priors),
+        prepare=rows,
+        parameters=PARAMETERS,
+        verbose=verbose,
     )
-    return figure
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sims", type=int, default=400)
-    parser.add_argument("--parametrizations", nargs="+", default=list(PARAMETRIZATIONS))
-    parser.add_argument("--seed", type=int, default=20261202)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    settings = Settings(sims=args.sims, seed=args.seed)
-    ranks = run_sbc(args.parametrizations, settings, verbose=True)
-    summary = uniformity(ranks, settings)
-    args.out.mkdir(parents=True, exist_ok=True)
-    ranks.to_csv(args.out / "sbc_curves_ranks.csv", index=False)
-    summary.to_csv(args.out / "sbc_curves_summary.csv", index=False)
-    for parametrization in args.parametrizations:
-        plot_ranks(ranks, parametrization, settings).savefig(
-            args.out / f"sbc_curves_ranks_{parametrization}.png", dpi=100
-        )
-    print(summary.to_string(index=False))
-    for parametrization, passes in summary.groupby("parametrization", sort=False)["passes"]:
-        print(f"sbc: {parametrization}: {'passes' if passes.all() else 'FAILS'}")
-    print(f"sbc: wrote {args.out}/ (sbc_curves_ranks.csv, sbc_curves_summary.csv, *.png)")
+    sbc.run_main(
+        argv,
+        description=__doc__.splitlines()[0],
+        name="sbc_curves",
+        run=run_sbc,
+        parametrizations=PARAMETRIZATIONS,
+        sims=400,
+        seed=20261202,
+        parameters=PARAMETERS,
+        model="exponential decline, log qi and log di varying",
+        grid=(2, 5),
+        with_bins=False,
+    )
 
 
 if __name__ == "__main__":

@@ -20,11 +20,8 @@ writes ``bench/results/sbc_levels_ranks.csv``, ``bench/results/sbc_levels_summar
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,7 +29,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from sbc import Settings, bin_counts  # noqa: E402
+import sbc  # noqa: E402
+from sbc import Settings  # noqa: E402
 
 from hbm.data.model_data import ModelData  # noqa: E402
 from hbm.model.design import build_model_data  # noqa: E402
@@ -42,10 +40,6 @@ from hbm.model.linear_nested import draw_exact_effects  # noqa: E402
 from hbm.model.linear_priors import resolve_linear_priors  # noqa: E402
 from hbm.model.priors import Prior  # noqa: E402
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-RESULTS = HERE / "results"
 FORMULA = "y ~ x + (1 | d/s)"
 #: rows per school, per district: 5 districts of 2 to 4 schools of 1 to 12 rows
 SIZES = ((1, 6), (2, 3, 12), (4, 5, 2, 8), (3, 10), (1, 2, 7))
@@ -69,7 +63,6 @@ PARAMETERS = (
     "u_d:s[D2:3, Intercept]",
 )
 PARAMETRIZATIONS = ("marginal", "noncentered")
-ALPHA = 0.01
 
 
 def layout() -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -103,7 +96,7 @@ def table_of(y: np.ndarray) -> pd.DataFrame:
 
 def simulate(rng: np.random.Generator, priors: dict[str, Prior]) -> tuple[dict, pd.DataFrame]:
     """True parameters from the priors and a table from the model."""
-    truth = {name: _draw(priors[name], rng) for name in PRIORS}
+    truth = {name: sbc.draw_prior(priors[name], rng) for name in PRIORS}
     district, school, labels = layout()
     u_d = rng.normal(0.0, truth["sd_d[Intercept]"], len(SIZES))
     u_s = rng.normal(0.0, truth["sd_d:s[Intercept]"], len(labels))
@@ -114,14 +107,6 @@ def simulate(rng: np.random.Generator, priors: dict[str, Prior]) -> tuple[dict, 
     mean = truth["beta[Intercept]"] + truth["beta[x]"] * design_x() + u_d[district] + u_s[school]
     y = mean + rng.normal(0.0, truth["sigma"], len(mean))
     return truth, table_of(y)
-
-
-def _draw(prior: Prior, rng: np.random.Generator) -> float:
-    if prior.family == "normal":
-        return float(rng.normal(prior.params[0], prior.params[1]))
-    if prior.family == "halfnormal":
-        return float(abs(rng.normal(0.0, prior.params[0])))
-    raise ValueError(f"SBC simulates normal and halfnormal priors only; got {prior.text()}.")
 
 
 def model_data(table: pd.DataFrame) -> ModelData:
@@ -145,22 +130,10 @@ class Compiled:
         self, data: ModelData, seed: int, settings: Settings
     ) -> tuple[dict[str, np.ndarray], int]:
         """Posterior draws ``(chain, draw)`` of every ranked parameter, and the divergences."""
-        import nutpie
-        import pytensor
-
         model = build_linear(data, resolve_linear_priors(data, PRIORS), self.parametrization)
         values = {v.name: v.get_value() for v in model.model.data_vars}
         compiled = self.compiled.with_data(**values)
-        with pytensor.config.change_flags(numba__fastmath=False):
-            trace = nutpie.sample(
-                compiled,
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                seed=seed,
-                target_accept=settings.target_accept,
-                progress_bar=False,
-            )
+        trace = sbc.sample_nutpie(compiled, seed, settings)
         posterior = trace["posterior"].to_dataset()
         if self.parametrization == "marginal":
             effects = {e.name: e for e in draw_exact_effects(posterior, data, seed)}
@@ -186,106 +159,34 @@ def run_sbc(
     parametrizations: tuple[str, ...] | list[str], settings: Settings, *, verbose: bool = False
 ) -> pd.DataFrame:
     """Ranks of the true values: one row per parametrization, simulation and parameter."""
-    rows = []
     design = model_data(table_of(np.sin(np.arange(len(design_x())) * 0.3)))
     priors = resolve_linear_priors(design, PRIORS)
-    for parametrization in parametrizations:
-        start = time.perf_counter()
-        model = Compiled(parametrization, design)
-        for sim, child in enumerate(np.random.SeedSequence(settings.seed).spawn(settings.sims)):
-            rng = np.random.default_rng(child)
-            truth, table = simulate(rng, priors)
-            draws, divergences = model.draws(model_data(table), int(rng.integers(2**31)), settings)
-            for name in PARAMETERS:
-                kept = draws[name][:, :: settings.thin].ravel()[: settings.ranks_of]
-                rows.append(
-                    {
-                        "parametrization": parametrization,
-                        "sim": sim,
-                        "parameter": name,
-                        "truth": truth[name],
-                        "rank": int(np.sum(kept < truth[name])),
-                        "divergences": divergences,
-                    }
-                )
-        if verbose:
-            seconds = time.perf_counter() - start
-            print(f"sbc: {parametrization}: {settings.sims} fits in {seconds:.0f} s", flush=True)
-    return pd.DataFrame(rows)
 
-
-def uniformity(ranks: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Chi-square and ECDF (``pot_c``) tests of uniform ranks per parametrization and parameter."""
-    from arviz_stats.base import array_stats
-    from scipy import stats
-
-    rows = []
-    jitter = np.random.default_rng([settings.seed, 2]).uniform(size=len(ranks))
-    ranks = ranks.assign(pit=(ranks["rank"] + jitter) / (settings.ranks_of + 1))
-    for (parametrization, name), group in ranks.groupby(
-        ["parametrization", "parameter"], sort=False
-    ):
-        chi2, p = stats.chisquare(bin_counts(group["rank"].to_numpy(), settings))
-        ecdf_p = float(array_stats.uniformity_test(group["pit"].to_numpy(), method="pot_c")[0])
-        per_sim = group.drop_duplicates("sim")["divergences"]
-        rows.append(
-            {
-                "parametrization": parametrization,
-                "parameter": name,
-                "sims": len(group),
-                "chi2": round(float(chi2), 3),
-                "p_value": float(p),
-                "ecdf_p_value": ecdf_p,
-                "passes": bool(min(p, ecdf_p) >= ALPHA / (2 * len(PARAMETERS))),
-                "sims_with_divergences": int((per_sim > 0).sum()),
-                "divergences": int(per_sim.sum()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def plot_ranks(ranks: pd.DataFrame, parametrization: str, settings: Settings) -> Figure:
-    """Rank histograms of one parametrization, with the 99% band of each bin's count."""
-    from matplotlib.figure import Figure
-    from scipy import stats
-
-    subset = ranks[ranks["parametrization"] == parametrization]
-    sims = subset["sim"].nunique()
-    low, high = stats.binom.interval(0.99, sims, 1.0 / settings.bins)
-    figure = Figure(figsize=(13.0, 5.6), layout="constrained")
-    axes = figure.subplots(2, 4, sharey=True).ravel()
-    for ax, name in zip(axes, PARAMETERS, strict=False):
-        counts = bin_counts(subset.loc[subset["parameter"] == name, "rank"].to_numpy(), settings)
-        ax.axhspan(low, high, color="0.85", label="99% band per bin")
-        ax.axhline(sims / settings.bins, color="0.4", linewidth=0.8)
-        ax.bar(np.arange(settings.bins), counts, width=0.9, color="tab:blue")
-        ax.set_title(name, fontsize="medium")
-    axes[0].legend(loc="lower left", fontsize="x-small")
-    figure.suptitle(f"SBC rank histograms, {FORMULA}, {parametrization} ({sims} simulations)")
-    return figure
+    return sbc.collect_ranks(
+        parametrizations,
+        settings,
+        compile=lambda parametrization: Compiled(parametrization, design),
+        simulate=lambda rng: simulate(rng, priors),
+        prepare=model_data,
+        parameters=PARAMETERS,
+        verbose=verbose,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sims", type=int, default=400)
-    parser.add_argument("--parametrizations", nargs="+", default=list(PARAMETRIZATIONS))
-    parser.add_argument("--seed", type=int, default=20261202)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    settings = Settings(sims=args.sims, seed=args.seed)
-    ranks = run_sbc(args.parametrizations, settings, verbose=True)
-    summary = uniformity(ranks, settings)
-    args.out.mkdir(parents=True, exist_ok=True)
-    ranks.to_csv(args.out / "sbc_levels_ranks.csv", index=False)
-    summary.to_csv(args.out / "sbc_levels_summary.csv", index=False)
-    for parametrization in args.parametrizations:
-        plot_ranks(ranks, parametrization, settings).savefig(
-            args.out / f"sbc_levels_ranks_{parametrization}.png", dpi=100
-        )
-    print(summary.to_string(index=False))
-    for parametrization, passes in summary.groupby("parametrization", sort=False)["passes"]:
-        print(f"sbc: {parametrization}: {'passes' if passes.all() else 'FAILS'}")
-    print(f"sbc: wrote {args.out}/ (sbc_levels_ranks.csv, sbc_levels_summary.csv, *.png)")
+    sbc.run_main(
+        argv,
+        description=__doc__.splitlines()[0],
+        name="sbc_levels",
+        run=run_sbc,
+        parametrizations=PARAMETRIZATIONS,
+        sims=400,
+        seed=20261202,
+        parameters=PARAMETERS,
+        model=FORMULA,
+        grid=(2, 4),
+        with_bins=False,
+    )
 
 
 if __name__ == "__main__":

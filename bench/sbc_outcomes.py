@@ -23,21 +23,34 @@ centred in the simulation too.
 
     nice python bench/sbc_outcomes.py --sims 200             # the full check (hours on 2 cores)
     nice python bench/sbc_outcomes.py --sims 20 --families binomial   # a smoke run
+    nice python bench/sbc_outcomes.py --sims 100 --families poisson --forms auto --append
+                                                      # one case, the others' ranks kept
 
-writes ``bench/results/sbc_outcomes_ranks.csv`` and ``sbc_outcomes_summary.csv``.
+writes ``sbc_outcomes_ranks.csv``, ``sbc_outcomes_summary.csv`` and
+``sbc_outcomes_ranks_<family>_<parametrization>.png`` (rank histograms over ECDF differences)
+under ``--out`` (``bench/results/``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from sbc import Settings, plot_rank_histograms, rank_of, uniformity  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 RESULTS = HERE / "results"
 
 SIZES = np.array([1, 2, 3, 5, 8, 12, 20, 30])
@@ -130,7 +143,9 @@ def posterior_of(fit, name: str) -> np.ndarray:
     return values.values
 
 
-def run(families: list[str], forms: list[str], settings, verbose: bool = True) -> pd.DataFrame:
+def run(
+    families: list[str], forms: list[str], settings: Settings, verbose: bool = True
+) -> pd.DataFrame:
     import hbm
 
     rows = []
@@ -157,7 +172,6 @@ def run(families: list[str], forms: list[str], settings, verbose: bool = True) -
                 )
                 diagnosis = fit.diagnose()
                 for name, value in truth.items():
-                    kept = posterior_of(fit, name)[:, :: settings.thin].ravel()[: settings.ranks_of]
                     rows.append(
                         {
                             "family": family,
@@ -166,7 +180,7 @@ def run(families: list[str], forms: list[str], settings, verbose: bool = True) -
                             "sim": sim,
                             "parameter": name,
                             "truth": value,
-                            "rank": int(np.sum(kept < value)),
+                            "rank": rank_of(posterior_of(fit, name), value, settings),
                             "divergences": diagnosis.divergences,
                             "runs": len(diagnosis.attempts),
                         }
@@ -180,36 +194,68 @@ def run(families: list[str], forms: list[str], settings, verbose: bool = True) -
     return pd.DataFrame(rows)
 
 
-def summarise(ranks: pd.DataFrame, settings) -> pd.DataFrame:
-    from sbc import ALPHA, uniformity
-
+def summarise(ranks: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The uniformity tests per family and parametrization (Bonferroni over the family's)."""
     out = []
     for (family, form), group in ranks.groupby(["family", "parametrization"], sort=False):
-        table = uniformity(group.rename(columns={}), settings)
-        n_tests = 2 * group["parameter"].nunique()
-        table["passes"] = np.minimum(table["p_value"], table["ecdf_p_value"]) >= ALPHA / n_tests
+        table = uniformity(group, settings)
         out.append(table.assign(family=family, parametrization=form))
     return pd.concat(out, ignore_index=True)
 
 
+def plot(ranks: pd.DataFrame, family: str, form: str, settings: Settings) -> Figure:
+    """Rank histograms and ECDF differences of one family and parametrization."""
+    group = ranks[(ranks["family"] == family) & (ranks["parametrization"] == form)]
+    parameters = tuple(group["parameter"].unique())
+    return plot_rank_histograms(
+        group, form, settings, parameters, model=f"{family}: {FORMULAS[family]}", ecdf=True
+    )
+
+
+def write(ranks: pd.DataFrame, settings: Settings, out: Path) -> pd.DataFrame:
+    """Test ``ranks``, write the ranks, the summary and one picture per family and
+    parametrization under ``out``; the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    ranks.to_csv(out / "sbc_outcomes_ranks.csv", index=False)
+    summary = summarise(ranks, settings)
+    summary.to_csv(out / "sbc_outcomes_summary.csv", index=False)
+    cases = ranks[["family", "parametrization"]].drop_duplicates()
+    for family, form in cases.itertuples(index=False):
+        plot(ranks, family, form, settings).savefig(
+            out / f"sbc_outcomes_ranks_{family}_{form}.png", dpi=100
+        )
+    return summary
+
+
+def merged(previous: Path, ranks: pd.DataFrame) -> pd.DataFrame:
+    """The ranks in ``previous`` (a ranks file) but for the cases ``ranks`` has, then ``ranks``."""
+    if not previous.exists():
+        return ranks
+    earlier = pd.read_csv(previous)
+    cases = ["family", "parametrization"]
+    rerun = earlier.set_index(cases).index.isin(ranks.set_index(cases).index)
+    return pd.concat([earlier[~rerun], ranks], ignore_index=True)
+
+
 def main() -> None:
-    import sys
-
-    sys.path.insert(0, str(HERE))
-    from sbc import Settings
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=200)
     parser.add_argument("--families", nargs="*", default=list(FORMULAS))
     parser.add_argument("--forms", nargs="*", default=["noncentered", "auto"])
     parser.add_argument("--bins", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=Settings.seed)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the other cases of OUT/sbc_outcomes_ranks.csv (one case at a time)",
+    )
     args = parser.parse_args()
-    settings = Settings(sims=args.sims, bins=args.bins)
+    settings = Settings(sims=args.sims, bins=args.bins, seed=args.seed)
     ranks = run(args.families, args.forms, settings)
-    RESULTS.mkdir(exist_ok=True)
-    ranks.to_csv(RESULTS / "sbc_outcomes_ranks.csv", index=False)
-    summary = summarise(ranks, settings)
-    summary.to_csv(RESULTS / "sbc_outcomes_summary.csv", index=False)
+    if args.append:
+        ranks = merged(args.out / "sbc_outcomes_ranks.csv", ranks)
+    summary = write(ranks, settings, args.out)
     columns = ["family", "parametrization", "parameter", "sims", "p_value", "ecdf_p_value",
                "passes", "sims_with_divergences"]  # fmt: skip
     print(summary[columns].round(4).to_string(index=False))
