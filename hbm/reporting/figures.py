@@ -78,6 +78,13 @@ def figure_keys(result: Any) -> tuple[str, ...]:
     """The figures a fit's report has (with several grouping factors, the levels' figures and a
     league table per further factor, ``league_2``, ...)."""
     result = as_result(result)
+    keys = _figure_keys(result)
+    if result.idata["posterior"].sizes.get("chain", 1) < 2:  # rank plots compare chains
+        keys = tuple(k for k in keys if k != "rank")
+    return keys
+
+
+def _figure_keys(result: Any) -> tuple[str, ...]:
     if result.description.is_seed_model:
         return tuple(FIGURES)
     if is_outcome_fit(result):

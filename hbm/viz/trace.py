@@ -42,6 +42,11 @@ def plot_trace(source: Any, *, kind: str = "trace") -> Figure:
             f"{', '.join(hyper[:-1])} and {hyper[-1]} are all fixed by their priors: there is no "
             "trace."
         )
+    if kind == "rank" and posterior.sizes.get("chain", 1) < 2:
+        raise ValueError(
+            "Rank plots compare the chains with each other and this fit has 1 chain: use "
+            "kind='trace', or fit with chains=2 or more."
+        )
     function = azp.plot_trace_dist if kind == "trace" else azp.plot_rank_dist
     collection = function(
         result.idata,
