@@ -8,6 +8,7 @@ recorded in the diagnosis's ``attempts``; :func:`run_record` is the ``hbm_run`` 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -15,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 from hbm.diagnostics.diagnosis import Diagnosis
 from hbm.inference.config import SampleConfig
 from hbm.inference.sampling import sample, versions
+from hbm.results.fit_result import FitResult
+from hbm.results.tree import record_attrs
 from hbm.workflow.refit import MAX_ATTEMPTS, attempt_record, refit_reason, safer_config
 
 if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
 
-__all__ = ["Run", "run_record", "sample_with_retries"]
+__all__ = ["Run", "finished_result", "run_record", "sample_with_retries"]
 
 #: Completes one run's draws: ``(idata, config) -> (summary table, diagnosis)``.
 Finish = Callable[["xr.DataTree", SampleConfig], "tuple[pd.DataFrame, Diagnosis]"]
@@ -99,3 +102,44 @@ def run_record(
         "target_accept": float(run.config.target_accept),
         "versions": versions(),
     }
+
+
+def finished_result(
+    idata: xr.DataTree,
+    record: dict[str, object],
+    config: SampleConfig,
+    *,
+    data: Any,
+    description: Any,
+    spec: Any,
+    priors: Any,
+    parameters: Any,
+    diagnosis: Diagnosis | None,
+    table: pd.DataFrame,
+    parametrization: str,
+    reason: str,
+) -> FitResult:
+    """A finished fit, every kind alike: the run ``record`` and the data's description written
+    into ``idata``'s attributes, the :class:`FitResult` with its summary ``table`` cached, and
+    the result's own record (:func:`hbm.results.tree.record_attrs`) in the attributes too."""
+    idata.attrs.update(
+        hbm_run=json.dumps(record, sort_keys=True),
+        hbm_data=json.dumps(data.describe(), sort_keys=True),
+        sampler=config.sampler,
+        random_seed=int(config.random_seed),  # type: ignore[arg-type]
+        parametrization=parametrization,
+    )
+    result = FitResult(
+        description=description,
+        spec=spec,
+        data=data,
+        priors=priors,
+        idata=idata,
+        parameters=parameters,
+        diagnosis=diagnosis,
+        parametrization=parametrization,
+        reason=reason,
+    )
+    result.cache.put(("summary",), table)
+    record_attrs(result)
+    return result

@@ -9,7 +9,6 @@ first. The user-facing ``hbm.fit`` wraps the result in a :class:`hbm.api.Fit`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -37,8 +36,7 @@ from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
 from hbm.results.fit_summary import fit_summary
 from hbm.results.group_draws import GROUP_DRAWS_ATTR, draw_record, holds_group_draws
-from hbm.results.tree import record_attrs
-from hbm.workflow.attempts import run_record, sample_with_retries
+from hbm.workflow.attempts import finished_result, run_record, sample_with_retries
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -178,29 +176,23 @@ def fit_grouped(
     )
     if reduction:
         record["reduction"] = dict(reduction)
-    idata.attrs.update(
-        hbm_run=json.dumps(record, sort_keys=True),
-        hbm_data=json.dumps(data.describe(), sort_keys=True),
-        sampler=config.sampler,
-        random_seed=int(config.random_seed),  # type: ignore[arg-type]
-        parametrization=built.parametrization,
-    )
-    result = FitResult(
+    result = finished_result(
+        idata,
+        record,
+        config,
+        data=data,
         description=description,
         spec=spec,
-        data=data,
         priors=resolved,
-        idata=idata,
         parameters=parameters,
         diagnosis=diagnosis,
+        table=run.table,
         parametrization=built.parametrization,
         reason=built.reason,
     )
-    result.cache.put(("summary",), run.table)
     # What PSIS-LOO and `hbm compare` read (hbm.analysis.log_likelihood); past 10M values LOO
     # makes it a block of groups at a time when asked for (hbm.analysis.loo_blocks).
     store_log_likelihood(result, small_only=True)
-    record_attrs(result)
     return result
 
 

@@ -10,7 +10,6 @@ said so.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -39,8 +38,7 @@ from hbm.results.curve_tree import add_curve_data
 from hbm.results.fit_result import FitResult
 from hbm.results.fit_spec import FitSpec
 from hbm.results.summary import posterior_summary
-from hbm.results.tree import record_attrs
-from hbm.workflow.attempts import run_record, sample_with_retries
+from hbm.workflow.attempts import finished_result, run_record, sample_with_retries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,26 +126,20 @@ def fit_curve_table(
     record["start"] = start
     record["family"], record["link"] = spec.family, spec.link
     record["single_point_groups"] = single_point_groups(data)
-    run.idata.attrs.update(
-        hbm_run=json.dumps(record, sort_keys=True),
-        hbm_data=json.dumps(data.describe(), sort_keys=True),
-        sampler=config.sampler,
-        random_seed=int(config.random_seed),  # type: ignore[arg-type]
-        parametrization=chosen,
-    )
-    result = FitResult(
+    result = finished_result(
+        run.idata,
+        record,
+        config,
+        data=data,
         description=description,
         spec=fit_spec,
-        data=data,
         priors=resolved,
-        idata=run.idata,
         parameters=parameters,
         diagnosis=run.diagnosis,
+        table=run.table,
         parametrization=chosen,
         reason=reason,
     )
-    result.cache.put(("summary",), run.table)
-    record_attrs(result)
     store_log_likelihood(result, small_only=True)  # rows and groups, for LOO and compare
     return result
 

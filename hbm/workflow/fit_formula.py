@@ -9,7 +9,6 @@ marginal form.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -42,8 +41,7 @@ from hbm.results.fit_spec import FitSpec
 from hbm.results.fit_summary import fit_summary
 from hbm.results.group_draws import GROUP_DRAWS_ATTR, draw_record, holds_group_draws
 from hbm.results.model_data_tree import add_cell_data, add_plot_rows, plotted_groups
-from hbm.results.tree import record_attrs
-from hbm.workflow.attempts import run_record, sample_with_retries
+from hbm.workflow.attempts import finished_result, run_record, sample_with_retries
 from hbm.workflow.fit import fit_table
 from hbm.workflow.fit_outcome import fit_outcome
 
@@ -224,27 +222,20 @@ def fit_model_data(
     )
     if reduction:
         record["reduction"] = dict(reduction)
-    run.idata.attrs.update(
-        hbm_run=json.dumps(record, sort_keys=True),
-        hbm_data=json.dumps(data.describe(), sort_keys=True),
-        sampler=config.sampler,
-        random_seed=int(config.random_seed),  # type: ignore[arg-type]
-        parametrization=chosen,
-    )
-    result = FitResult(
+    return finished_result(
+        run.idata,
+        record,
+        config,
+        data=data,
         description=description,
         spec=spec,
-        data=data,  # type: ignore[arg-type]
         priors=resolved,
-        idata=run.idata,
         parameters=parameters,
         diagnosis=run.diagnosis,
+        table=run.table,
         parametrization=chosen,
         reason=reason,
     )
-    result.cache.put(("summary",), run.table)
-    record_attrs(result)
-    return result
 
 
 def describe(

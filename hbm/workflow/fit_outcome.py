@@ -11,7 +11,6 @@ link-scale models need no such step.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -36,8 +35,7 @@ from hbm.results.fit_spec import FitSpec
 from hbm.results.model_data_tree import add_cell_data
 from hbm.results.outcome_tree import add_outcome_data
 from hbm.results.summary import posterior_summary
-from hbm.results.tree import record_attrs
-from hbm.workflow.attempts import run_record, sample_with_retries
+from hbm.workflow.attempts import finished_result, run_record, sample_with_retries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,27 +156,20 @@ def fit_outcome_data(
     record["forms"] = dict(forms)
     record["family"] = family.NAME
     record["link"] = family.LINK
-    run.idata.attrs.update(
-        hbm_run=json.dumps(record, sort_keys=True),
-        hbm_data=json.dumps(data.describe(), sort_keys=True),
-        sampler=config.sampler,
-        random_seed=int(config.random_seed),  # type: ignore[arg-type]
-        parametrization=chosen,
-    )
-    result = FitResult(
+    return finished_result(
+        run.idata,
+        record,
+        config,
+        data=data,
         description=description,
         spec=spec,
-        data=data,
         priors=resolved,
-        idata=run.idata,
         parameters=parameters,
         diagnosis=run.diagnosis,
+        table=run.table,
         parametrization=chosen,
         reason=reason,
     )
-    result.cache.put(("summary",), run.table)
-    record_attrs(result)
-    return result
 
 
 def describe_outcome(
