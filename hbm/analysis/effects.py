@@ -10,9 +10,11 @@ varying terms, the other population terms held at their posterior means), comput
 per-group moments, with NaN where the group has too few distinct rows to estimate them.
 Together they are the 2D shrinkage plot's arrows.
 
-Effects drawn from their exact conditional (the marginal form, one grouping factor) have their
-means and sds Rao-Blackwellized, as in the summary (:func:`hbm.model.families.normal_cells_draws.
-rao_blackwell_effects`, with the population coefficients added per draw); their intervals are
+Effects drawn from their exact conditional (the marginal form: one grouping factor, or nested
+ones) have their means and sds Rao-Blackwellized, as in the summary (:func:`hbm.model.families.
+normal_cells_draws.rao_blackwell_effects`, with the population coefficients added per draw; for
+a nested level :func:`hbm.model.families.normal_nested_rao_blackwell.nested_rao_blackwell`, with
+the same terms' effects of the groups it lies in added too); their intervals are
 quantiles of the exact draws, held or made again a block of groups at a time
 (:mod:`hbm.results.group_draws`), so no draws x groups x terms array is made whole.
 """
@@ -29,9 +31,14 @@ from hbm.analysis.groupwise import group_quantiles
 from hbm.analysis.level_effects import add_ancestor_effects
 from hbm.core.names import BETA, INTERCEPT, effect_name, sd_name
 from hbm.data.model_data import FactorData
-from hbm.data.nesting import is_nested_in
+from hbm.data.nesting import is_nested_in, nesting_of
 from hbm.model.families.normal_cells_conditional import group_statistics
 from hbm.model.families.normal_cells_draws import rao_blackwell_effects
+from hbm.model.families.normal_nested_rao_blackwell import (
+    coefficient_selector,
+    nested_rao_blackwell,
+)
+from hbm.model.families.normal_rao_blackwell import GroupMoments
 from hbm.results.fit_result import FitResult
 from hbm.results.group_draws import GROUP_DRAWS_ATTR
 from hbm.results.summary import CI_PROB
@@ -106,12 +113,8 @@ def group_coefficients(
             mean[where] = flat.mean(axis=0)
             sd[where] = flat.std(axis=0, ddof=1)
             lb[where], ub[where] = group_quantiles(flat, [tail, 1 - tail])
-        if _exact(result):  # the means and sds of the exact conditional, as in the summary
-            moments = rao_blackwell_effects(
-                result.idata["posterior"].to_dataset(),
-                result.model_data,
-                _population_part(result, chosen),
-            )
+        moments = _rao_blackwellized(result, chosen)
+        if moments is not None:  # the means and sds of the exact conditional, as in the summary
             mean, sd = moments.mean.reshape(-1), moments.sd.reshape(-1)
         raw = no_pooling(result, chosen.name).to_numpy()
         sizes = np.bincount(chosen.cells, weights=result.model_data.moments.n)
@@ -132,9 +135,26 @@ def group_coefficients(
     return result.cache.get(key, compute).copy(deep=False)  # copy-on-write: the cache is safe
 
 
-def _exact(result: FitResult) -> bool:
-    """Whether the fit's group effects were drawn from their exact conditional."""
-    return GROUP_DRAWS_ATTR in result.idata.attrs and len(result.model_data.factors) == 1
+def _rao_blackwellized(result: FitResult, factor: FactorData) -> GroupMoments | None:
+    """The Rao-Blackwellized moments of ``factor``'s groups' coefficients ``(J, q)`` where the
+    fit's effects were drawn from their exact conditional (one factor, or a chain of nested
+    ones: the ancestors' effects of the same terms added per draw), else ``None``."""
+    if GROUP_DRAWS_ATTR not in result.idata.attrs:
+        return None
+    posterior = result.idata["posterior"].to_dataset()
+    data = result.model_data
+    offset = _population_part(result, factor)
+    if len(data.factors) == 1:
+        return rao_blackwell_effects(posterior, data, offset)
+    nesting = result.cache.get(("nesting",), lambda: nesting_of(data))
+    if nesting is None or factor.name not in nesting.names:  # pragma: no cover - exact: nested
+        return None
+    level = nesting.names.index(factor.name)
+    selector = coefficient_selector(nesting, level)
+    moments = nested_rao_blackwell(
+        posterior, data, nesting, [level], selectors=[selector], offsets=[offset]
+    )
+    return moments[level]
 
 
 def no_pooling(source: Any, factor: str | None = None) -> pd.DataFrame:

@@ -18,10 +18,11 @@ their exact conditional (the marginal form) are summarised from that conditional
 
 The column ``method`` says which rows are which: ``draws`` or ``rao-blackwellized``.
 
-Nested factors' effects (exact, drawn top down) are summarised from their draws, as ArviZ would
-(``method`` ``draws``, with ESS and R-hat); a level the fit does not hold is summarised a block of
-groups at a time from its draws made again (:mod:`hbm.model.families.normal_nested_draws`), the
-same rows as if it were held.
+Nested factors' effects (exact, drawn top down) are Rao-Blackwellized the same way, level by
+level (:mod:`hbm.model.families.normal_nested_rao_blackwell`: each group's moments given a draw
+follow from its parent's, going down the tree); their intervals are quantiles of their exact
+draws, held or made again a block of groups at a time (:mod:`hbm.model.families.
+normal_nested_draws`), the same rows whether the fit holds a level's draws or not.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pandas as pd
 
 from hbm.data.grouped import GroupedData
 from hbm.data.model_data import ModelData
-from hbm.diagnostics.convergence import STATISTICS, summary_frame
+from hbm.diagnostics.convergence import STATISTICS
 from hbm.model.families.normal_rao_blackwell import GroupMoments, rao_blackwell_moments
 from hbm.model.parameters import ParameterTable
 from hbm.results.group_draws import GROUP_DRAWS_ATTR, GroupDraws, group_draws, role_values
@@ -161,40 +162,25 @@ def _labels(draws: GroupDraws) -> list[str]:
 def _nested_summary(
     idata: xr.DataTree, data: ModelData, parameters: ParameterTable, ci_prob: float
 ) -> pd.DataFrame:
-    """Every parameter from its draws; the levels not held, one block of groups at a time."""
-    import xarray as xr
+    """Sampled parameters from their draws; every nested level's effects Rao-Blackwellized
+    (:mod:`hbm.model.families.normal_nested_rao_blackwell`), their intervals from the exact
+    draws, held or made again a block of groups at a time."""
+    from hbm.data.nesting import nesting_of
+    from hbm.model.families.normal_nested_rao_blackwell import nested_rao_blackwell
 
-    posterior = idata["posterior"]
-    missing = [p for p in parameters.by_role("group_effect") if p.name not in posterior]
-    table = posterior_summary(idata, ci_prob=ci_prob, parameters=parameters)
+    nesting = nesting_of(data)
+    if nesting is None:  # pragma: no cover - a nested marginal fit's factors form a chain
+        raise ValueError("The fit's grouping factors are not nested; its effects are not exact.")
+    effects = parameters.by_role("group_effect")
+    sampled = ParameterTable(tuple(p for p in parameters if p not in effects))
+    table = posterior_summary(idata, ci_prob=ci_prob, parameters=sampled)
     table[METHOD] = DRAWS
-    if not missing:
-        return table
+    ess = hyper_ess(table, parameters)
+    moments = nested_rao_blackwell(idata["posterior"].to_dataset(), data, nesting)
     pieces = [table]
-    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
-    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
-    for parameter in missing:
-        draws = group_draws(idata, data, parameters, parameter.dims[0])
-        one = ParameterTable((parameter,))
-        for part, values in draws.blocks():
-            block = xr.DataArray(
-                values.reshape(*shape, *values.shape[1:]),
-                dims=("chain", "draw", *parameter.dims),
-                coords={
-                    **coords,
-                    parameter.dims[0]: list(draws.labels[part]),
-                    parameter.dims[1]: list(draws.terms or ()),
-                },
-            )
-            dataset = xr.Dataset({parameter.name: block})
-            if float(block.max()) > float(block.min()):  # no DataTree per block (a cycle each)
-                rows = summary_frame(dataset, [parameter.name], ci_prob=ci_prob)
-                rows = rows.rename_axis("param").reset_index()
-            else:
-                tree = xr.DataTree.from_dict({"posterior": dataset})
-                rows = posterior_summary(tree, ci_prob=ci_prob, parameters=one)
-            rows[METHOD] = DRAWS
-            pieces.append(rows)
+    for level, factor in enumerate(nesting.factors):
+        draws = group_draws(idata, data, parameters, factor.name)
+        pieces.append(_group_rows(draws, moments[level], ess, ci_prob, table.columns))
     order = {p.name: i for i, p in enumerate(parameters.reported)}
     merged = pd.concat(pieces, ignore_index=True)
     rank = merged["param"].str.split("[").str[0].map(order)

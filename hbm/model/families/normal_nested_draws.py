@@ -52,7 +52,14 @@ from hbm.model.linear_terms import CENTRED
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["NESTED_STREAM", "NestedDraws", "draw_held_levels", "nested_draws", "nested_redraw"]
+__all__ = [
+    "NESTED_STREAM",
+    "NestedDraws",
+    "draw_held_levels",
+    "nested_draws",
+    "nested_redraw",
+    "subtree",
+]
 
 #: Level ``l``'s normals come from the streams of tag ``NESTED_STREAM + l``.
 NESTED_STREAM = 0x5EF0
@@ -153,25 +160,28 @@ class NestedDraws:
         return out
 
     def _subtree(self, level: int, groups: np.ndarray) -> tuple[Levels, dict[int, np.ndarray]]:
-        """The levels' statistics restricted to ``groups`` of ``level`` and their descendants
-        (parents re-indexed into the restricted level above)."""
-        levels = self.levels
-        members = {level: groups}
-        zw, ztz, cross = list(levels.zw), list(levels.ztz), list(levels.cross)
-        parents = list(levels.parents)
-        for lv in range(level, levels.depth):
-            if lv > level:
-                above = members[lv - 1]
-                inside = np.flatnonzero(np.isin(levels.parents[lv], above))
-                members[lv] = inside
-                parents[lv] = np.searchsorted(above, levels.parents[lv][inside])
-            index = members[lv]
-            zw[lv], ztz[lv], cross[lv] = (
-                levels.zw[lv][index],
-                levels.ztz[lv][index],
-                (levels.cross[lv][index]),
-            )
-        return replace(levels, zw=zw, ztz=ztz, cross=cross, parents=parents), members
+        return subtree(self.levels, level, groups)
+
+
+def subtree(levels: Levels, level: int, groups: np.ndarray) -> tuple[Levels, dict[int, np.ndarray]]:
+    """The levels' statistics restricted to ``groups`` of ``level`` and their descendants
+    (parents re-indexed into the restricted level above), and the groups kept per level."""
+    members = {level: groups}
+    zw, ztz, cross = list(levels.zw), list(levels.ztz), list(levels.cross)
+    parents = list(levels.parents)
+    for lv in range(level, levels.depth):
+        if lv > level:
+            above = members[lv - 1]
+            inside = np.flatnonzero(np.isin(levels.parents[lv], above))
+            members[lv] = inside
+            parents[lv] = np.searchsorted(above, levels.parents[lv][inside])
+        index = members[lv]
+        zw[lv], ztz[lv], cross[lv] = (
+            levels.zw[lv][index],
+            levels.ztz[lv][index],
+            levels.cross[lv][index],
+        )
+    return replace(levels, zw=zw, ztz=ztz, cross=cross, parents=parents), members
 
 
 def nested_draws(
