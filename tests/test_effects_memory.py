@@ -16,11 +16,14 @@ x 1,024 groups per array), the tables (50,000 rows) and the per-group statistics
 
 The nested fit ``y ~ x + (1 + x | d) + (1 | d:s)`` (20 districts, 25,000 schools of 1 to 3
 rows, 2 x 250 draws) holds its districts' draws and not its schools' (500 x 25,000 float64 =
-95 MB); its summary (schools a block at a time, each drawn given its district's draws), the
-schools' coefficients and level shrinkage, and LOO-PIT by district (a new district's mean sums
-its schools' variances, one draw at a time) must each stay under **60 MB** (measured about 43,
-24, 24 and 18 MB): one block's draws (4 MB) and the pass up over its subtree in tiles of at most
-500,000 chain entries (about eight 4 MB arrays), the per-block summaries and the tables.
+95 MB); its summary (every level's rows Rao-Blackwellized: the pass up over a block of
+districts' subtrees and the chain moments going down, in tiles of at most 500,000 chain entries,
+merged into running sums per group; the intervals from the schools' draws, a block at a time,
+each drawn given its district's draws), the schools' coefficients and level shrinkage (the same
+moments), and LOO-PIT by district (a new district's mean sums its schools' variances, one draw at
+a time) must each stay under **60 MB** (measured about 43, 29, 29 and 18 MB): one block's draws
+(4 MB) and the pass up in tiles (about eight 4 MB arrays, and the chain moments), the running
+sums (seven 25,000-value arrays per level), the per-block quantiles and the tables.
 
 The fits and the measurements run in a fresh Python process, so that what the rest of the suite
 allocated (and caches) cannot move the numbers.
@@ -114,6 +117,7 @@ print(json.dumps({
     "held": sorted(n for n in posterior.data_vars if n.startswith("u_")),
     "summary_rows": len(summary), "coefficient_rows": len(coefficients),
     "pit": len(pit.values), "peaks": peaks,
+    "effect_methods": sorted(set(summary.loc[summary["param"].str.startswith("u_"), "method"])),
 }))
 """
 
@@ -148,5 +152,6 @@ def test_a_nested_fit_of_many_groups_stays_within_the_bound():
     assert report["held"] == ["u_d"]  # the schools' draws are past the limit: not held
     assert report["summary_rows"] > N_GROUPS and report["coefficient_rows"] == N_GROUPS
     assert report["pit"] == 20
+    assert report["effect_methods"] == ["rao-blackwellized"]  # every level's rows
     for name, peak in report["peaks"].items():
         assert peak < NESTED_BOUND_MB, f"{name}: peak {peak:.0f} MB"

@@ -143,18 +143,23 @@ def _rao_blackwellized(result: FitResult, factor: FactorData) -> GroupMoments | 
         return None
     posterior = result.idata["posterior"].to_dataset()
     data = result.model_data
-    offset = _population_part(result, factor)
     if len(data.factors) == 1:
-        return rao_blackwell_effects(posterior, data, offset)
+        return rao_blackwell_effects(posterior, data, _population_part(result, factor))
     nesting = result.cache.get(("nesting",), lambda: nesting_of(data))
     if nesting is None or factor.name not in nesting.names:  # pragma: no cover - exact: nested
         return None
-    level = nesting.names.index(factor.name)
-    selector = coefficient_selector(nesting, level)
-    moments = nested_rao_blackwell(
-        posterior, data, nesting, [level], selectors=[selector], offsets=[offset]
-    )
-    return moments[level]
+
+    def every_level() -> dict[int, GroupMoments]:  # one pass for every level's coefficients
+        return nested_rao_blackwell(
+            posterior,
+            data,
+            nesting,
+            selectors=[coefficient_selector(nesting, lv) for lv in range(nesting.depth)],
+            offsets=[_population_part(result, f) for f in nesting.factors],
+        )
+
+    moments = result.cache.get(("nested_coefficient_moments",), every_level)
+    return moments[nesting.names.index(factor.name)]
 
 
 def no_pooling(source: Any, factor: str | None = None) -> pd.DataFrame:
