@@ -4,8 +4,9 @@
   of every effect of every level given the draw's ``beta``, ``sigma`` and ``Sigma_l``, built
   from the rows with ``numpy.linalg`` (precision ``Z'Z / s2 + Sigma^-1``, mean ``Q^-1 Z' (y - X
   beta) / s2``), its marginal means and variances read off and averaged over the draws (the law
-  of total variance). Three levels (districts with a varying slope > schools > classes), so the
-  chain recursion is tested below the second level; for the groups' own effects and for their
+  of total variance). Three levels (districts with a varying slope > schools > classes; and
+  with the slope varying by school too, two terms below the outermost level), so the chain
+  recursion is tested below the second level; for the groups' own effects and for their
   coefficients (population + ancestors' same terms + own), with blocks of outermost groups and
   tiles of draws as small as they go. The same numbers to 1e-9 relative (only rounding differs).
 - On a real nested fit (6 districts with a varying slope > 63 schools, 2 x 500 draws, every
@@ -39,6 +40,8 @@ from hbm.model.families.normal_nested_rao_blackwell import (
 from hbm.model.formula import parse_formula
 
 FORMULA = "y ~ x + (1 + x | d) + (1 | d:s) + (1 | d:s:c)"
+#: ``x`` varies by district and by school: a school's coefficient of ``x`` adds both.
+SLOPES = "y ~ x + (1 + x | d) + (1 + x | d:s) + (1 | d:s:c)"
 
 
 def _table() -> pd.DataFrame:
@@ -57,25 +60,25 @@ def _table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["d", "s", "c", "x", "y"])
 
 
-def _posterior(n_draws: int, rng: np.random.Generator) -> xr.Dataset:
+def _posterior(nesting, n_draws: int, rng: np.random.Generator) -> xr.Dataset:
+    """Hyperparameter draws spread like a posterior's: every level's sds (a correlation where
+    a level has two terms), ``beta`` and ``sigma``."""
     dims = ("chain", "draw")
-    return xr.Dataset(
-        {
-            BETA: (
-                (*dims, "term"),
-                np.column_stack([rng.normal(2, 0.3, n_draws), rng.normal(0.8, 0.1, n_draws)])[None],
-            ),
-            sd_name("d"): (
-                (*dims, "d_term"),
-                (rng.gamma(20, 1 / 20, (n_draws, 2)) * [1, 0.5])[None],
-            ),
-            corr_name("d"): ((*dims, "d_pair"), rng.uniform(-0.6, 0.6, (1, n_draws, 1))),
-            sd_name("d:s"): ((*dims, "s_term"), rng.gamma(20, 0.7 / 20, (1, n_draws, 1))),
-            sd_name("d:s:c"): ((*dims, "c_term"), rng.gamma(20, 0.4 / 20, (1, n_draws, 1))),
-            SIGMA: (dims, rng.gamma(30, 0.6 / 30, (1, n_draws))),
-        },
-        coords={"chain": [0], "draw": np.arange(n_draws)},
-    )
+    scales = {"d": 1.0, "d:s": 0.7, "d:s:c": 0.4}
+    variables = {
+        BETA: (
+            (*dims, "term"),
+            np.column_stack([rng.normal(2, 0.3, n_draws), rng.normal(0.8, 0.1, n_draws)])[None],
+        ),
+        SIGMA: (dims, rng.gamma(30, 0.6 / 30, (1, n_draws))),
+    }
+    for f in nesting.factors:
+        sd = rng.gamma(20, scales[f.name] / 20, (n_draws, f.n_terms)) * [1, 0.5][: f.n_terms]
+        variables[sd_name(f.name)] = ((*dims, f"{f.name}_term"), sd[None])
+        if f.n_terms == 2:
+            pair = rng.uniform(-0.6, 0.6, (1, n_draws, 1))
+            variables[corr_name(f.name)] = ((*dims, f"{f.name}_pair"), pair)
+    return xr.Dataset(variables, coords={"chain": [0], "draw": np.arange(n_draws)})
 
 
 def _dense(frame, data, nesting, posterior):
@@ -94,10 +97,14 @@ def _dense(frame, data, nesting, posterior):
     y = frame.y.to_numpy()
     beta = posterior[BETA].values.reshape(-1, 2)
     sigma = posterior[SIGMA].values.reshape(-1)
-    sd_d = posterior[sd_name("d")].values.reshape(-1, 2)
-    corr = posterior[corr_name("d")].values.reshape(-1)
-    sds = [posterior[sd_name(f.name)].values.reshape(-1) for f in factors[1:]]
     n_draws = sigma.size
+    covariances = []  # per level, Sigma_l per draw (S, q, q)
+    for f in factors:
+        sd = posterior[sd_name(f.name)].values.reshape(n_draws, f.n_terms)
+        corr = np.broadcast_to(np.eye(f.n_terms), (n_draws, f.n_terms, f.n_terms)).copy()
+        if f.n_terms == 2:
+            corr[:, 0, 1] = corr[:, 1, 0] = posterior[corr_name(f.name)].values.reshape(-1)
+        covariances.append(sd[:, :, None] * corr * sd[:, None, :])
     # coefficient maps: each level's (J_l q_l) x (all effects) sum of own and ancestors' terms
     maps = []
     for lv, f in enumerate(factors):
@@ -116,13 +123,12 @@ def _dense(frame, data, nesting, posterior):
         maps.append(m)
     own_means, own_vars, coef_means, coef_vars = ([] for _ in range(4))
     for s in range(n_draws):
-        cov_d = np.outer(sd_d[s], sd_d[s]) * np.array([[1, corr[s]], [corr[s], 1]])
         prior = np.zeros((starts[-1], starts[-1]))
-        for j in range(factors[0].n_groups):
-            prior[2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = np.linalg.inv(cov_d)
-        for lv in (1, 2):
-            index = np.arange(starts[lv], starts[lv + 1])
-            prior[index, index] = 1 / sds[lv - 1][s] ** 2
+        for lv, f in enumerate(factors):
+            precision = np.linalg.inv(covariances[lv][s])
+            for j in range(f.n_groups):
+                block = slice(starts[lv] + j * f.n_terms, starts[lv] + (j + 1) * f.n_terms)
+                prior[block, block] = precision
         s2 = sigma[s] ** 2
         cov = np.linalg.inv(z.T @ z / s2 + prior)
         mean = cov @ z.T @ (y - x @ beta[s]) / s2
@@ -157,17 +163,19 @@ def _dense(frame, data, nesting, posterior):
     return out
 
 
-@pytest.mark.parametrize("small_blocks", [False, True])
-def test_nested_moments_equal_a_dense_joint_posterior_per_draw(small_blocks, monkeypatch):
+@pytest.mark.parametrize(
+    ("formula", "small_blocks"), [(FORMULA, False), (FORMULA, True), (SLOPES, False)]
+)
+def test_nested_moments_equal_a_dense_joint_posterior_per_draw(formula, small_blocks, monkeypatch):
     if small_blocks:  # one district per block, one draw per tile
         monkeypatch.setattr(module, "GROUP_BLOCK", 1)
         monkeypatch.setattr(module, "BLOCK_VALUES", 1)
     frame = _table()
-    data = build_model_data(frame, parse_formula(FORMULA))
+    data = build_model_data(frame, parse_formula(formula))
     nesting = nesting_of(data)
     assert nesting is not None and nesting.names == ("d", "d:s", "d:s:c")
     n_draws = 150  # more than two tiles of 64 draws
-    posterior = _posterior(n_draws, np.random.default_rng(7))
+    posterior = _posterior(nesting, n_draws, np.random.default_rng(7))
     reference = _dense(frame, data, nesting, posterior)
     own = nested_rao_blackwell(posterior, data, nesting)
     beta = posterior[BETA].values.reshape(-1, 2)
@@ -195,7 +203,7 @@ def test_only_the_levels_asked_for_are_returned():
     frame = _table()
     data = build_model_data(frame, parse_formula(FORMULA))
     nesting = nesting_of(data)
-    posterior = _posterior(20, np.random.default_rng(2))
+    posterior = _posterior(nesting, 20, np.random.default_rng(2))
     every = nested_rao_blackwell(posterior, data, nesting)
     middle = nested_rao_blackwell(posterior, data, nesting, [1])
     assert list(middle) == [1]
