@@ -29,6 +29,7 @@ from hbm.reporting.loo_section import loo_blocks, loo_brief
 from hbm.reporting.sections import (
     bounded,
     diagnostics_table,
+    group_method_text,
     hyper_summary,
     summary_table,
     verdict_block,
@@ -87,7 +88,7 @@ def formula_blocks(result: FitResult, figures: tuple[str, ...]) -> list[Block]:
             "two rows in the same group, is sd² / (sd² + sigma²) with one grouping factor; with "
             "several, the group's sd² plus those of the factors it is nested in, over every sd² "
             "plus sigma². It is shown where every varying term is an intercept (with varying "
-            "slopes it depends on the covariates)."
+            "slopes it depends on the covariates)." + group_method_text(result)
         ),
         Table(format_table(hyper)),
         Figure("coefficients", "coefficient plot", _COEFFICIENTS_TEXT),

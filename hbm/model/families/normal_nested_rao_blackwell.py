@@ -27,11 +27,14 @@ conditional variance plus the variance of the conditional means), as for one fac
 *Cost and memory.* The outermost groups are taken :data:`~hbm.model.group_noise.GROUP_BLOCK` at
 a time, each block with its whole subtree (subtrees share no rows and no effects), and the draws
 a tile at a time, the tiles sized as the exact draws' (:data:`~hbm.model.families.
-normal_nested_draws.BLOCK_VALUES` chain entries of the subtree per tile): nothing holds draws x
-groups. Each tile's moments are merged into per-group running sums in one pass (Chan et al.'s
-pairwise update of the means, the centred sums of squares and the co-moment of ``m`` and ``X = v
-+ (m - c)^2``, ``c`` a group's first tile's mean), from which the spread ``var_s(w)`` of ``w = v
-+ (m - mean)^2`` behind the sd's Monte Carlo error follows without a second pass:
+normal_nested_draws.BLOCK_VALUES` chain entries of the subtree per tile, or one draw where a
+block's subtree alone holds more): nothing holds draws x groups. A tile holds the pass up's
+arrays (about eight of that size) and the chain moments going down (about four more), plus
+seven running sums per group and quantity. Each tile's moments are merged into those sums in
+one pass (Chan et al.'s pairwise update of the means, the centred sums of squares and the
+co-moment of ``m`` and ``X = v + (m - c)^2``, ``c`` a group's first tile's mean), from which the
+spread ``var_s(w)`` of ``w = v + (m - mean)^2`` behind the sd's Monte Carlo error follows
+without a second pass:
 ``var(w) = var(X) - 4 d cov(X, m) + 4 d^2 var(m)``, ``d = mean - c``.
 """
 
@@ -132,6 +135,8 @@ def nested_rao_blackwell(
         coefficients, for a group's coefficients), or ``None``.
     """
     wanted = list(range(nesting.depth) if levels is None else levels)
+    if not wanted:
+        return {}
     chosen = (
         list(selectors) if selectors is not None else [own_selector(nesting, lv) for lv in wanted]
     )
@@ -141,7 +146,7 @@ def nested_rao_blackwell(
         lv: _Sums(nesting.factors[lv].n_groups, p.shape[0])
         for lv, p in zip(wanted, chosen, strict=True)
     }
-    deepest = max(wanted, default=-1)
+    deepest = max(wanted)
     n_roots = nesting.factors[0].n_groups
     for first in range(0, n_roots, GROUP_BLOCK):
         roots = np.arange(first, min(first + GROUP_BLOCK, n_roots))
