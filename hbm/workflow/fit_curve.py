@@ -19,7 +19,7 @@ import numpy as np
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.core.defaults import DEFAULTS
 from hbm.core.seeds import new_seed
-from hbm.data.columns import position
+from hbm.data.columns import numeric_column, position
 from hbm.data.curve_data import CurveData, curve_data
 from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
@@ -184,7 +184,7 @@ def check_count_times(data: CurveData, spec: CurveSpec, table: pd.DataFrame) -> 
         return
     early = data.t < least
     if early.any():
-        times = table[data.time].to_numpy(dtype=float, na_value=np.nan)
+        times = numeric_column(table[data.time], data.time, "time column")
         where = np.flatnonzero(times < least)  # the first in the table's order
         first = float(times[where[0]]) if where.size else float(data.t[early][0])
         row = position(table.index, int(where[0])) if where.size else "a row"
