@@ -59,7 +59,8 @@ def test_the_compiled_once_model_is_hbms_curve_model(sbc, parametrization):
     # The fast path (rows swapped into a compiled model) must give the posterior hbm.fit_curve
     # gives on the same rows: means agree within 4 combined MCSEs. ``partial`` against ``auto``,
     # which centers the same groups (its reason says how many; this simulation mixes the forms).
-    _, table = sbc.simulate(np.random.default_rng(11), _priors(sbc))
+    seed = 34 if parametrization == "partial" else 11  # 34: 5 of the 10 groups centered
+    _, table = sbc.simulate(np.random.default_rng(seed), _priors(sbc))
     settings = sbc.Settings(draws=1000, tune=1000)
     if parametrization == "partial":
         compiled = sbc.Partial(_design(sbc))
