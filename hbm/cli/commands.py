@@ -23,6 +23,7 @@ from hbm.cli.model_choice import (
 )
 from hbm.cli.parser import EXIT_INTERRUPTED, UsageError
 from hbm.core.defaults import DEFAULTS
+from hbm.core.names import base_names
 
 __all__ = ["COMMANDS", "fit_command", "fit_spec_command", "is_spec_file"]
 
@@ -225,7 +226,7 @@ def _finished(result: Any, out: Any, quiet: bool) -> None:
     summary = result.summary()
     if not result.description.is_seed_model:  # group effects: in summary.csv, not the console
         hyper = {p.name for p in result.parameters.hyperparameters}
-        summary = summary[summary["param"].str.split("[").str[0].isin(hyper)]
+        summary = summary[base_names(summary["param"]).isin(hyper)]
     columns = ["param", "mean", "sd", "eti94_lb", "eti94_ub", "ess_bulk", "r_hat"]
     print(summary[columns].round(3).to_string(index=False))
     d = result.diagnosed

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from hbm.cli.parser import UsageError
+from hbm.core.names import base_names
 
 __all__ = ["curve_command"]
 
@@ -55,7 +56,7 @@ def curve_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         summary = result.summary()
         hyper = {p.name for p in result.parameters.hyperparameters}
-        summary = summary[summary["param"].str.split("[").str[0].isin(hyper)]
+        summary = summary[base_names(summary["param"]).isin(hyper)]
         columns = ["param", "mean", "sd", "eti94_lb", "eti94_ub", "ess_bulk", "r_hat"]
         print(summary[columns].round(3).to_string(index=False))
         d = result.diagnosed

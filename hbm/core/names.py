@@ -22,7 +22,7 @@ Every other model follows the general scheme: ``beta[<term>]``, ``sd_<group>[<te
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "ALPHA",
@@ -40,6 +40,7 @@ __all__ = [
     "THETA",
     "THETA_Z",
     "Support",
+    "base_names",
     "corr_name",
     "effect_name",
     "pair_dim",
@@ -93,6 +94,20 @@ def support_of(name: str) -> Support:
     if base.startswith(CORR_PREFIX):
         return "correlation"
     return "positive" if base in _POSITIVE or base.startswith(SD_PREFIX) else "real"
+
+
+def base_names(params: Any) -> Any:
+    """The parameter of each summary row: ``"theta[North]"`` -> ``"theta"``, for a pandas
+    Series of row names (one vectorised regex on pandas' string dtype: a million group rows cost
+    a fraction of a second and no per-row lists, where ``.str.split("[")`` took 5 s and 360 MB).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> base_names(pd.Series(["mu", "theta[North]", "u_g[a\\nb, x]"])).tolist()
+    ['mu', 'theta', 'u_g']
+    """
+    return params.str.replace(r"(?s)\[.*", "", regex=True)
 
 
 def sd_name(factor: str) -> str:

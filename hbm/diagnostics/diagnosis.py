@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hbm.core.names import base_names
 from hbm.diagnostics import advice
 from hbm.diagnostics.advice import EBFMI_OK, ESS_PER_CHAIN_OK, RHAT_OK, Names
 from hbm.diagnostics.convergence import summary_frame
@@ -201,7 +202,7 @@ def diagnose(
     # ArviZ's own loop over parameters takes minutes for 10,000 groups.
     columns = ("r_hat", "ess_bulk", "ess_tail")
     if summary is not None:
-        table = summary[summary["param"].str.split("[").str[0].isin(names)].set_index("param")
+        table = summary[base_names(summary["param"]).isin(names)].set_index("param")
     else:
         table = summary_frame(posterior, names, only=columns)
     rhat, ess_bulk, ess_tail = (_finite(table[column]) for column in columns)

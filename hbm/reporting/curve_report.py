@@ -19,6 +19,7 @@ import pandas as pd
 
 from hbm.analysis.curve_parameters import group_curve_parameters, population_curve_parameters
 from hbm.analysis.curve_predict import forecast
+from hbm.core.names import base_names
 from hbm.model.curve_terms import CurveSpec
 from hbm.reporting.blocks import (
     Block,
@@ -57,7 +58,7 @@ def curve_blocks(result: FitResult, table: pd.DataFrame) -> list[Block]:
     single = list(run.get("single_point_groups", []))  # type: ignore[call-overload]
     summary = result.summary()
     hyper_names = {p.name for p in result.parameters.hyperparameters}
-    hyper = summary[summary["param"].str.split("[").str[0].isin(hyper_names)]
+    hyper = summary[base_names(summary["param"]).isin(hyper_names)]
     horizon, limit = table.attrs.get("horizon"), table.attrs.get("limit")
     facts = [
         f"{data.n_rows} rows of {data.value} over {data.time} in {data.n_groups} {data.group} "

@@ -14,6 +14,7 @@ from hbm.analysis.effects import icc_by_factor
 from hbm.analysis.ppc import GroupCheck
 from hbm.analysis.shrinkage import icc_draws
 from hbm.core.defaults import DEFAULTS
+from hbm.core.names import base_names
 from hbm.reporting.blocks import Block, Para, Table, Verdict, format_number, format_table
 from hbm.results.fit_result import FitResult
 from hbm.results.summary import CI_PROB
@@ -94,7 +95,7 @@ def hyper_summary(result: FitResult, summary: pd.DataFrame) -> pd.DataFrame:
     import xarray as xr
 
     names = {p.name for p in result.parameters.hyperparameters}
-    hyper = summary[summary["param"].str.split("[").str[0].isin(names)]
+    hyper = summary[base_names(summary["param"]).isin(names)]
     if result.parameters.maybe("residual_scale") is None:
         return hyper.reset_index(drop=True)
     if result.description.is_seed_model:

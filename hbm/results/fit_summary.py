@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from hbm.core.names import base_names
 from hbm.data.grouped import GroupedData
 from hbm.data.model_data import ModelData
 from hbm.diagnostics.convergence import STATISTICS, summary_frame
@@ -80,7 +81,7 @@ def fit_summary(
     moments = group_moments(idata, data, parameters)
     rows = _group_rows(draws, moments, hyper_ess(table, parameters), ci_prob, table.columns)
     order = {p.name: i for i, p in enumerate(parameters.reported)}
-    hyper = table["param"].str.split("[").str[0].map(order)
+    hyper = base_names(table["param"]).map(order)
     before = table[hyper < order[draws.name]]
     after = table[hyper > order[draws.name]]
     return pd.concat([before, rows, after], ignore_index=True)
@@ -106,7 +107,7 @@ def hyper_ess(table: pd.DataFrame, parameters: ParameterTable) -> float:
     """The smallest ESS of the mean (``(sd / mcse_mean)^2``, ArviZ's "mean" ESS) over the sampled
     hyperparameters in a summary ``table``; the number of draws behind nothing varying."""
     names = {p.name for p in parameters.hyperparameters}
-    rows = table[table["param"].str.split("[").str[0].isin(names)]
+    rows = table[base_names(table["param"]).isin(names)]
     with np.errstate(divide="ignore", invalid="ignore"):
         ess = (rows["sd"] / rows["mcse_mean"]) ** 2
     ess = ess[np.isfinite(ess) & (ess > 0)]
@@ -197,5 +198,5 @@ def _nested_summary(
             pieces.append(rows)
     order = {p.name: i for i, p in enumerate(parameters.reported)}
     merged = pd.concat(pieces, ignore_index=True)
-    rank = merged["param"].str.split("[").str[0].map(order)
+    rank = base_names(merged["param"]).map(order)
     return merged.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
