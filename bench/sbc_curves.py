@@ -17,7 +17,14 @@ simulation's priors (fixed, not the data-dependent defaults) and compiled by nut
 outcome a shared variable; each simulation swaps in its rows (``with_data``). NUTS starts at
 nutpie's default (not hbm's pooled least-squares start, which depends on the data).
 
+``partial`` is what ``auto`` fits: per simulation, the groups whose own rows pin their effects
+(:func:`hbm.model.curve_build.informative_groups` at hbm's pooled least-squares fit, as
+``hbm.fit_curve`` decides) are sampled centered, the others non-centered; one model is compiled
+per set of centered groups met, and reused. The choice depends on the data, not on the truth, and
+no parametrization changes the posterior, so the ranks must be uniform all the same.
+
     python bench/sbc_curves.py --sims 400
+    python bench/sbc_curves.py --sims 200 --parametrizations partial --out bench/results/partial
 
 writes ``bench/results/sbc_curves_ranks.csv``, ``bench/results/sbc_curves_summary.csv`` and
 ``bench/results/sbc_curves_ranks_<parametrization>.png``.
@@ -39,7 +46,7 @@ import sbc  # noqa: E402
 from sbc import Settings  # noqa: E402
 
 from hbm.data.curve_data import CurveData, curve_data  # noqa: E402
-from hbm.model.curve_build import build_curve  # noqa: E402
+from hbm.model.curve_build import build_curve, informative_groups, pooled_start  # noqa: E402
 from hbm.model.curve_priors import curve_default_priors, resolve_curve_priors  # noqa: E402
 from hbm.model.curve_terms import CurveSpec  # noqa: E402
 from hbm.model.priors import Prior  # noqa: E402
@@ -68,7 +75,7 @@ PARAMETERS = (
     f"u_g[{LABELS[0]}, log_di]",
     f"u_g[{LABELS[-1]}, log_di]",
 )
-PARAMETRIZATIONS = ("noncentered", "centered")
+PARAMETRIZATIONS = ("noncentered", "centered", "partial")
 
 
 def times() -> np.ndarray:
@@ -108,7 +115,7 @@ def resolved_priors(data: CurveData) -> dict[str, Prior]:
 class Compiled:
     """hbm's curve model for one parametrization, compiled once, with swappable rows."""
 
-    def __init__(self, parametrization: str, data: CurveData):
+    def __init__(self, parametrization: str, data: CurveData, centered: np.ndarray | None = None):
         import nutpie
         import pytensor
 
@@ -119,6 +126,7 @@ class Compiled:
             SPEC,
             resolved_priors(data),
             parametrization,
+            centered=centered,
         )
         with pytensor.config.change_flags(numba__fastmath=False):
             self.compiled = nutpie.compile_pymc_model(model)
@@ -146,6 +154,37 @@ class Compiled:
         return out, int(trace["sample_stats"]["diverging"].values.sum())
 
 
+class Partial:
+    """``partial``: each simulation's rows choose the centered groups as ``auto`` does
+    (:func:`centered_groups`); a model per choice, compiled when first met."""
+
+    def __init__(self, data: CurveData, *, verbose: bool = False):
+        self.design, self.verbose = data, verbose
+        self.models: dict[tuple[bool, ...], Compiled] = {}
+        self.counts: list[int] = []
+
+    def draws(
+        self, data: CurveData, seed: int, settings: Settings
+    ) -> tuple[dict[str, np.ndarray], int]:
+        """Posterior draws as :meth:`Compiled.draws`, under this simulation's choice."""
+        mask = centered_groups(data)
+        key = tuple(bool(v) for v in mask)
+        if key not in self.models:
+            self.models[key] = Compiled("partial", self.design, mask)
+            if self.verbose:
+                chosen = ", ".join(np.asarray(LABELS)[mask]) or "none"
+                print(f"sbc: partial: model {len(self.models)} compiled, centered: {chosen}")
+        self.counts.append(int(mask.sum()))
+        return self.models[key].draws(data, seed, settings)
+
+
+def centered_groups(data: CurveData) -> np.ndarray:
+    """The groups ``auto`` samples centered on these rows: their own rows pin both effects at
+    hbm's pooled least-squares start (what :func:`hbm.workflow.fit_curve.fit_curve_table` does)."""
+    priors = resolved_priors(data)
+    return informative_groups(data, SPEC, priors, pooled_start(data, SPEC, priors))
+
+
 def run_sbc(
     parametrizations: tuple[str, ...] | list[str], settings: Settings, *, verbose: bool = False
 ) -> pd.DataFrame:
@@ -160,7 +199,11 @@ def run_sbc(
     return sbc.collect_ranks(
         parametrizations,
         settings,
-        compile=lambda parametrization: Compiled(parametrization, design),
+        compile=lambda parametrization: (
+            Partial(design, verbose=verbose)
+            if parametrization == "partial"
+            else Compiled(parametrization, design)
+        ),
         simulate=lambda rng: simulate(rng, priors),
         prepare=rows,
         parameters=PARAMETERS,

@@ -54,12 +54,18 @@ def test_the_simulation_follows_the_exponential_model(sbc):
 
 
 @pytest.mark.slow
-def test_the_compiled_once_model_is_hbms_curve_model(sbc):
+@pytest.mark.parametrize("parametrization", ["noncentered", "partial"])
+def test_the_compiled_once_model_is_hbms_curve_model(sbc, parametrization):
     # The fast path (rows swapped into a compiled model) must give the posterior hbm.fit_curve
-    # gives on the same rows: means agree within 4 combined MCSEs.
-    _, table = sbc.simulate(np.random.default_rng(11), _priors(sbc))
+    # gives on the same rows: means agree within 4 combined MCSEs. ``partial`` against ``auto``,
+    # which centers the same groups (its reason says how many; this simulation mixes the forms).
+    seed = 34 if parametrization == "partial" else 11  # 34: 5 of the 10 groups centered
+    _, table = sbc.simulate(np.random.default_rng(seed), _priors(sbc))
     settings = sbc.Settings(draws=1000, tune=1000)
-    compiled = sbc.Compiled("noncentered", _design(sbc))  # compiled on other rows (all 1)
+    if parametrization == "partial":
+        compiled = sbc.Partial(_design(sbc))
+    else:
+        compiled = sbc.Compiled("noncentered", _design(sbc))  # compiled on other rows (all 1)
     draws, _ = compiled.draws(sbc.rows(table), 3, settings)
     fit = hbm.fit_curve(
         table,
@@ -69,13 +75,17 @@ def test_the_compiled_once_model_is_hbms_curve_model(sbc):
         value="y",
         varying=["qi", "di"],
         priors=sbc.PRIORS,
-        parametrization="noncentered",
+        parametrization="auto" if parametrization == "partial" else "noncentered",
         draws=1000,
         tune=1000,
         chains=2,
         random_seed=3,
         progressbar=False,
     )
+    if parametrization == "partial":
+        n, k = len(sbc.LABELS), int(sbc.centered_groups(sbc.rows(table)).sum())
+        assert 0 < k < n and fit.parametrization == "partial"
+        assert f"{k} of {n} groups centered, {n - k} non-centered" in fit.reason
     summary = fit.summary().set_index("param")
     for name in ("beta[log_qi]", "beta[log_di]", "sigma", "u_g[g01, log_di]"):
         values = draws[name]

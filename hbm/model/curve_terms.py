@@ -10,8 +10,9 @@ deviation per group ``u_<g>[<label>, <term>]`` drawn from ``N(0, Sigma)`` with s
 :mod:`hbm.model.families`) the curve is the expected count and its log the linear predictor (log
 link): ``y[i] ~ Poisson(f(t[i]; theta[g[i]]))``, or negative binomial with the shape ``alpha``
 (variance ``mu + mu^2 / alpha``) in place of ``sigma``; the expected count must be positive, so
-an amplitude (the logistic's ``asym``) is pooled on the log scale (``log_asym``). Terms are the
-pooled-scale names (``log_qi``, see :mod:`hbm.model.curves`).
+an amplitude (the logistic's ``asym``) is pooled on the log scale (``log_asym``), and a curve
+that crosses zero (``linear``) is refused. Terms are the pooled-scale names (``log_qi``, see
+:mod:`hbm.model.curves`).
 
 >>> spec = CurveSpec("arps", ("qi", "di"), {"b": 0.8})
 >>> spec.free_terms, spec.varying_terms
@@ -38,7 +39,7 @@ from hbm.core.names import (
     sd_name,
     term_dim,
 )
-from hbm.model.curves import Curve, get_curve
+from hbm.model.curves import Curve, count_curves, get_curve
 from hbm.model.families import get_family
 from hbm.model.parameters import Parameter, ParameterTable
 
@@ -77,6 +78,19 @@ class CurveSpec:
 
     def __post_init__(self) -> None:
         curve = get_curve(self.curve)
+        if self.family not in CURVE_FAMILIES:
+            raise ValueError(
+                f"The 'family' option of a curve model must be one of "
+                f"{', '.join(map(repr, CURVE_FAMILIES))}; got {self.family!r}."
+            )
+        if CURVE_LINKS[self.family] == "log" and not curve.counts:
+            raise ValueError(
+                f"The {self.curve!r} curve cannot be the expected count of the {self.family!r} "
+                f"family: {curve.formula} can reach zero or below, which an expected count "
+                f"cannot; use a curve positive by construction "
+                f"({', '.join(map(repr, count_curves()))}), or the 'normal' family."
+            )
+        curve = curve.for_link(CURVE_LINKS[self.family])  # fixed values on the count scales
         if isinstance(self.varying, str) or not isinstance(self.varying, Sequence):
             raise TypeError(
                 f"The 'varying' option must be a list of parameter names; got {self.varying!r}."
@@ -101,11 +115,6 @@ class CurveSpec:
         if len(fixed) == len(curve.parameters):
             raise ValueError("Every parameter of the curve is fixed: there is nothing to fit.")
         object.__setattr__(self, "fixed", fixed)
-        if self.family not in CURVE_FAMILIES:
-            raise ValueError(
-                f"The 'family' option of a curve model must be one of "
-                f"{', '.join(map(repr, CURVE_FAMILIES))}; got {self.family!r}."
-            )
 
     @property
     def shape(self) -> Curve:

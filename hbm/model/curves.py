@@ -18,6 +18,12 @@ gompertz       asym exp(-exp(-(t - xmid) / scal))               asym, xmid, log_
 asymptotic     asym + (r0 - asym) exp(-exp(lrc) t)  (SSasymp)   asym, r0, lrc
 =============  ==============================================  ============================
 
+With a count family (log link) the curve is the expected count and must stay positive: the
+logistic's and the Gompertz curve's ``asym``, and the asymptotic curve's ``asym`` and ``r0``, are
+then pooled on the log scale (``log_asym``, ``log_r0``: :meth:`Curve.for_link`), the asymptotic
+curve for times >= 0 only (it mixes ``r0`` and ``asym`` there); a line crosses zero, so
+``linear`` cannot be a count's mean (:func:`count_curves` lists those that can).
+
 The functions work on numpy arrays and on PyTensor tensors alike (``lib`` is ``numpy`` or
 ``pytensor.tensor``).
 
@@ -36,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CURVES", "Curve", "CurveParameter", "get_curve"]
+__all__ = ["CURVES", "Curve", "CurveParameter", "count_curves", "get_curve"]
 
 Scale = Literal["identity", "log", "logit2"]
 #: Where a curve parameter's prior centre comes from (see :mod:`hbm.model.curve_priors`).
@@ -116,9 +122,15 @@ class Curve:
     #: ``log f`` written so that it keeps its digits where ``f`` underflows (a count family's
     #: linear predictor); ``None``: the log of :meth:`evaluate`.
     log_function: Callable[[Any, Mapping[str, Any], Any], Any] | None = None
-    #: The parameter the curve is proportional to (``asym`` of the logistic), if any: with a log
-    #: link it must be positive, and :meth:`for_link` pools it on the log scale.
-    amplitude: str | None = None
+    #: The parameters that keep the curve positive when they are (the logistic's ``asym``; the
+    #: asymptotic curve's ``asym`` and ``r0``): with a log link (the curve an expected count)
+    #: :meth:`for_link` pools them on the log scale. ``None``: no parametrization keeps the curve
+    #: positive (a line crosses zero), so it cannot be an expected count.
+    amplitudes: tuple[str, ...] | None = ()
+    #: With the log link the curve is positive for times ``>= count_time_min`` only (``None``: at
+    #: every time): the asymptotic curve mixes ``r0`` and ``asym`` for t >= 0 and overshoots
+    #: below t = 0.
+    count_time_min: float | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -144,19 +156,35 @@ class Curve:
         """``f(t; params)`` with natural parameter values (numbers, arrays or tensors)."""
         return self.function(t, params, lib)
 
+    @property
+    def counts(self) -> bool:
+        """Whether the curve can be an expected count (a log link): positive by construction
+        once its :attr:`amplitudes` are pooled on the log scale."""
+        return self.amplitudes is not None
+
     def for_link(self, link: str) -> Curve:
         """The curve as a family with ``link`` pools it: with the log link (counts) the curve is
-        an expected count, so an amplitude pooled on the identity scale (the logistic's and the
-        Gompertz curve's ``asym``) is pooled on the log scale instead (term ``log_asym``), as
-        every parameter that must be positive is; otherwise the curve itself.
+        an expected count, so its amplitudes pooled on the identity scale (the logistic's and the
+        Gompertz curve's ``asym``, the asymptotic curve's ``asym`` and ``r0``) are pooled on the
+        log scale instead (terms ``log_asym``, ``log_r0``), as every parameter that must be
+        positive is; otherwise the curve itself. A curve that no parametrization keeps positive
+        (``linear``) is a ValueError.
 
         >>> CURVES["logistic"].for_link("log").terms
         ('log_asym', 'xmid', 'log_scal')
+        >>> CURVES["asymptotic"].for_link("log").terms
+        ('log_asym', 'log_r0', 'lrc')
         """
-        if link != "log" or self.amplitude is None:
+        if link != "log":
             return self
+        if self.amplitudes is None:
+            raise ValueError(
+                f"The {self.name!r} curve cannot be an expected count (log link): "
+                f"{self.formula} can reach zero or below; the curves that can are "
+                f"{', '.join(map(repr, count_curves()))}."
+            )
         parameters = tuple(
-            replace(p, scale="log") if p.name == self.amplitude and p.scale == "identity" else p
+            replace(p, scale="log") if p.name in self.amplitudes and p.scale == "identity" else p
             for p in self.parameters
         )
         return replace(self, parameters=parameters)
@@ -226,6 +254,13 @@ def _log_gompertz(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
     return lib.log(p["asym"]) - lib.exp(-(t - p["xmid"]) / p["scal"])
 
 
+def _log_asymptotic(t: Any, p: Mapping[str, Any], lib: Any) -> Any:
+    # log(asym (1 - w) + r0 w), w = exp(-k t): a mix of two positive values for t >= 0, with
+    # 1 - w as -expm1(-k t) so that r0 keeps its digits near t = 0 when asym >> r0
+    k = lib.exp(p["lrc"])
+    return lib.log(-p["asym"] * lib.expm1(-k * t) + p["r0"] * lib.exp(-k * t))
+
+
 _QI = CurveParameter("qi", "log", "initial rate (at t = 0)", "first")
 _DI = CurveParameter("di", "log", "initial decline rate (per unit of time)", "rate")
 _ASYM = CurveParameter("asym", "identity", "upper asymptote", "level")
@@ -244,6 +279,7 @@ CURVES: dict[str, Curve] = {
                 CurveParameter("slope", "identity", "change per unit of time", "slope"),
             ),
             _linear,
+            amplitudes=None,
         ),
         Curve(
             "exponential",
@@ -275,7 +311,7 @@ CURVES: dict[str, Curve] = {
             (_ASYM, _XMID, _SCAL),
             _logistic,
             log_function=_log_logistic,
-            amplitude="asym",
+            amplitudes=("asym",),
         ),
         Curve(
             "gompertz",
@@ -283,7 +319,7 @@ CURVES: dict[str, Curve] = {
             (_ASYM, _XMID, _SCAL),
             _gompertz,
             log_function=_log_gompertz,
-            amplitude="asym",
+            amplitudes=("asym",),
         ),
         Curve(
             "asymptotic",
@@ -294,9 +330,21 @@ CURVES: dict[str, Curve] = {
                 CurveParameter("lrc", "identity", "log of the rate constant", "rate"),
             ),
             _asymptotic,
+            log_function=_log_asymptotic,
+            amplitudes=("asym", "r0"),
+            count_time_min=0.0,
         ),
     )
 }
+
+
+def count_curves() -> tuple[str, ...]:
+    """The curves that can be an expected count (a count family's log link).
+
+    >>> count_curves()
+    ('exponential', 'arps', 'harmonic', 'logistic', 'gompertz', 'asymptotic')
+    """
+    return tuple(name for name, curve in CURVES.items() if curve.counts)
 
 
 def get_curve(name: object) -> Curve:

@@ -19,7 +19,7 @@ import numpy as np
 from hbm.analysis.log_likelihood import store_log_likelihood
 from hbm.core.defaults import DEFAULTS
 from hbm.core.seeds import new_seed
-from hbm.data.columns import position
+from hbm.data.columns import numeric_column, position
 from hbm.data.curve_data import CurveData, curve_data
 from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
 
-__all__ = ["curve_formula", "fit_curve_table", "single_point_groups"]
+__all__ = ["check_count_times", "curve_formula", "fit_curve_table", "single_point_groups"]
 
 
 def fit_curve_table(
@@ -78,6 +78,7 @@ def fit_curve_table(
     data = curve_data(table, group=group, time=time, value=value, missing=missing)
     check_counts(table, value, spec.family)
     check_curve_values(data, spec, table)
+    check_count_times(data, spec, table)
     defaults = curve_default_priors(data, spec.shape, spec.free, spec.varying, spec.family)
     resolved = resolve_curve_priors(defaults, group, priors)
     config = config or SampleConfig()
@@ -172,6 +173,26 @@ def check_curve_values(data: CurveData, spec: CurveSpec, table: pd.DataFrame) ->
             f"The value column {data.value!r} must not be negative for the {spec.curve!r} curve "
             f"(a rate, whose parameters are pooled on the log scale); {row} holds {first:g} "
             f"({int(negative.sum())} negative value(s) in all)."
+        )
+
+
+def check_count_times(data: CurveData, spec: CurveSpec, table: pd.DataFrame) -> None:
+    """A count curve positive from a time on only (the asymptotic curve, t >= 0): an earlier
+    time is an error naming the time column and the row."""
+    least = spec.shape.count_time_min
+    if spec.link != "log" or least is None:
+        return
+    early = data.t < least
+    if early.any():
+        times = numeric_column(table[data.time], data.time, "time column")
+        where = np.flatnonzero(times < least)  # the first in the table's order
+        first = float(times[where[0]]) if where.size else float(data.t[early][0])
+        row = position(table.index, int(where[0])) if where.size else "a row"
+        raise ValueError(
+            f"The time column {data.time!r} must be >= {least:g} for the {spec.curve!r} curve "
+            f"with the {spec.family!r} family (its expected count {spec.shape.formula} stays "
+            f"positive from t = {least:g} on); {row} holds {first:g} "
+            f"({int(early.sum())} such time(s) in all)."
         )
 
 
