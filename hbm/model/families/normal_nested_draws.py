@@ -41,6 +41,7 @@ from hbm.model.families.normal_cells_conditional import covariance_draws
 from hbm.model.families.normal_nested import nested_statistics
 from hbm.model.families.normal_nested_algebra import (
     Levels,
+    Upward,
     solve_lower,
     solve_lower_transposed,
     upward,
@@ -94,6 +95,20 @@ class NestedDraws:
     def level_of(self, name: str) -> int:
         return self.nesting.names.index(name)
 
+    def upward_tile(self, part: Levels, draws: slice, top: int = 0) -> tuple[Upward, np.ndarray]:
+        """The pass up over ``part`` (levels ``top`` and below) given the draws ``draws`` of the
+        sampled parameters, and those draws' residual variance ``sigma^2`` ``(B,)``."""
+        a = coefficients_of(
+            self.stats,
+            self.beta.shape[1],
+            self.intercept,
+            self.beta[draws],
+            None if self.centred is None else self.centred[draws],
+        )
+        s2 = self.sigma[draws] ** 2
+        lams = [np.linalg.inv(c[draws]) for c in self.covariances]
+        return upward(part, a, s2, lams, top=top), s2
+
     def draws(self, level: int, groups: np.ndarray, draws: slice) -> np.ndarray:
         """Draws ``draws`` of level ``level``'s ``groups`` (sorted, unique indices):
         ``(d, len(groups), q_l)``."""
@@ -140,16 +155,7 @@ class NestedDraws:
         for first in range(start, stop, tile):
             last = min(first + tile, stop)
             t = slice(first, last)
-            a = coefficients_of(
-                self.stats,
-                self.beta.shape[1],
-                self.intercept,
-                self.beta[t],
-                None if self.centred is None else self.centred[t],
-            )
-            s2 = self.sigma[t] ** 2
-            lams = [np.linalg.inv(c[t]) for c in self.covariances]
-            up = upward(part, a, s2, lams, top=level)
+            up, s2 = self.upward_tile(part, t, top=level)
             chol, rhs = up.chol[0], up.t[0]
             if anc is not None:
                 here = anc[first - start : last - start]

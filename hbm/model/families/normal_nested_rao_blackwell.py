@@ -48,8 +48,7 @@ import numpy as np
 
 from hbm.data.model_data import ModelData
 from hbm.data.nesting import Nesting
-from hbm.model.families.normal_nested_algebra import Levels, upward
-from hbm.model.families.normal_nested_conditional import coefficients_of
+from hbm.model.families.normal_nested_algebra import Levels
 from hbm.model.families.normal_nested_draws import (
     BLOCK_VALUES,
     DRAW_TILE,
@@ -208,16 +207,7 @@ class _Chain:
 def _chain_moments(source: NestedDraws, part: Levels, draws: slice, deepest: int) -> list[_Chain]:
     """Per level down to ``deepest``: every group's chain moments given each draw of the tile
     (see the module docstring)."""
-    a = coefficients_of(
-        source.stats,
-        source.beta.shape[1],
-        source.intercept,
-        source.beta[draws],
-        None if source.centred is None else source.centred[draws],
-    )
-    s2 = source.sigma[draws] ** 2
-    lams = [np.linalg.inv(c[draws]) for c in source.covariances]
-    up = upward(part, a, s2, lams)
+    up, s2 = source.upward_tile(part, draws)
     out: list[_Chain] = []
     scale = s2[:, None, None, None]
     for level in range(deepest + 1):
