@@ -21,7 +21,9 @@ nutpie's default (not hbm's pooled least-squares start, which depends on the dat
 (:func:`hbm.model.curve_build.informative_groups` at hbm's pooled least-squares fit, as
 ``hbm.fit_curve`` decides) are sampled centered, the others non-centered; one model is compiled
 per set of centered groups met, and reused. The choice depends on the data, not on the truth, and
-no parametrization changes the posterior, so the ranks must be uniform all the same.
+no parametrization changes the posterior, so the ranks must be uniform all the same. Centered
+groups are sampled in their own frames, as ``hbm.fit_curve`` does
+(:mod:`hbm.model.curve_frames`): each simulation's frames from its own rows, swapped in with them.
 
     python bench/sbc_curves.py --sims 400
     python bench/sbc_curves.py --sims 200 --parametrizations partial --out bench/results/partial
@@ -46,7 +48,14 @@ import sbc  # noqa: E402
 from sbc import Settings  # noqa: E402
 
 from hbm.data.curve_data import CurveData, curve_data  # noqa: E402
-from hbm.model.curve_build import build_curve, informative_groups, pooled_start  # noqa: E402
+from hbm.model.curve_build import (  # noqa: E402
+    FRAME_DATA,
+    build_curve,
+    centered_frames,
+    informative_groups,
+    pooled_start,
+)
+from hbm.model.curve_frames import GroupFrames  # noqa: E402
 from hbm.model.curve_priors import curve_default_priors, resolve_curve_priors  # noqa: E402
 from hbm.model.curve_terms import CurveSpec  # noqa: E402
 from hbm.model.priors import Prior  # noqa: E402
@@ -120,6 +129,9 @@ class Compiled:
         import pytensor
 
         self.parametrization = parametrization
+        if parametrization != "partial" or centered is None:
+            centered = np.full(data.n_groups, parametrization == "centered")
+        self.centered = centered
         shared = pytensor.shared(np.asarray(data.y, float), name="sbc_y")
         model = build_curve(
             dataclasses.replace(data, y=shared),  # type: ignore[arg-type]
@@ -127,9 +139,16 @@ class Compiled:
             resolved_priors(data),
             parametrization,
             centered=centered,
+            frames=self.frames(data),
         )
         with pytensor.config.change_flags(numba__fastmath=False):
             self.compiled = nutpie.compile_pymc_model(model)
+
+    def frames(self, data: CurveData) -> GroupFrames | None:
+        """The centered groups' frames on ``data`` (as hbm.fit_curve computes them)."""
+        priors = resolved_priors(data)
+        start = pooled_start(data, SPEC, priors)
+        return centered_frames(data, SPEC, priors, start, self.centered)
 
     def draws(
         self, data: CurveData, seed: int, settings: Settings
@@ -137,7 +156,11 @@ class Compiled:
         """Posterior draws ``(chain, draw)`` of every ranked parameter, and the divergences."""
         if data.labels != LABELS or not np.array_equal(data.t, times()):
             raise ValueError("The simulated rows must keep the fixed design's order.")
-        compiled = self.compiled.with_data(sbc_y=np.asarray(data.y, float))
+        swapped = {"sbc_y": np.asarray(data.y, float)}
+        frames = self.frames(data)
+        if frames is not None:  # the centered groups' frames from this simulation's rows
+            swapped.update({n: getattr(frames, f) for n, f in list(FRAME_DATA.items())[:2]})
+        compiled = self.compiled.with_data(**swapped)
         trace = sbc.sample_nutpie(compiled, seed, settings)
         posterior = trace["posterior"].to_dataset()
         beta, sd, u = (posterior[n].values for n in ("beta", "sd_g", "u_g"))

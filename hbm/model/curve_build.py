@@ -5,7 +5,10 @@
    (:mod:`hbm.model.lkj`) and ``corr_<g>``;
 3. the group effects ``u_<g> ~ N(0, F F')`` with ``F = diag(sd) L``, non-centered
    (``u = z F'``, ``z ~ N(0, 1)``), centered, or ``partial``: centered for the groups whose rows
-   pin their effects and non-centered for the others (:func:`informative_groups`);
+   pin their effects and non-centered for the others (:func:`informative_groups`); a centered
+   group is sampled in its own frame (:mod:`hbm.model.curve_frames`: an affine map, fixed before
+   sampling from a fit of the group's rows, that takes out the correlations of its parameters
+   with each other and with the shared ones);
 4. per row, the curve's parameters ``beta + u[g[i]]`` (varying) or ``beta`` (shared), taken to
    their natural scale, give the expected value ``mu[i] = f(t[i]; ...)``; the linear predictor
    is ``mu[i]`` itself (normal) or ``log mu[i]`` (count families, log link;
@@ -30,6 +33,7 @@ import numpy as np
 from hbm.core.names import BETA, BETA_DIM, SIGMA, corr_name, effect_name, pair_dim, sd_name
 from hbm.core.names import term_dim as term_dim_of
 from hbm.data.curve_data import CurveData
+from hbm.model.curve_frames import GroupFrames, group_frames, row_precision
 from hbm.model.curve_terms import CURVE_PARAMETRIZATIONS, CurveSpec, curve_pairs
 from hbm.model.families import get_family
 from hbm.model.linear_effects import prior_vector, solve_lower
@@ -41,10 +45,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COUNT_LIKELIHOOD",
+    "FRAME_DATA",
     "build_curve",
+    "centered_frames",
     "informative_groups",
     "observe_curve",
     "pooled_start",
+    "sd_prior_scale",
 ]
 
 #: The potential that holds a count family's log likelihood.
@@ -58,9 +65,11 @@ def build_curve(
     parametrization: str,
     start: Mapping[str, float] | None = None,
     centered: np.ndarray | None = None,
+    frames: GroupFrames | None = None,
 ) -> pm.Model:
     """The PyMC model of the curve ``spec`` on ``data`` with resolved ``priors``; with
-    ``partial``, ``centered`` marks the groups sampled centered."""
+    ``partial``, ``centered`` marks the groups sampled centered; ``frames`` (for those groups, in
+    their order) samples them in their own frames (:mod:`hbm.model.curve_frames`)."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -83,23 +92,25 @@ def build_curve(
     with pm.Model(coords=coords) as model:
         beta = prior_vector(BETA, terms, [priors[f"{BETA}[{t}]"] for t in terms], BETA_DIM)
         population = [beta[terms.index(t)] for t in varying]
-        u = _effects(g, varying, priors, centered, population) if varying else None
+        shared = [beta[terms.index(t)] for t in frames.shared] if frames is not None else []
+        u = _effects(g, varying, priors, centered, population, frames, shared) if varying else None
         codes = pm.Data("data_codes", data.codes)
         t = pm.Data("data_t", data.t)
         natural: dict[str, Any] = dict(spec.fixed)
         for i, name in enumerate(spec.free):
             p = curve.parameter(name)
-            value = beta[i]
-            if p.term in varying:
-                value = value + u[codes, varying.index(p.term)]  # type: ignore[index]
-            natural[name] = p.to_natural(value, pt)
+            if p.term in varying:  # to the natural scale per group, then to the rows
+                own = beta[i] + u[:, varying.index(p.term)]  # type: ignore[index]
+                natural[name] = p.to_natural(own, pt)[codes]
+            else:
+                natural[name] = p.to_natural(beta[i], pt)
         if spec.link == "log":
             eta = curve.log_evaluate(t, natural, pt)
         else:
             eta = curve.evaluate(t, natural, pt)
         observe_curve(spec.family, eta, data.y, priors)
     if start:
-        _set_start(model, terms, start, varying, g, int(np.sum(centered)))
+        _set_start(model, terms, start, varying, g, int(np.sum(centered)), frames is not None)
     return model
 
 
@@ -109,6 +120,8 @@ def _effects(
     priors: Mapping[str, Prior],
     centered: np.ndarray,
     population: list[Any],
+    frames: GroupFrames | None = None,
+    shared: list[Any] | None = None,
 ) -> Any:
     """``u_<g>`` (J, q): ``N(0, F F')`` per group, ``F = diag(sd) L``; the groups marked in
     ``centered`` are sampled as their own parameters ``theta = beta + u`` (``u_<g>_c``, with the
@@ -138,6 +151,8 @@ def _effects(
     if which_c.size:
         # centered: the groups' own parameters are sampled, u = theta - beta follows
         theta = pm.Flat(f"{effect_name(g)}_c", shape=(which_c.size, q))
+        if frames is not None:
+            theta = _in_frames(theta, frames, shared or [])
         u_c = theta - pt.stack(list(population))[None, :]
         standardized = solve_lower(scaled, [u_c[:, i] for i in range(q)])
         log_density = -0.5 * sum((v**2).sum() for v in standardized) - which_c.size * sum(
@@ -155,6 +170,32 @@ def _effects(
     order = np.argsort(np.r_[which_c, which_n], kind="stable")
     joined = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
     return pm.Deterministic(effect_name(g), joined[order], dims=(g, term_dim_of(g)))
+
+
+#: The frames' arrays as the model's data (``pm.Data``, so that a compiled model's frames can be
+#: swapped with its rows, as the SBC bench does): name -> GroupFrames attribute; the last two
+#: only when the curve has shared terms.
+FRAME_DATA = {
+    "frame_centre": "centre",
+    "frame_scale": "scale",
+    "frame_shear": "shear",
+    "frame_start": "shared_start",
+}
+
+
+def _in_frames(zeta: Any, frames: GroupFrames, shared: list[Any]) -> Any:
+    """The centered groups' parameters from their frame coordinates ``zeta`` (k, q):
+    ``centre + scale @ zeta + shear @ (s - s0)``, a constant-Jacobian map."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    used = FRAME_DATA if shared else dict(list(FRAME_DATA.items())[:2])
+    data = {name: pm.Data(name, getattr(frames, field)) for name, field in used.items()}
+    theta = data["frame_centre"] + pt.sum(data["frame_scale"] * zeta[:, None, :], axis=2)
+    if shared:
+        moved = pt.stack(shared) - data["frame_start"]
+        theta = theta + pt.sum(data["frame_shear"] * moved[None, None, :], axis=2)
+    return theta
 
 
 def _zero(value: Any) -> bool:
@@ -189,7 +230,7 @@ def informative_groups(
         with np.errstate(all="ignore"):
             return np.asarray(curve.evaluate(data.t, natural), dtype=float)
 
-    weight = _row_precision(spec.family, y, codes, mean(base))
+    weight = row_precision(spec.family, y, codes, mean(base))
     pinned = np.ones(data.n_groups, bool)
     for term in spec.varying_terms:
         h = 1e-4 * max(1.0, abs(base[term]))
@@ -200,31 +241,31 @@ def informative_groups(
         information = np.bincount(codes, weights=slope**2 * weight, minlength=data.n_groups)
         with np.errstate(divide="ignore"):
             se = 1.0 / np.sqrt(information)
-        prior = priors[f"{sd_name(data.group)}[{term}]"]
-        scale = 1.0 / prior.params[0] if prior.family == "exponential" else prior.params[-1]
-        pinned &= se < 0.5 * scale
+        pinned &= se < 0.5 * sd_prior_scale(priors, data.group, term)
     return pinned
 
 
-def _row_precision(family: str, y: np.ndarray, codes: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """``1 / Var(y_i)`` per row at the start's means ``mu`` (see :func:`informative_groups`)."""
-    if family == "normal":
-        same = codes[1:] == codes[:-1]
-        steps = np.abs(np.diff(y))[same]
-        noise = float(np.median(steps)) / (0.6745 * np.sqrt(2)) if steps.size else 0.0
-        noise = noise if noise > 0 else float(np.std(y)) or 1.0
-        return np.full(y.shape, 1.0 / noise**2)
-    module = get_family(family)
-    mu = np.where(np.isfinite(mu) & (mu > 0), mu, np.nan)
-    params: dict[str, float] = {}
-    if module.PARAMETERS:  # the negative binomial's alpha by moments: E(y-mu)^2 = mu + mu^2/alpha
-        excess = float(np.nansum((y - mu) ** 2 - mu)) / float(np.nansum(mu**2) or 1.0)
-        params[module.PARAMETERS[0].name] = 1.0 / excess if excess > 0 else np.inf
-    with np.errstate(all="ignore"):
-        eta = np.log(mu)
-        # information of eta, per unit of (d eta)^2 = (d mu / mu)^2
-        precision = module.information(eta, np.ones_like(mu), params) / mu**2
-    return np.where(np.isfinite(precision), precision, 0.0)
+def sd_prior_scale(priors: Mapping[str, Prior], group: str, term: str) -> float:
+    """The scale of the prior of ``sd_<group>[<term>]`` (an exponential's mean, else its last
+    parameter: the half-normal's or half-t's scale)."""
+    prior = priors[f"{sd_name(group)}[{term}]"]
+    return float(1.0 / prior.params[0] if prior.family == "exponential" else prior.params[-1])
+
+
+def centered_frames(
+    data: CurveData,
+    spec: CurveSpec,
+    priors: Mapping[str, Prior],
+    start: Mapping[str, float],
+    centered: np.ndarray,
+) -> GroupFrames | None:
+    """The frames of the groups marked in ``centered`` (:func:`hbm.model.curve_frames.group_frames`,
+    each varying term's weak prior scale that of its between-group sd's prior); ``None`` when no
+    group is centered."""
+    if not np.any(centered):
+        return None
+    scale = {t: sd_prior_scale(priors, data.group, t) for t in spec.varying_terms}
+    return group_frames(data, spec, start, scale, centered)
 
 
 def observe_curve(family: str, eta: Any, y: np.ndarray, priors: Mapping[str, Prior]) -> None:
@@ -289,11 +330,14 @@ def _set_start(
     varying: tuple[str, ...],
     g: str,
     n_centered: int,
+    in_frames: bool = False,
 ) -> None:
-    """``beta`` at the pooled fit, and centered groups' parameters at it too."""
+    """``beta`` at the pooled fit, and centered groups' parameters at it too (in their frames:
+    at each group's own fit, ``zeta = 0``)."""
     beta = model.named_vars.get(BETA)
     if beta is not None and beta in model.free_RVs:
         model.set_initval(beta, np.asarray([start[t] for t in terms], dtype=float))
     theta = model.named_vars.get(f"{effect_name(g)}_c")
     if theta is not None:
-        model.set_initval(theta, np.tile([start[t] for t in varying], (n_centered, 1)))
+        origin = np.zeros(len(varying)) if in_frames else [start[t] for t in varying]
+        model.set_initval(theta, np.tile(origin, (n_centered, 1)))

@@ -171,7 +171,9 @@ def choose_curve_parametrization(centered: np.ndarray) -> tuple[str, str]:
         "The curve is nonlinear in its parameters, so the group effects have no exact marginal "
         "form. A group whose own rows pin its curve's parameters (estimated standard error "
         "below half the scale of their between-group sd) is sampled centered, where the "
-        "non-centered form would tie its effect to the population values; the others "
+        "non-centered form would tie its effect to the population values, in its own frame "
+        "(an affine map from a fit of its rows that takes out the correlations of its "
+        "parameters with each other and with the shared ones); the others "
         "non-centered (u = diag(sd) L z), which avoids the funnel between the sds and the "
         f"effects of groups with little data: {k} of {n} groups centered, {n - k} non-centered."
     )
@@ -242,7 +244,13 @@ def curve_parameter_table(spec: CurveSpec, group: str, parametrization: str) -> 
             )
         if parametrization in ("centered", "partial"):
             entries.append(
-                Parameter(f"{effect_name(group)}_c", "auxiliary", (), "none", "centered effects")
+                Parameter(
+                    f"{effect_name(group)}_c",
+                    "auxiliary",
+                    (),
+                    "none",
+                    "centered effects in each group's own frame",
+                )
             )
     return ParameterTable(tuple(entries))
 

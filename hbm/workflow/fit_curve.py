@@ -23,7 +23,13 @@ from hbm.data.columns import numeric_column, position
 from hbm.data.curve_data import CurveData, curve_data
 from hbm.diagnostics.diagnosis import Diagnosis, diagnose
 from hbm.inference.config import SampleConfig
-from hbm.model.curve_build import build_curve, informative_groups, pooled_start
+from hbm.model.curve_build import (
+    build_curve,
+    centered_frames,
+    informative_groups,
+    pooled_start,
+)
+from hbm.model.curve_frames import GroupFrames
 from hbm.model.curve_priors import curve_default_priors, resolve_curve_priors
 from hbm.model.curve_terms import (
     CURVE_PARAMETRIZATIONS,
@@ -91,7 +97,12 @@ def fit_curve_table(
     else:
         chosen, reason = parametrization, "asked for"
     parameters = curve_parameter_table(spec, group, chosen)
-    model = build_curve(data, spec, resolved, chosen, start, centered)
+    if chosen == "noncentered":
+        centered = np.zeros_like(centered)
+    elif chosen == "centered":
+        centered = np.ones_like(centered)
+    frames = centered_frames(data, spec, resolved, start, centered)
+    model = build_curve(data, spec, resolved, chosen, start, centered, frames)
     description = ModelDescription(
         response=value,
         family=spec.family,
@@ -106,6 +117,8 @@ def fit_curve_table(
     fit_spec = FitSpec.of(description, config, source=source)
     if config.progressbar:
         _announce(data, spec, resolved, start, chosen, reason, config)
+        if frames is not None:
+            print(f"hbm: {_frame_words(frame_record(frames))}")
 
     def finish(idata: xr.DataTree, run_config: SampleConfig) -> tuple[pd.DataFrame, Diagnosis]:
         add_curve_data(idata, data)
@@ -127,6 +140,7 @@ def fit_curve_table(
     record["start"] = start
     record["family"], record["link"] = spec.family, spec.link
     record["single_point_groups"] = single_point_groups(data)
+    record["group_frames"] = frame_record(frames)
     result = finished_result(
         run.idata,
         record,
@@ -143,6 +157,18 @@ def fit_curve_table(
     )
     store_log_likelihood(result, small_only=True)  # rows and groups, for LOO and compare
     return result
+
+
+def frame_record(frames: GroupFrames | None) -> dict[str, object]:
+    """How the centered groups were sampled (the run record's ``group_frames``): how many in
+    their own frames, how many of those from a converged fit of their rows, the shared terms."""
+    if frames is None:
+        return {"groups": 0, "fitted": 0, "shared": []}
+    return {
+        "groups": int(frames.fitted.size),
+        "fitted": int(frames.fitted.sum()),
+        "shared": list(frames.shared),
+    }
 
 
 def _names(varying: Sequence[str] | str) -> tuple[str, ...]:
@@ -211,6 +237,16 @@ def curve_formula(spec: CurveSpec, data: CurveData) -> str:
     return (
         f"{quote_name(data.value)} ~ {spec.curve}({quote_name(data.time)}; {', '.join(parts)})"
         f" + ({varying} | {quote_name(data.group)})"
+    )
+
+
+def _frame_words(record: dict[str, object]) -> str:
+    """The frames in a line: ``1990 of 2000 centered groups ... own fit``."""
+    shared = ", ".join(map(str, record["shared"])) or "none"  # type: ignore[call-overload]
+    return (
+        f"{record['groups']} centered group(s) sampled in their own frames "
+        f"({record['fitted']} from a converged fit of their rows, the others from the start); "
+        f"shared terms taken out of them: {shared}"
     )
 
 
