@@ -25,12 +25,11 @@ from hbm.core.names import (
     INTERCEPT,
     SIGMA,
     corr_name,
-    effect_name,
     sd_name,
-    term_dim,
 )
 from hbm.core.seeds import stream
 from hbm.data.model_data import FactorData, ModelData
+from hbm.model.families.effect_array import effect_array
 from hbm.model.families.normal_cells import cholesky_unrolled, solve_unrolled
 from hbm.model.linear_terms import CENTRED, correlated_pairs
 
@@ -184,8 +183,6 @@ def draw_effects(posterior: xr.Dataset, data: ModelData, random_seed: int) -> xr
     The draws use their own random stream derived from the fit's seed: the same seed gives the
     same effects bit for bit.
     """
-    import xarray as xr
-
     factor = data.factors[0]
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     beta = _flat(posterior[BETA].values, len(data.population))
@@ -213,17 +210,7 @@ def draw_effects(posterior: xr.Dataset, data: ModelData, random_seed: int) -> xr
                 value -= lower[k][i] * block[k]
             value /= lower[i][i]
         effects[part] = np.moveaxis(block, 0, 2)
-    return xr.DataArray(
-        effects.reshape(chains, draws, n_groups, q),
-        dims=("chain", "draw", factor.name, term_dim(factor.name)),
-        coords={
-            "chain": posterior["chain"].values,
-            "draw": posterior["draw"].values,
-            factor.name: list(factor.labels),
-            term_dim(factor.name): list(factor.terms),
-        },
-        name=effect_name(factor.name),
-    )
+    return effect_array(effects, posterior, factor)
 
 
 def _centred_intercept(posterior: xr.Dataset, data: ModelData) -> np.ndarray | None:

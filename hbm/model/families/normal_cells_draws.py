@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hbm.core.names import BETA, INTERCEPT, SIGMA, effect_name, term_dim
+from hbm.core.names import BETA, INTERCEPT, SIGMA
 from hbm.data.model_data import ModelData
+from hbm.model.families.effect_array import effect_array
 from hbm.model.families.normal_cells import cholesky_unrolled, solve_unrolled
 from hbm.model.families.normal_cells_conditional import (
     EFFECTS_STREAM,
@@ -251,24 +252,12 @@ def _back_solve(lower: list[list[np.ndarray]], v: list[np.ndarray]) -> np.ndarra
 def draw_effects_exact(posterior: xr.Dataset, data: ModelData, random_seed: int) -> xr.DataArray:
     """Every draw of ``u_<g>`` at once, ``(chain, draw, <g>, <g>_term)`` (the fit holds them when
     they are few; the same values as any block drawn again later)."""
-    import xarray as xr
 
     factor = data.factors[0]
     inputs = effect_inputs(posterior, data)
-    chains, per_chain = posterior.sizes["chain"], posterior.sizes["draw"]
     noise = effects_noise(data, inputs.n_draws, random_seed)
     effects = np.empty((inputs.n_draws, factor.n_groups, factor.n_terms))
     everything = slice(None)
     for start, stop, z in noise.sweep():
         effects[start:stop] = effects_from_noise(inputs, slice(start, stop), everything, z)
-    return xr.DataArray(
-        effects.reshape(chains, per_chain, factor.n_groups, factor.n_terms),
-        dims=("chain", "draw", factor.name, term_dim(factor.name)),
-        coords={
-            "chain": posterior["chain"].values,
-            "draw": posterior["draw"].values,
-            factor.name: list(factor.labels),
-            term_dim(factor.name): list(factor.terms),
-        },
-        name=effect_name(factor.name),
-    )
+    return effect_array(effects, posterior, factor)

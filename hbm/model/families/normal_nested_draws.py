@@ -37,6 +37,7 @@ import numpy as np
 from hbm.core.names import BETA, INTERCEPT, SIGMA
 from hbm.data.model_data import ModelData
 from hbm.data.nesting import Nesting
+from hbm.model.families.effect_array import effect_array
 from hbm.model.families.normal_cells_conditional import covariance_draws
 from hbm.model.families.normal_nested import nested_statistics
 from hbm.model.families.normal_nested_algebra import (
@@ -286,12 +287,7 @@ def draw_held_levels(
 ) -> list[xr.DataArray]:
     """The draws of the levels a new fit holds (``held[l]``), outermost first, one DataArray
     each, made the way any block is drawn again (bit for bit the same)."""
-    import xarray as xr
-
-    from hbm.core.names import effect_name, term_dim
-
     source = nested_draws(posterior, data, nesting, random_seed)
-    chains, per_chain = posterior.sizes["chain"], posterior.sizes["draw"]
     out = []
     for lv, factor in enumerate(nesting.factors):
         if not held[lv]:
@@ -301,17 +297,5 @@ def draw_held_levels(
             block = np.arange(first, min(first + GROUP_BLOCK, factor.n_groups))
             values[:, block] = source.draws(lv, block, slice(None))
         source.held[lv] = values
-        out.append(
-            xr.DataArray(
-                values.reshape(chains, per_chain, factor.n_groups, factor.n_terms),
-                dims=("chain", "draw", factor.name, term_dim(factor.name)),
-                coords={
-                    "chain": posterior["chain"].values,
-                    "draw": posterior["draw"].values,
-                    factor.name: list(factor.labels),
-                    term_dim(factor.name): list(factor.terms),
-                },
-                name=effect_name(factor.name),
-            )
-        )
+        out.append(effect_array(values, posterior, factor))
     return out
