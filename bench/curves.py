@@ -17,7 +17,7 @@ correlated, shared b), histories of 40 to 90 months (about 60 on average), fitte
 Measured: fit seconds (table in memory -> draws; imports excluded), the smallest bulk ESS over
 beta, the sds, sigma and every well's effects (parameters both models have), ESS per second,
 divergences, peak memory; and ``hbm curve`` end to end (CSV to report). Results go to
-``bench/results/curves.csv`` and a Markdown table is printed.
+``bench/results/curves.csv`` (or ``--results``) and a Markdown table is printed.
 """
 
 from __future__ import annotations
@@ -151,6 +151,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--methods", default="hbm,pymc,cli")
     parser.add_argument(
+        "--results", default="curves.csv", help="file name under bench/results (overwritten)"
+    )
+    parser.add_argument(
         "--parametrization",
         default="auto",
         help="hbm's (auto may refit once with more draws when a short run's ESS is low)",
@@ -178,7 +181,7 @@ def main() -> None:
         print(row, flush=True)
         rows.append(row)
     (HERE / "results").mkdir(exist_ok=True)
-    runner.write_csv(HERE / "results" / "curves.csv", rows, COLUMNS)
+    runner.write_csv(HERE / "results" / args.results, rows, COLUMNS)
     frame = pd.DataFrame(rows).reindex(columns=COLUMNS)
     print(frame.to_string(index=False))
     shutil.rmtree(folder, ignore_errors=True)
