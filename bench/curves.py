@@ -131,6 +131,7 @@ def cli_row(path: Path, args: argparse.Namespace) -> dict[str, object]:
             "min_ess_bulk": diagnostics["min_ess_bulk"],
             "divergences": diagnostics["divergences"],
             "sampler": f"nutpie ({diagnostics['parametrization']})",
+            "attempts": len(diagnostics.get("attempts") or [1]),
         },
         prefix="hbm-curve-bench-",
     )
