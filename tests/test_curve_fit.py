@@ -100,6 +100,16 @@ def test_forecast_totals(orange_fit):
         assert y.min() * 1582 < total < y.max() * 1582
 
 
+def test_forecast_in_blocks_of_groups_equals_all_at_once(orange_fit, monkeypatch):
+    """A forecast draws its curves a block of groups at a time: with blocks of one group the
+    table is the same as with every group at once (the same draws, bit for bit)."""
+    from hbm.analysis import curve_predict
+
+    whole = orange_fit.forecast(1582.0, limit=50.0)
+    monkeypatch.setattr(curve_predict, "FORECAST_BLOCK_VALUES", 1)
+    pd.testing.assert_frame_equal(orange_fit.forecast(1582.0, limit=50.0), whole)
+
+
 def test_result_folder(orange_fit, tmp_path):
     out = hbm.curves.write_curve_outputs(orange_fit, tmp_path / "orange", horizon=2500)
     files = {p.name for p in out.iterdir()}

@@ -151,7 +151,7 @@ def test_row_precision_of_the_families():
 
 def test_a_fit_records_its_frames(wells):
     """``hbm_run`` says how many centered groups were sampled in their frames, how many from a
-    converged fit, and which shared terms were taken out."""
+    finite fit of its rows, and which shared terms were taken out."""
     import hbm
 
     table, _ = make_wells(6, seed=11, history=(20, 60))

@@ -32,6 +32,8 @@ __all__ = ["NEW_GROUP", "POPULATION", "curve_bands", "curve_draws", "forecast", 
 #: The labels of the population curve and of a new group in tables and plots.
 POPULATION, NEW_GROUP = "(population)", "(new group)"
 MAX_DRAWS = 400
+#: Curve values (draws x labels x times) a forecast holds at once.
+FORECAST_BLOCK_VALUES = 2**22
 
 
 def time_grid(source: Any, *, horizon: float | None = None, points: int = 120) -> np.ndarray:
@@ -135,12 +137,8 @@ def forecast(
     if not np.isfinite(horizon) or horizon <= start:
         raise ValueError(f"The horizon must be a number after {start:g}; got {horizon!r}.")
     times = np.linspace(start, horizon, points)
-    labels, draws = curve_draws(result, times)
-    rates = np.nan_to_num(draws, nan=0.0, posinf=0.0, neginf=0.0)
-    if limit is not None:
-        rates = np.where(rates >= limit, rates, 0.0)
-    total = np.trapezoid(rates, times, axis=2)  # (S, labels)
-    at_horizon = draws[:, :, -1]
+    labels = [*data.labels, POPULATION, NEW_GROUP]
+    total, at_horizon = _totals(result, times, labels, limit)
     tail = (1 - ci_prob) / 2
     n = dict(zip(data.labels, data.n.tolist(), strict=True))
     last = {label: float(data.rows_of(label)[0].max()) for label in data.labels}
@@ -164,6 +162,32 @@ def forecast(
     table = pd.DataFrame(rows)
     table.attrs.update(horizon=float(horizon), start=float(start), limit=limit)
     return table
+
+
+def _totals(
+    result: Any, times: np.ndarray, labels: list[str], limit: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each label's curve total over ``times`` (trapezoid; below ``limit`` adds nothing) and its
+    value at the last time, per draw ``(S, labels)``: the curves drawn a block of labels at a
+    time (at most :data:`FORECAST_BLOCK_VALUES` values), so a field of thousands of wells on a
+    long grid needs no more memory than a few dozen of them."""
+    n_draws = min(MAX_DRAWS, _n_draws(result))
+    per_label = max(1, n_draws * times.size)
+    size = max(1, FORECAST_BLOCK_VALUES // per_label)
+    totals, last = [], []
+    for first in range(0, len(labels), size):
+        _, draws = curve_draws(result, times, labels[first : first + size])
+        rates = np.nan_to_num(draws, nan=0.0, posinf=0.0, neginf=0.0)
+        if limit is not None:
+            rates[rates < limit] = 0.0
+        totals.append(np.trapezoid(rates, times, axis=2))
+        last.append(draws[:, :, -1])
+    return np.concatenate(totals, axis=1), np.concatenate(last, axis=1)
+
+
+def _n_draws(result: Any) -> int:
+    sizes = result.idata["posterior"].sizes
+    return int(sizes["chain"] * sizes["draw"])
 
 
 def _stacked(values: Any, max_draws: int) -> np.ndarray:

@@ -65,7 +65,7 @@ class GroupFrames:
         The shared free terms ``s`` (``beta``'s entries that do not vary), in ``beta``'s order.
     shared_start : ndarray (r,)
     fitted : ndarray of bool (k,)
-        Whether the group's own fit converged (otherwise its frame is the plain one).
+        Whether the group's own fit gave a finite frame (otherwise it has the plain one).
     """
 
     centre: np.ndarray
@@ -92,84 +92,114 @@ def group_frames(
     """
     varying = spec.varying_terms
     shared = tuple(t for t in spec.free_terms if t not in varying)
-    which = np.flatnonzero(np.asarray(centered, bool))
-    k, q, r = which.size, len(varying), len(shared)
-    local = np.full(data.n_groups, -1)
-    local[which] = np.arange(k)
-    rows = np.flatnonzero(local[data.codes] >= 0)
-    at = local[data.codes[rows]]
-    t, y = data.t[rows], data.y[rows]
-    counts = spec.family != "normal"
-    weight = row_precision(spec.family, data.y, data.codes, data.y)[rows]
+    rows = _Rows.of(data, spec, np.asarray(centered, bool), shared)
     origin = np.asarray([start[v] for v in varying], float)
     s0 = np.asarray([start[s] for s in shared], float)
     precision = np.diag(1.0 / np.asarray([prior_scale[v] for v in varying], float) ** 2)
+    theta, value, weight = _fit(rows, origin, s0, precision)
+    q = len(varying)
+    slopes = _slopes(rows.mean, theta, s0, q, len(shared), rows.at)
+    info = _information(slopes[:, :q], slopes[:, :q], weight, rows.at, rows.k) + precision
+    cross = _information(slopes[:, :q], slopes[:, q:], weight, rows.at, rows.k)
+    covariance = _inverse(info)
+    scale = _cholesky(covariance)
+    shear = -(covariance @ cross)
+    fitted = (
+        np.isfinite(value)
+        & np.all(np.isfinite(theta), axis=1)
+        & np.all(np.isfinite(scale), axis=(1, 2))
+        & np.all(np.isfinite(shear), axis=(1, 2))
+    )
+    theta[~fitted] = origin
+    scale[~fitted] = np.diag(1.0 / np.sqrt(np.diag(precision)))
+    shear[~fitted] = 0.0
+    return GroupFrames(theta, scale, shear, shared, s0, fitted)
 
-    def mean(theta: np.ndarray, s: np.ndarray) -> np.ndarray:
-        values = {v: theta[at, i] for i, v in enumerate(varying)}
-        values.update({name: s[i] for i, name in enumerate(shared)})
-        natural: dict[str, Any] = dict(spec.fixed)
-        for name in spec.free:
-            p = spec.shape.parameter(name)
+
+@dataclass(frozen=True, eq=False)
+class _Rows:
+    """The centered groups' rows: times, values, local group index ``at`` (0..k-1), and the
+    curve's mean given per-group varying terms ``theta (k, q)`` and shared terms ``s (r,)``."""
+
+    spec: CurveSpec
+    shared: tuple[str, ...]
+    t: np.ndarray
+    y: np.ndarray
+    at: np.ndarray
+    k: int
+    #: The normal family's precision per row, from every group's successive differences.
+    noise_weight: np.ndarray
+
+    @classmethod
+    def of(
+        cls, data: CurveData, spec: CurveSpec, centered: np.ndarray, shared: tuple[str, ...]
+    ) -> _Rows:
+        which = np.flatnonzero(centered)
+        local = np.full(data.n_groups, -1)
+        local[which] = np.arange(which.size)
+        rows = np.flatnonzero(local[data.codes] >= 0)
+        at = local[data.codes[rows]]
+        noise = row_precision("normal", data.y, data.codes, data.y)[rows]
+        return cls(spec, shared, data.t[rows], data.y[rows], at, int(which.size), noise)
+
+    def mean(self, theta: np.ndarray, s: np.ndarray) -> np.ndarray:
+        values = {v: theta[self.at, i] for i, v in enumerate(self.spec.varying_terms)}
+        values.update({name: s[i] for i, name in enumerate(self.shared)})
+        natural: dict[str, Any] = dict(self.spec.fixed)
+        for name in self.spec.free:
+            p = self.spec.shape.parameter(name)
             natural[name] = p.to_natural(values[p.term])
         with np.errstate(all="ignore"):
-            return np.asarray(spec.shape.evaluate(t, natural), float) * np.ones_like(t)
+            mu = np.asarray(self.spec.shape.evaluate(self.t, natural), float)
+        return mu * np.ones_like(self.t)
+
+    def weight(self, mu: np.ndarray) -> np.ndarray:
+        """The rows' precision: the data's (normal) or the count family's at ``mu``."""
+        if self.spec.family == "normal":
+            return self.noise_weight
+        return row_precision(self.spec.family, self.y, self.at, mu)
+
+
+def _fit(
+    rows: _Rows, origin: np.ndarray, s0: np.ndarray, precision: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's penalised least-squares fit, Levenberg–Marquardt vectorised over groups
+    (:data:`FIT_STEPS` steps, a group's damping divided by 3 after a step that lowers its
+    objective, multiplied by 4 otherwise): the fit ``(k, q)``, its objective and the rows'
+    precision at it."""
+    q, k, at = origin.size, rows.k, rows.at
 
     def objective(theta: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        residual = y - mean(theta, s0)
-        fit = np.bincount(at, weights=weight * residual**2, minlength=k)
+        residual = rows.y - rows.mean(theta, s0)
         d = theta - origin
-        value = 0.5 * fit + 0.5 * np.einsum("ja,ab,jb->j", d, precision, d)
+        value = 0.5 * np.bincount(at, weights=weight * residual**2, minlength=k)
+        value = value + 0.5 * np.einsum("ja,ab,jb->j", d, precision, d)
         return np.where(np.isfinite(value), value, np.inf)
 
     theta = np.tile(origin, (k, 1))
     damping = np.full(k, 1e-3)
     for _ in range(FIT_STEPS):
-        fitted_mean = mean(theta, s0)
-        if counts:
-            weight = row_precision(spec.family, y, at, fitted_mean)
+        mu = rows.mean(theta, s0)
+        weight = rows.weight(mu)
         current = objective(theta, weight)
-        slopes = _slopes(mean, theta, s0, q, r, at)
-        residual = y - fitted_mean
-        info = _information(slopes[:, :q], slopes[:, :q], weight, at, k) + precision
-        gradient = (
-            np.stack(
-                [
-                    np.bincount(at, weights=weight * residual * slopes[:, a], minlength=k)
-                    for a in range(q)
-                ],
-                axis=1,
-            )
-            - (theta - origin) @ precision
+        slopes = _slopes(rows.mean, theta, s0, q, 0, at)
+        info = _information(slopes, slopes, weight, at, k) + precision
+        pull = np.stack(
+            [
+                np.bincount(at, weights=weight * (rows.y - mu) * slopes[:, a], minlength=k)
+                for a in range(q)
+            ],
+            axis=1,
         )
-        diagonal = np.einsum("jaa->ja", info)
-        damped = info + damping[:, None, None] * _diag(diagonal)
-        step = _solve(damped, gradient)
-        trial = theta + step
+        gradient = pull - (theta - origin) @ precision
+        damped = info + damping[:, None, None] * _diag(np.einsum("jaa->ja", info))
+        trial = theta + _solve(damped, gradient)
         value = objective(trial, weight)
         better = value < current
         theta = np.where(better[:, None], trial, theta)
-        current = np.where(better, value, current)
         damping = np.where(better, damping / 3.0, damping * 4.0)
-    if counts:
-        weight = row_precision(spec.family, y, at, mean(theta, s0))
-    slopes = _slopes(mean, theta, s0, q, r, at)
-    info = _information(slopes[:, :q], slopes[:, :q], weight, at, k) + precision
-    cross = _information(slopes[:, :q], slopes[:, q:], weight, at, k)
-    covariance = _inverse(info)
-    scale = _cholesky(covariance)
-    shear = -(covariance @ cross)
-    fitted = (
-        np.isfinite(current)
-        & np.all(np.isfinite(theta), axis=1)
-        & np.all(np.isfinite(scale), axis=(1, 2))
-        & np.all(np.isfinite(shear), axis=(1, 2))
-    )
-    plain = np.diag(1.0 / np.sqrt(np.diag(precision)))
-    theta[~fitted] = origin
-    scale[~fitted] = plain
-    shear[~fitted] = 0.0
-    return GroupFrames(theta, scale, shear, shared, s0, fitted)
+    weight = rows.weight(rows.mean(theta, s0))
+    return theta, objective(theta, weight), weight
 
 
 def row_precision(family: str, y: np.ndarray, codes: np.ndarray, mu: np.ndarray) -> np.ndarray:

@@ -161,7 +161,7 @@ def fit_curve_table(
 
 def frame_record(frames: GroupFrames | None) -> dict[str, object]:
     """How the centered groups were sampled (the run record's ``group_frames``): how many in
-    their own frames, how many of those from a converged fit of their rows, the shared terms."""
+    their own frames, how many of those from a finite fit of their rows, the shared terms."""
     if frames is None:
         return {"groups": 0, "fitted": 0, "shared": []}
     return {
@@ -245,7 +245,7 @@ def _frame_words(record: dict[str, object]) -> str:
     shared = ", ".join(map(str, record["shared"])) or "none"  # type: ignore[call-overload]
     return (
         f"{record['groups']} centered group(s) sampled in their own frames "
-        f"({record['fitted']} from a converged fit of their rows, the others from the start); "
+        f"({record['fitted']} from a fit of their rows, the others from the start); "
         f"shared terms taken out of them: {shared}"
     )
 
