@@ -181,7 +181,7 @@ def _totals(
         if limit is not None:
             rates[rates < limit] = 0.0
         totals.append(np.trapezoid(rates, times, axis=2))
-        last.append(draws[:, :, -1])
+        last.append(draws[:, :, -1].copy())  # a copy: a view would keep the block alive
     return np.concatenate(totals, axis=1), np.concatenate(last, axis=1)
 
 
